@@ -1,0 +1,127 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { candidateNotReadyReason, RevisionStatus } from "./revisionGate";
+import { routeUrl, tagUrls } from "./routeUrls";
+import { TrafficTarget, trafficFor } from "./traffic";
+
+export interface CanaryRouteArgs {
+  /** Name of the Knative Configuration (created by the pipeline) and of this Route. */
+  readonly app: string;
+  /** Namespace of the Route; an Output when Pulumi creates the namespace, to order after it. */
+  readonly namespace: pulumi.Input<string>;
+  /** The cluster's Knative domain, used to compute URLs (Knative's default template). */
+  readonly domain: string;
+  /** Revision that keeps the rest of the traffic. Unset: bootstrap, 100 % to the latest revision. */
+  readonly stableRevision?: string;
+  /** Revision under test; gets `canaryPercent` % and always a `candidate` tag URL. */
+  readonly candidateRevision?: string;
+  /** The candidate's share, an integer 0..100. Default 0. */
+  readonly canaryPercent?: number;
+  /**
+   * Read the candidate Revision from the cluster and refuse traffic unless it is Ready.
+   * Only consulted when canaryPercent > 0. Default true; must be false without a cluster.
+   */
+  readonly verifyCandidate?: boolean;
+  /** Protect the Route from `pulumi destroy` and from replacement. Default false. */
+  readonly protect?: boolean;
+}
+
+const ROUTE_API_VERSION = "serving.knative.dev/v1";
+
+/** The fields of a Knative Revision read by the candidate gate. */
+interface RevisionRead {
+  readonly status: pulumi.Output<RevisionStatus | undefined>;
+}
+
+/**
+ * The standalone Knative Route `<app>`: Pulumi owns traffic, the pipeline owns revisions. A
+ * canary step changes only this resource's `spec.traffic`.
+ */
+export class CanaryRoute extends pulumi.ComponentResource {
+  /** `http://<app>.<namespace>.<domain>`: production traffic, split as configured. */
+  public readonly url: pulumi.Output<string>;
+  /** One URL per traffic tag (`stable`, `candidate`, `latest`), each reaching only its target. */
+  public readonly urls: pulumi.Output<Record<string, string>>;
+  /** The Route's `spec.traffic`, exactly as applied. */
+  public readonly traffic: pulumi.Output<TrafficTarget[]>;
+
+  constructor(name: string, args: CanaryRouteArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("canary:knative:CanaryRoute", name, {}, opts);
+
+    const canaryPercent = args.canaryPercent ?? 0;
+    // trafficFor runs Knative's admission rules (validateTraffic) on the table it builds, so a
+    // split Knative would reject fails here, at preview, and not halfway through an update.
+    const table = trafficFor({
+      app: args.app,
+      stableRevision: args.stableRevision,
+      candidateRevision: args.candidateRevision,
+      canaryPercent,
+    });
+
+    let traffic: pulumi.Output<TrafficTarget[]> = pulumi.output(table);
+    if (
+      canaryPercent > 0 &&
+      args.candidateRevision !== undefined &&
+      (args.verifyCandidate ?? true)
+    ) {
+      traffic = this.gateOnCandidate(name, args.candidateRevision, args.namespace, table);
+    }
+
+    new k8s.apiextensions.CustomResource(
+      `${name}-route`,
+      {
+        apiVersion: ROUTE_API_VERSION,
+        kind: "Route",
+        metadata: {
+          name: args.app,
+          namespace: args.namespace,
+          labels: {
+            "app.kubernetes.io/name": args.app,
+            "app.kubernetes.io/part-of": "canary-release",
+            "app.kubernetes.io/managed-by": "pulumi",
+          },
+        },
+        spec: { traffic },
+      },
+      { parent: this, protect: args.protect ?? false },
+    );
+
+    this.traffic = traffic;
+    this.url = pulumi.output(args.namespace).apply((ns) => routeUrl(args.app, ns, args.domain));
+    this.urls = pulumi.output(args.namespace).apply((ns) =>
+      tagUrls(
+        table.flatMap((target) => (target.tag === undefined ? [] : [target.tag])),
+        args.app,
+        ns,
+        args.domain,
+      ),
+    );
+    this.registerOutputs({ url: this.url, urls: this.urls, traffic: this.traffic });
+  }
+
+  /**
+   * Reads the candidate Revision (read-only; Pulumi performs reads during preview too) and
+   * passes the traffic table on only if the revision is Ready, so the Route is never sent to
+   * the cluster with traffic for a revision that cannot serve it.
+   */
+  private gateOnCandidate(
+    name: string,
+    candidate: string,
+    namespace: pulumi.Input<string>,
+    table: TrafficTarget[],
+  ): pulumi.Output<TrafficTarget[]> {
+    // CustomResource.get would expose only apiVersion/kind; declaring metadata and status makes
+    // the read return them.
+    const revision = new k8s.apiextensions.CustomResource(
+      `${name}-candidate-revision`,
+      { apiVersion: ROUTE_API_VERSION, kind: "Revision", metadata: undefined, status: undefined },
+      { parent: this, id: pulumi.interpolate`${namespace}/${candidate}` },
+    ) as unknown as RevisionRead;
+
+    return pulumi.all([revision.status, namespace]).apply(([status, ns]) => {
+      const reason = candidateNotReadyReason(candidate, ns, status);
+      if (reason !== undefined) throw new pulumi.ResourceError(reason, this);
+      return table;
+    });
+  }
+}

@@ -1,0 +1,304 @@
+// Runs the Pulumi program (index.ts) in this process under Pulumi mocks and records every
+// resource it registers, with its inputs. Shared by the tests, the benchmark and the
+// `npm run validate` command, so all three see the program exactly as `pulumi preview` would
+// hand it to the engine, with no engine, CLI or cluster.
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { parse as parseYaml } from "yaml";
+
+export const PROJECT_ROOT = path.resolve(__dirname, "..");
+export const PROGRAM = path.join(PROJECT_ROOT, "index.ts");
+
+/** One resource registration (or read) the program made. */
+export interface RecordedResource {
+  /** Pulumi type token, e.g. `kubernetes:serving.knative.dev/v1:Route`. */
+  readonly type: string;
+  readonly name: string;
+  /** The URN the mock monitor gave it (parents included), the identity Pulumi diffs by. */
+  readonly urn: string;
+  readonly inputs: Record<string, unknown>;
+  readonly custom: boolean;
+  /** Reference of the provider the resource was registered with, if any. */
+  readonly provider?: string;
+  /** Set for reads (`opts.id`): the id that was read, e.g. `prod/hello-00002`. */
+  readonly readId?: string;
+  /** The `protect` resource option. */
+  readonly protect: boolean;
+  /** Dotted paths of inputs that reached the engine as Pulumi secrets (`inputs` shows them plain). */
+  readonly secretPaths: readonly string[];
+}
+
+export interface ProgramRun {
+  readonly resources: readonly RecordedResource[];
+  /** The stack outputs (the program's exports), resolved. */
+  readonly outputs: Readonly<Record<string, unknown>>;
+  /** What made the program fail, if it did (bad config, a refused gate, …). */
+  readonly error?: Error;
+  /** Warnings and errors the program logged through pulumi.log. */
+  readonly logs: readonly string[];
+}
+
+/**
+ * Live objects the program may read. Called with the Pulumi type of the read and its id
+ * (`<namespace>/<name>`); returns the object's state, or undefined if it does not exist.
+ */
+export type ClusterState = (type: string, id: string) => Record<string, unknown> | undefined;
+
+/** A cluster in which every Knative Revision that is read exists and is Ready. */
+export const everyRevisionReady: ClusterState = (type) =>
+  type === "kubernetes:serving.knative.dev/v1:Revision"
+    ? { status: { conditions: [{ type: "Ready", status: "True" }] } }
+    : undefined;
+
+/** A cluster with nothing in it. */
+export const emptyCluster: ClusterState = () => undefined;
+
+export interface RunOptions {
+  /** Full keys (`canary-release:app`, `kubernetes:context`) to string values, as Pulumi holds them. */
+  readonly config: Readonly<Record<string, string>>;
+  /** Keys of `config` that are secrets. */
+  readonly secretKeys?: readonly string[];
+  readonly stack?: string;
+  /** true: a `pulumi preview`; false: a `pulumi up`. Default true. */
+  readonly preview?: boolean;
+  readonly cluster?: ClusterState;
+  /** The program to run; default index.ts of this project. */
+  readonly program?: string;
+}
+
+interface PromisingOutput {
+  promise(withUnknowns?: boolean): Promise<unknown>;
+}
+
+/** The value of an Output (or plain value), including rejections, which `apply` would hide. */
+export async function promiseOf<T>(value: pulumi.Input<T>): Promise<T> {
+  if (pulumi.Output.isInstance(value)) {
+    return (await (value as unknown as PromisingOutput).promise(true)) as T;
+  }
+  return await value;
+}
+
+type RuntimeWithRpcs = typeof pulumi.runtime & { waitForRPCs?: () => Promise<void> };
+
+/**
+ * Runs the program once. Runs are sequential: the Pulumi runtime is process-global, so two
+ * overlapping runs would mix their registrations.
+ */
+export async function runProgram(options: RunOptions): Promise<ProgramRun> {
+  const registered: Omit<RecordedResource, "urn" | "protect">[] = [];
+  const cluster = options.cluster ?? emptyCluster;
+  const logs: string[] = [];
+
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
+        const isRead = args.id !== undefined && args.id !== "" && args.custom === true;
+        const secretPaths: string[] = [];
+        registered.push({
+          type: args.type,
+          name: args.name,
+          inputs: unwrapSecrets(args.inputs, "", secretPaths) as Record<string, unknown>,
+          secretPaths,
+          custom: args.custom ?? false,
+          ...(args.provider ? { provider: args.provider } : {}),
+          ...(isRead ? { readId: args.id } : {}),
+        });
+        if (isRead) {
+          const state = cluster(args.type, args.id as string);
+          // The same words the Kubernetes provider uses when a read finds nothing.
+          if (state === undefined) throw new Error(`resource "${args.id}" does not exist`);
+          return { id: args.id, state: { ...args.inputs, ...state } };
+        }
+        return { id: args.custom ? `${args.name}-id` : undefined, state: args.inputs };
+      },
+      call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
+        throw new Error(`the program made an unexpected provider call: ${args.token}`);
+      },
+    },
+    "canary-release",
+    options.stack ?? "test",
+    options.preview ?? true,
+  );
+  pulumi.runtime.setAllConfig({ ...options.config }, [...(options.secretKeys ?? [])]);
+  const protectedKeys = recordProtection();
+
+  const restoreLog = captureLogs(logs);
+  const unhandled: Error[] = [];
+  const restoreRejections = captureUnhandledRejections(unhandled);
+  const outputs: Record<string, unknown> = {};
+  let error: Error | undefined;
+  try {
+    const program = options.program ?? PROGRAM;
+    forgetProgram(program);
+    const exported = require(program) as Record<string, unknown>;
+    for (const [name, value] of Object.entries(exported)) {
+      outputs[name] = await promiseOf(value as pulumi.Input<unknown>);
+    }
+  } catch (caught) {
+    error = caught instanceof Error ? caught : new Error(String(caught));
+  }
+  // Registrations are RPCs to the mock monitor; let them finish before reading the record.
+  try {
+    await (pulumi.runtime as RuntimeWithRpcs).waitForRPCs?.();
+    // Rejections are reported as unhandled one macrotask after they happen.
+    await new Promise((resolve) => setImmediate(resolve));
+  } catch (caught) {
+    error ??= caught instanceof Error ? caught : new Error(String(caught));
+  } finally {
+    restoreRejections();
+    restoreLog();
+  }
+  // A failed registration (a read that found nothing, a refused gate) surfaces as a rejection
+  // nobody awaits; the Pulumi language host reports those as the program's failure, and so
+  // does this runner.
+  error ??= unhandled[0];
+
+  const urns = urnsByTypeAndName();
+  const resources = registered.map((resource) => {
+    const key = `${resource.type}::${resource.name}`;
+    return {
+      ...resource,
+      urn: urns.get(key) ?? `unregistered:${key}`,
+      protect: protectedKeys.has(key),
+    };
+  });
+  return { resources, outputs, logs, ...(error !== undefined ? { error } : {}) };
+}
+
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getProtect(): boolean | undefined;
+}
+interface MonitorLike {
+  registerResource(request: RegisterRequest, callback: unknown): Promise<void>;
+  getRegisteredResources?: () => Map<string, unknown>;
+}
+
+/**
+ * `protect` is a resource option, not an input, so the mocks never see it: read it from the
+ * registration requests instead. Returns the `<type>::<name>` keys registered as protected.
+ */
+function recordProtection(): Set<string> {
+  const keys = new Set<string>();
+  const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (request, callback) => {
+    if (request.getProtect() === true) keys.add(`${request.getType()}::${request.getName()}`);
+    return register(request, callback);
+  };
+  return keys;
+}
+
+const SECRET_SIGNATURE_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIGNATURE = "1b47061264138c4ac30d75fd1eb44270";
+
+/** Replaces Pulumi's serialized secrets by their values, noting where each one was. */
+function unwrapSecrets(value: unknown, at: string, secretPaths: string[]): unknown {
+  if (Array.isArray(value)) {
+    return value.map((item, i) => unwrapSecrets(item, `${at}[${i}]`, secretPaths));
+  }
+  if (typeof value !== "object" || value === null) return value;
+  const record = value as Record<string, unknown>;
+  if (record[SECRET_SIGNATURE_KEY] === SECRET_SIGNATURE) {
+    secretPaths.push(at);
+    return unwrapSecrets(record.value, at, []);
+  }
+  const plain: Record<string, unknown> = {};
+  for (const [name, item] of Object.entries(record)) {
+    plain[name] = unwrapSecrets(item, at === "" ? name : `${at}.${name}`, secretPaths);
+  }
+  return plain;
+}
+
+/** URNs the mock monitor assigned, keyed by `<type>::<name>` (unique within one stack). */
+function urnsByTypeAndName(): Map<string, string> {
+  const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
+  const byKey = new Map<string, string>();
+  for (const urn of monitor.getRegisteredResources?.().keys() ?? []) {
+    const nameAt = urn.lastIndexOf("::");
+    const qualifiedType = urn.slice(urn.lastIndexOf("::", nameAt - 1) + 2, nameAt);
+    const type = qualifiedType.slice(qualifiedType.lastIndexOf("$") + 1);
+    byKey.set(`${type}::${urn.slice(nameAt + 2)}`, urn);
+  }
+  return byKey;
+}
+
+/**
+ * Makes the next require of the program run it afresh, with the config now set. Only the entry
+ * file is reloaded: the modules it imports hold no state (they read config only when index.ts
+ * calls them), and keeping them loaded keeps their classes identical for `instanceof` in tests.
+ */
+function forgetProgram(program: string): void {
+  delete require.cache[require.resolve(program)];
+}
+
+/** Collects unhandled promise rejections of one run instead of letting them crash the process. */
+function captureUnhandledRejections(into: Error[]): () => void {
+  const previous = process.listeners("unhandledRejection");
+  process.removeAllListeners("unhandledRejection");
+  const collect = (reason: unknown): void => {
+    into.push(reason instanceof Error ? reason : new Error(String(reason)));
+  };
+  process.on("unhandledRejection", collect);
+  return () => {
+    process.removeListener("unhandledRejection", collect);
+    for (const listener of previous) process.on("unhandledRejection", listener);
+  };
+}
+
+/** Records pulumi.log warnings and errors of one run instead of printing them. */
+function captureLogs(into: string[]): () => void {
+  const log = pulumi.log as unknown as Record<"warn" | "error", (message: string) => Promise<void>>;
+  const original = { warn: log.warn, error: log.error };
+  log.warn = async (message: string) => void into.push(`warning: ${message}`);
+  log.error = async (message: string) => void into.push(`error: ${message}`);
+  return () => {
+    log.warn = original.warn;
+    log.error = original.error;
+  };
+}
+
+/**
+ * Stack config of a committed `Pulumi.<stack>.yaml`, as the Pulumi CLI would hand it to the
+ * program: full keys to strings, objects as JSON. Secrets cannot be decrypted here: pass
+ * stand-ins in `secrets` (key → value); a secure value without one is an error.
+ */
+export function loadStackConfig(
+  stackFile: string,
+  secrets: Readonly<Record<string, string>> = {},
+): { config: Record<string, string>; secretKeys: string[] } {
+  const document = parseYaml(fs.readFileSync(stackFile, "utf8")) as {
+    config?: Record<string, unknown>;
+  } | null;
+  const config: Record<string, string> = {};
+  const secretKeys: string[] = [];
+  for (const [key, value] of Object.entries(document?.config ?? {})) {
+    if (isSecure(value)) {
+      const standIn = secrets[key];
+      if (standIn === undefined) {
+        throw new Error(`${stackFile}: ${key} is a secret; pass a stand-in value for it`);
+      }
+      config[key] = standIn;
+      secretKeys.push(key);
+    } else {
+      config[key] = typeof value === "string" ? value : JSON.stringify(value);
+    }
+  }
+  return { config, secretKeys };
+}
+
+function isSecure(value: unknown): boolean {
+  return typeof value === "object" && value !== null && "secure" in value;
+}
+
+/** The committed stack files, by stack name (`dev` for Pulumi.dev.yaml). */
+export function stackFiles(root: string = PROJECT_ROOT): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const entry of fs.readdirSync(root).sort()) {
+    const match = /^Pulumi\.(.+)\.yaml$/.exec(entry);
+    if (match) files[match[1]] = path.join(root, entry);
+  }
+  return files;
+}

@@ -1,0 +1,311 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { parse as parseYaml } from "yaml";
+import {
+  closestKnownKey,
+  ConfigError,
+  DEFAULTS,
+  KNOWN_KEYS,
+  MAX_APP_LENGTH,
+  parseConfig,
+} from "../config";
+import { everyRevisionReady, runProgram } from "../conformance/programRunner";
+
+const BASE: Record<string, string> = {
+  "canary-release:app": "hello",
+  "canary-release:namespace": "hello",
+  "canary-release:stableRevision": "hello-1111111",
+  "canary-release:candidateRevision": "hello-2222222",
+  "canary-release:canaryPercent": "20",
+};
+
+/** Apply changes to BASE; `undefined` removes a key. */
+function configWith(changes: Record<string, string | undefined>): Record<string, string> {
+  const config = { ...BASE };
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === undefined) delete config[key];
+    else config[key] = value;
+  }
+  return config;
+}
+
+function problemsOf(raw: Record<string, string>): ConfigError["problems"] {
+  try {
+    parseConfig(raw);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+    return error.problems;
+  }
+  assert.fail("expected the config to be refused");
+}
+
+describe("config: defaults and parsing", () => {
+  it("applies the documented defaults to a config with only app", () => {
+    const config = parseConfig({ "canary-release:app": "hello" });
+    assert.deepEqual(
+      { ...config, kubernetes: { ...config.kubernetes } },
+      {
+        app: "hello",
+        namespace: DEFAULTS.namespace,
+        createNamespace: DEFAULTS.createNamespace,
+        domain: DEFAULTS.domain,
+        canaryPercent: DEFAULTS.canaryPercent,
+        verifyCandidate: DEFAULTS.verifyCandidate,
+        protect: DEFAULTS.protect,
+        kubernetes: {},
+      },
+    );
+  });
+
+  it("Pulumi.yaml declares the same defaults as config.ts, with types, for every scalar key", () => {
+    const project = parseYaml(
+      fs.readFileSync(path.join(__dirname, "..", "Pulumi.yaml"), "utf8"),
+    ) as {
+      name: string;
+      main: string;
+      config: Record<string, { type: string; default?: unknown }>;
+    };
+    assert.equal(project.name, "canary-release");
+    assert.equal(project.main, "index.ts");
+    const declaredDefaults = Object.fromEntries(
+      Object.entries(project.config)
+        .filter(([, declaration]) => declaration.default !== undefined)
+        .map(([name, declaration]) => [name, declaration.default]),
+    );
+    assert.deepEqual(declaredDefaults, { ...DEFAULTS });
+    assert.equal(project.config.app.type, "string");
+    assert.equal(project.config.app.default, undefined, "app is required: no default");
+    for (const [name, value] of Object.entries(DEFAULTS)) {
+      const expectedType = typeof value === "number" ? "integer" : typeof value;
+      assert.equal(project.config[name].type, expectedType, name);
+    }
+    for (const name of Object.keys(project.config)) {
+      assert.ok((KNOWN_KEYS as readonly string[]).includes(name), `${name} is read by config.ts`);
+    }
+  });
+
+  it("returns a frozen object", () => {
+    const config = parseConfig(BASE);
+    assert.ok(Object.isFrozen(config));
+    assert.ok(Object.isFrozen(config.kubernetes));
+  });
+
+  it("reads booleans, the percent, the revisions, render and kubernetes:context", () => {
+    const config = parseConfig(
+      configWith({
+        "canary-release:createNamespace": "true",
+        "canary-release:verifyCandidate": "false",
+        "canary-release:protect": "true",
+        "canary-release:domain": "apps.example.com",
+        "canary-release:render": '{"directory":"out"}',
+        "kubernetes:context": "prod",
+      }),
+    );
+    assert.equal(config.createNamespace, true);
+    assert.equal(config.verifyCandidate, false);
+    assert.equal(config.protect, true);
+    assert.equal(config.canaryPercent, 20);
+    assert.equal(config.stableRevision, "hello-1111111");
+    assert.equal(config.candidateRevision, "hello-2222222");
+    assert.deepEqual(config.render, { directory: "out" });
+    assert.equal(config.kubernetes.context, "prod");
+  });
+
+  it("accepts the boundaries: percent 0 and 100, app of exactly the maximum length", () => {
+    assert.equal(parseConfig(configWith({ "canary-release:canaryPercent": "0" })).canaryPercent, 0);
+    assert.equal(
+      parseConfig(configWith({ "canary-release:canaryPercent": "100" })).canaryPercent,
+      100,
+    );
+    const app = "a".repeat(MAX_APP_LENGTH);
+    assert.equal(MAX_APP_LENGTH, 49);
+    assert.equal(
+      parseConfig({
+        "canary-release:app": app,
+        "canary-release:stableRevision": `${app}-1111111`,
+        "canary-release:candidateRevision": `${app}-2222222`,
+      }).app,
+      app,
+    );
+  });
+
+  it("lists every problem at once, each with key, value and what is valid", () => {
+    const problems = problemsOf({
+      "canary-release:app": "Hello",
+      "canary-release:canaryPercent": "20.5",
+      "canary-release:protect": "yes",
+    });
+    assert.deepEqual(
+      problems.map((p) => [p.key, p.value]),
+      [
+        ["canary-release:app", "Hello"],
+        ["canary-release:protect", "yes"],
+        ["canary-release:canaryPercent", "20.5"],
+      ],
+    );
+    const message = new ConfigError(problems).message;
+    assert.match(message, /3 problems/);
+    assert.match(
+      message,
+      /canary-release:canaryPercent = "20.5": must be a whole number from 0 to 100/,
+    );
+    assert.match(message, /canary-release:protect = "yes": must be true or false/);
+  });
+
+  it("suggests the key a typo meant", () => {
+    assert.equal(closestKnownKey("canaryPercnt"), "canaryPercent");
+    assert.equal(closestKnownKey("stablerevision"), "stableRevision");
+    assert.equal(closestKnownKey("somethingElseEntirely"), undefined);
+  });
+});
+
+/**
+ * Each bad config: the changes to BASE, and the key the message must name. Every one is run as
+ * the whole program under mocks: it must fail before any resource is registered.
+ */
+const BAD_CONFIGS: [string, Record<string, string | undefined>, string][] = [
+  ["app missing", { "canary-release:app": undefined }, "canary-release:app"],
+  ["app empty", { "canary-release:app": "" }, "canary-release:app"],
+  ["app upper case", { "canary-release:app": "Hello" }, "canary-release:app"],
+  ["app starts with a digit", { "canary-release:app": "1hello" }, "canary-release:app"],
+  ["app with underscore", { "canary-release:app": "hel_lo" }, "canary-release:app"],
+  ["app ends with a dash", { "canary-release:app": "hello-" }, "canary-release:app"],
+  [
+    "app too long for <app>-<sha7>-smoke",
+    { "canary-release:app": "a".repeat(50) },
+    "canary-release:app",
+  ],
+  [
+    "namespace with a dot",
+    { "canary-release:namespace": "hello.prod" },
+    "canary-release:namespace",
+  ],
+  ["namespace upper case", { "canary-release:namespace": "Prod" }, "canary-release:namespace"],
+  [
+    "namespace too long",
+    { "canary-release:namespace": "n".repeat(64) },
+    "canary-release:namespace",
+  ],
+  [
+    "domain with a scheme",
+    { "canary-release:domain": "https://example.com" },
+    "canary-release:domain",
+  ],
+  ["domain upper case", { "canary-release:domain": "Example.com" }, "canary-release:domain"],
+  [
+    "canaryPercent fractional",
+    { "canary-release:canaryPercent": "20.5" },
+    "canary-release:canaryPercent",
+  ],
+  ["canaryPercent text", { "canary-release:canaryPercent": "abc" }, "canary-release:canaryPercent"],
+  [
+    "canaryPercent negative",
+    { "canary-release:canaryPercent": "-1" },
+    "canary-release:canaryPercent",
+  ],
+  [
+    "canaryPercent over 100",
+    { "canary-release:canaryPercent": "101" },
+    "canary-release:canaryPercent",
+  ],
+  [
+    "canaryPercent with a percent sign",
+    { "canary-release:canaryPercent": "20%" },
+    "canary-release:canaryPercent",
+  ],
+  [
+    "canaryPercent without a candidate",
+    { "canary-release:candidateRevision": undefined },
+    "canary-release:canaryPercent",
+  ],
+  [
+    "candidate without a stable revision",
+    { "canary-release:stableRevision": undefined, "canary-release:canaryPercent": "0" },
+    "canary-release:candidateRevision",
+  ],
+  [
+    "candidate equal to stable",
+    { "canary-release:candidateRevision": "hello-1111111" },
+    "canary-release:candidateRevision",
+  ],
+  [
+    "stable revision of another app",
+    { "canary-release:stableRevision": "world-1111111" },
+    "canary-release:stableRevision",
+  ],
+  [
+    "candidate revision of another app",
+    { "canary-release:candidateRevision": "world-2222222" },
+    "canary-release:candidateRevision",
+  ],
+  [
+    "stable revision is only the prefix",
+    { "canary-release:stableRevision": "hello-" },
+    "canary-release:stableRevision",
+  ],
+  [
+    "candidate revision not a DNS label",
+    { "canary-release:candidateRevision": "hello-ABC" },
+    "canary-release:candidateRevision",
+  ],
+  [
+    "revision name longer than 63",
+    { "canary-release:candidateRevision": `hello-${"x".repeat(58)}` },
+    "canary-release:candidateRevision",
+  ],
+  [
+    "verifyCandidate not a boolean",
+    { "canary-release:verifyCandidate": "yes" },
+    "canary-release:verifyCandidate",
+  ],
+  ["protect not a boolean", { "canary-release:protect": "1" }, "canary-release:protect"],
+  [
+    "createNamespace not a boolean",
+    { "canary-release:createNamespace": "True" },
+    "canary-release:createNamespace",
+  ],
+  ["render not an object", { "canary-release:render": "out" }, "canary-release:render"],
+  [
+    "render without directory",
+    { "canary-release:render": "{}" },
+    "canary-release:render.directory",
+  ],
+  [
+    "render with an unknown field",
+    { "canary-release:render": '{"directory":"out","dir":"x"}' },
+    "canary-release:render",
+  ],
+  ["unknown key (typo)", { "canary-release:canaryPercnt": "20" }, "canary-release:canaryPercnt"],
+];
+
+describe("config: bad configs fail before any resource is registered", () => {
+  it(`has at least 25 cases (${BAD_CONFIGS.length})`, () => {
+    assert.ok(BAD_CONFIGS.length >= 25);
+  });
+
+  for (const [title, changes, expectedKey] of BAD_CONFIGS) {
+    it(`${title}: names ${expectedKey}`, async () => {
+      const run = await runProgram({ config: configWith(changes), cluster: everyRevisionReady });
+      assert.ok(run.error instanceof ConfigError, `expected a ConfigError, got ${run.error}`);
+      assert.ok(
+        run.error.problems.some((p) => p.key === expectedKey),
+        `no problem names ${expectedKey}: ${run.error.message}`,
+      );
+      assert.ok(run.error.message.includes(expectedKey));
+      assert.deepEqual(run.resources, [], "no resource may be registered");
+    });
+  }
+
+  it("the typo's message suggests the key it meant", () => {
+    const [problem] = problemsOf(configWith({ "canary-release:canaryPercnt": "20" }));
+    assert.match(problem.message, /did you mean canary-release:canaryPercent\?/);
+  });
+
+  it("an app too long for the tag host label is caught even where the per-build route fits", () => {
+    // Both limits come from the same 63: the per-build route is the tighter, so it is the one
+    // that names the length; the message says what fits.
+    const [problem] = problemsOf({ "canary-release:app": "a".repeat(55) });
+    assert.match(problem.message, /at most 49 characters \(is 55\)/);
+  });
+});

@@ -1,0 +1,377 @@
+// The program under Pulumi mocks, for every committed stack file and for the canary walkthrough.
+import { strict as assert } from "assert";
+import {
+  ClusterState,
+  emptyCluster,
+  everyRevisionReady,
+  loadStackConfig,
+  ProgramRun,
+  RecordedResource,
+  runProgram,
+  stackFiles,
+} from "../conformance/programRunner";
+
+const ROUTE = "kubernetes:serving.knative.dev/v1:Route";
+const REVISION = "kubernetes:serving.knative.dev/v1:Revision";
+const NAMESPACE = "kubernetes:core/v1:Namespace";
+const PROVIDER = "pulumi:providers:kubernetes";
+
+const PROD = {
+  "canary-release:app": "hello",
+  "canary-release:namespace": "hello",
+  "canary-release:domain": "apps.example.com",
+  "canary-release:stableRevision": "hello-1111111",
+  "canary-release:candidateRevision": "hello-2222222",
+  "canary-release:canaryPercent": "20",
+  "kubernetes:context": "prod",
+};
+
+function only(run: ProgramRun, type: string): RecordedResource {
+  assert.equal(run.error, undefined, `the program failed: ${run.error?.message}`);
+  const found = run.resources.filter((r) => r.type === type && r.readId === undefined);
+  assert.equal(found.length, 1, `expected one ${type}, got ${found.length}`);
+  return found[0];
+}
+
+function routeTraffic(run: ProgramRun): unknown {
+  return (only(run, ROUTE).inputs.spec as { traffic: unknown }).traffic;
+}
+
+function readyState(status: "True" | "False" | "Unknown", reason?: string, message?: string) {
+  return {
+    status: {
+      conditions: [
+        { type: "Ready", status, ...(reason ? { reason } : {}), ...(message ? { message } : {}) },
+      ],
+    },
+  };
+}
+
+function clusterWith(revisions: Record<string, Record<string, unknown>>): ClusterState {
+  return (type, id) => (type === REVISION ? revisions[id] : undefined);
+}
+
+describe("committed stack files under mocks", () => {
+  const files = stackFiles();
+
+  it("has the dev and prod stacks", () => {
+    assert.deepEqual(Object.keys(files).sort(), ["dev", "prod"]);
+  });
+
+  it("dev: a kind cluster, bootstrap traffic to the latest revision, the namespace created", async () => {
+    const { config, secretKeys } = loadStackConfig(files.dev);
+    const run = await runProgram({ config, secretKeys, stack: "dev" });
+    assert.deepEqual(routeTraffic(run), [
+      { tag: "latest", configurationName: "hello", latestRevision: true, percent: 100 },
+    ]);
+    assert.deepEqual(only(run, PROVIDER).inputs, { context: "kind-canary" });
+    const namespace = only(run, NAMESPACE);
+    assert.equal((namespace.inputs.metadata as { name: string }).name, "hello-dev");
+    assert.equal(
+      run.resources.some((r) => r.readId !== undefined),
+      false,
+      "bootstrap reads nothing from the cluster",
+    );
+    assert.equal(run.outputs.url, "http://hello.hello-dev.127.0.0.1.sslip.io");
+    assert.deepEqual(run.outputs.urls, {
+      latest: "http://latest-hello.hello-dev.127.0.0.1.sslip.io",
+    });
+  });
+
+  it("prod: stable and candidate split by canaryPercent, the candidate verified, protected", async () => {
+    const { config, secretKeys } = loadStackConfig(files.prod);
+    const stable = config["canary-release:stableRevision"];
+    const candidate = config["canary-release:candidateRevision"];
+    const percent = Number(config["canary-release:canaryPercent"]);
+    assert.ok(stable && candidate && percent > 0, "prod shows a canary in progress");
+    assert.equal(config["canary-release:protect"], "true");
+    assert.equal(config["canary-release:verifyCandidate"], "true");
+
+    const run = await runProgram({
+      config,
+      secretKeys,
+      stack: "prod",
+      cluster: everyRevisionReady,
+    });
+    assert.deepEqual(routeTraffic(run), [
+      { tag: "stable", revisionName: stable, percent: 100 - percent },
+      { tag: "candidate", revisionName: candidate, percent },
+      { tag: "latest", configurationName: "hello", latestRevision: true, percent: 0 },
+    ]);
+    const reads = run.resources.filter((r) => r.readId !== undefined);
+    assert.deepEqual(
+      reads.map((r) => [r.type, r.readId]),
+      [[REVISION, `hello/${candidate}`]],
+    );
+    assert.deepEqual(only(run, PROVIDER).inputs, { context: config["kubernetes:context"] });
+    assert.equal(
+      run.resources.some((r) => r.type === NAMESPACE),
+      false,
+      "prod uses an existing namespace",
+    );
+    assert.deepEqual(run.outputs.traffic, routeTraffic(run));
+    assert.equal(run.outputs.canaryPercent, percent);
+  });
+});
+
+describe("route, provider and outputs", () => {
+  it("names the Route <app> in the namespace, through the explicit provider", async () => {
+    const run = await runProgram({ config: PROD, cluster: everyRevisionReady });
+    const route = only(run, ROUTE);
+    assert.deepEqual((route.inputs.metadata as Record<string, unknown>).name, "hello");
+    assert.deepEqual((route.inputs.metadata as Record<string, unknown>).namespace, "hello");
+    assert.match(route.provider ?? "", /pulumi:providers:kubernetes::kubernetes::/);
+    assert.match(
+      route.urn,
+      /canary:knative:CanaryRoute\$kubernetes:serving.knative.dev\/v1:Route::hello-route$/,
+    );
+  });
+
+  it("exports url, urls per tag, traffic and the revisions", async () => {
+    const run = await runProgram({ config: PROD, cluster: everyRevisionReady });
+    assert.deepEqual(run.outputs, {
+      url: "http://hello.hello.apps.example.com",
+      urls: {
+        stable: "http://stable-hello.hello.apps.example.com",
+        candidate: "http://candidate-hello.hello.apps.example.com",
+        latest: "http://latest-hello.hello.apps.example.com",
+      },
+      traffic: [
+        { tag: "stable", revisionName: "hello-1111111", percent: 80 },
+        { tag: "candidate", revisionName: "hello-2222222", percent: 20 },
+        { tag: "latest", configurationName: "hello", latestRevision: true, percent: 0 },
+      ],
+      stableRevision: "hello-1111111",
+      candidateRevision: "hello-2222222",
+      canaryPercent: 20,
+    });
+  });
+
+  it("protect: true protects the Route and the created Namespace; default leaves both unprotected", async () => {
+    const { Namespace, Route } = await protectFlags({ ...PROD, "canary-release:protect": "true" });
+    assert.deepEqual({ Namespace, Route }, { Namespace: true, Route: true });
+    const unprotected = await protectFlags(PROD);
+    assert.deepEqual(unprotected, { Namespace: false, Route: false });
+  });
+
+  it("kubeconfig set as a secret reaches the provider as a secret", async () => {
+    const run = await runProgram({
+      config: { ...PROD, "kubernetes:kubeconfig": "apiVersion: v1\nkind: Config\n" },
+      secretKeys: ["kubernetes:kubeconfig"],
+      cluster: everyRevisionReady,
+    });
+    const provider = only(run, PROVIDER);
+    assert.equal(provider.inputs.context, "prod");
+    assert.equal(provider.inputs.kubeconfig, "apiVersion: v1\nkind: Config\n");
+    assert.deepEqual(provider.secretPaths, ["kubeconfig"]);
+  });
+});
+
+describe("render mode", () => {
+  const render = { ...PROD, "canary-release:render": JSON.stringify({ directory: "rendered" }) };
+
+  it("renders to the directory without context or kubeconfig, with no cluster", async () => {
+    const run = await runProgram({
+      config: { ...render, "kubernetes:kubeconfig": "/home/me/.kube/config" },
+      cluster: emptyCluster,
+    });
+    assert.deepEqual(only(run, PROVIDER).inputs, { renderYamlToDirectory: "rendered" });
+    assert.equal(
+      run.resources.some((r) => r.readId !== undefined),
+      false,
+      "no read in render mode",
+    );
+    assert.equal((routeTraffic(run) as unknown[]).length, 3);
+  });
+
+  it("warns that the candidate gate is skipped", async () => {
+    const run = await runProgram({ config: render, cluster: emptyCluster });
+    assert.equal(run.logs.length, 1);
+    assert.match(run.logs[0], /^warning: Render mode .*candidate gate .*skipped/);
+  });
+
+  it("does not warn when there was no gate to skip", async () => {
+    const run = await runProgram({
+      config: { ...render, "canary-release:canaryPercent": "0" },
+      cluster: emptyCluster,
+    });
+    assert.deepEqual(run.logs, []);
+  });
+});
+
+describe("candidate gate", () => {
+  const candidateId = "hello/hello-2222222";
+
+  it("passes a candidate whose Ready condition is True", async () => {
+    const run = await runProgram({
+      config: PROD,
+      cluster: clusterWith({ [candidateId]: readyState("True") }),
+    });
+    assert.equal((routeTraffic(run) as { percent: number }[])[1].percent, 20);
+  });
+
+  it("refuses a candidate with Ready=False, quoting Knative's reason and message, and registers no Route", async () => {
+    const run = await runProgram({
+      config: PROD,
+      cluster: clusterWith({
+        [candidateId]: readyState("False", "ContainerMissing", 'Unable to fetch image "x"'),
+      }),
+    });
+    assert.ok(run.error, "the program must fail");
+    assert.match(run.error.message, /candidate revision hello\/hello-2222222/);
+    assert.match(run.error.message, /Ready is False: ContainerMissing: Unable to fetch image "x"/);
+    assert.match(run.error.message, /canary-release:verifyCandidate/);
+    assert.equal(
+      run.resources.some((r) => r.type === ROUTE),
+      false,
+      "no Route with that traffic",
+    );
+  });
+
+  it("refuses a candidate still Unknown, and one with no conditions yet", async () => {
+    const unknown = await runProgram({
+      config: PROD,
+      cluster: clusterWith({ [candidateId]: readyState("Unknown", "Deploying") }),
+    });
+    assert.match(unknown.error?.message ?? "", /Ready is Unknown: Deploying/);
+    const fresh = await runProgram({
+      config: PROD,
+      cluster: clusterWith({ [candidateId]: { status: {} } }),
+    });
+    assert.match(fresh.error?.message ?? "", /no Ready condition yet/);
+    // No status at all is unknown to a preview (Pulumi treats missing outputs so); `up` refuses.
+    const noStatus = await runProgram({
+      config: PROD,
+      preview: false,
+      cluster: clusterWith({ [candidateId]: {} }),
+    });
+    assert.match(noStatus.error?.message ?? "", /no Ready condition yet/);
+  });
+
+  it("fails when the candidate revision does not exist, naming it", async () => {
+    const run = await runProgram({ config: PROD, cluster: emptyCluster });
+    assert.match(run.error?.message ?? "", /hello\/hello-2222222.*does not exist/);
+    assert.equal(
+      run.resources.some((r) => r.type === ROUTE),
+      false,
+    );
+  });
+
+  it("reads nothing at canaryPercent 0 (the candidate's tag URL works before it is Ready)", async () => {
+    const run = await runProgram({
+      config: { ...PROD, "canary-release:canaryPercent": "0" },
+      cluster: emptyCluster,
+    });
+    assert.equal(run.error, undefined);
+    assert.equal(
+      run.resources.some((r) => r.readId !== undefined),
+      false,
+    );
+  });
+
+  it("verifyCandidate false skips the read", async () => {
+    const run = await runProgram({
+      config: { ...PROD, "canary-release:verifyCandidate": "false" },
+      cluster: emptyCluster,
+    });
+    assert.equal(run.error, undefined);
+    assert.equal(
+      run.resources.some((r) => r.readId !== undefined),
+      false,
+    );
+  });
+
+  it("runs in preview, not only in up", async () => {
+    const run = await runProgram({
+      config: PROD,
+      preview: true,
+      cluster: clusterWith({ [candidateId]: readyState("False", "RevisionFailed") }),
+    });
+    assert.match(run.error?.message ?? "", /RevisionFailed/);
+  });
+});
+
+describe("a canary step changes the Route and nothing else", () => {
+  async function resourcesAt(percent: number): Promise<Map<string, string>> {
+    const run = await runProgram({
+      config: { ...PROD, "canary-release:canaryPercent": String(percent) },
+      cluster: everyRevisionReady,
+    });
+    assert.equal(run.error, undefined);
+    return new Map(run.resources.map((r) => [r.urn, JSON.stringify(r.inputs)]));
+  }
+
+  it("20 % -> 50 %: same URNs, exactly one resource (the Route) with different inputs", async () => {
+    const before = await resourcesAt(20);
+    const after = await resourcesAt(50);
+    assert.deepEqual(
+      [...after.keys()].sort(),
+      [...before.keys()].sort(),
+      "no URN appears or disappears",
+    );
+    const changed = [...before.keys()].filter((urn) => before.get(urn) !== after.get(urn));
+    assert.equal(changed.length, 1, `changed: ${changed.join(", ")}`);
+    assert.match(changed[0], /serving.knative.dev\/v1:Route::hello-route$/);
+  });
+
+  it("the same config twice gives identical inputs (nothing random or time-based)", async () => {
+    const first = await resourcesAt(20);
+    const second = await resourcesAt(20);
+    assert.deepEqual([...second.entries()], [...first.entries()]);
+  });
+
+  it("walkthrough: bootstrap -> stable -> candidate 0/20/50/100 -> promote -> rollback", async () => {
+    const base = {
+      "canary-release:app": "hello",
+      "canary-release:namespace": "hello",
+      "kubernetes:context": "prod",
+    };
+    const steps: [Record<string, string>, [string | undefined, number][]][] = [
+      [{}, [[undefined, 100]]],
+      [
+        { "canary-release:stableRevision": "hello-1111111" },
+        [
+          ["hello-1111111", 100],
+          [undefined, 0],
+        ],
+      ],
+      ...[0, 20, 50, 100].map((p): [Record<string, string>, [string | undefined, number][]] => [
+        {
+          "canary-release:stableRevision": "hello-1111111",
+          "canary-release:candidateRevision": "hello-2222222",
+          "canary-release:canaryPercent": String(p),
+        },
+        [
+          ["hello-1111111", 100 - p],
+          ["hello-2222222", p],
+          [undefined, 0],
+        ],
+      ]),
+      // promote: the candidate becomes stable, no candidate, percent 0
+      [
+        { "canary-release:stableRevision": "hello-2222222" },
+        [
+          ["hello-2222222", 100],
+          [undefined, 0],
+        ],
+      ],
+    ];
+    for (const [config, expected] of steps) {
+      const run = await runProgram({ config: { ...base, ...config }, cluster: everyRevisionReady });
+      const traffic = routeTraffic(run) as { revisionName?: string; percent: number }[];
+      assert.deepEqual(
+        traffic.map((t) => [t.revisionName, t.percent]),
+        expected,
+        JSON.stringify(config),
+      );
+    }
+  });
+});
+
+async function protectFlags(config: Record<string, string>): Promise<Record<string, boolean>> {
+  const run = await runProgram({
+    config: { ...config, "canary-release:createNamespace": "true" },
+    cluster: everyRevisionReady,
+  });
+  return { Namespace: only(run, NAMESPACE).protect, Route: only(run, ROUTE).protect };
+}
