@@ -263,11 +263,12 @@ function captureLogs(into: string[]): () => void {
 /**
  * Stack config of a committed `Pulumi.<stack>.yaml`, as the Pulumi CLI would hand it to the
  * program: full keys to strings, objects as JSON. Secrets cannot be decrypted here: pass
- * stand-ins in `secrets` (key → value); a secure value without one is an error.
+ * stand-ins in `secrets` (key → value, or a function of the key); a secure value without one
+ * is an error.
  */
 export function loadStackConfig(
   stackFile: string,
-  secrets: Readonly<Record<string, string>> = {},
+  secrets: Readonly<Record<string, string>> | ((key: string) => string) = {},
 ): { config: Record<string, string>; secretKeys: string[] } {
   const document = parseYaml(fs.readFileSync(stackFile, "utf8")) as {
     config?: Record<string, unknown>;
@@ -276,7 +277,7 @@ export function loadStackConfig(
   const secretKeys: string[] = [];
   for (const [key, value] of Object.entries(document?.config ?? {})) {
     if (isSecure(value)) {
-      const standIn = secrets[key];
+      const standIn = typeof secrets === "function" ? secrets(key) : secrets[key];
       if (standIn === undefined) {
         throw new Error(`${stackFile}: ${key} is a secret; pass a stand-in value for it`);
       }

@@ -9,6 +9,7 @@ import {
   KNOWN_KEYS,
   MAX_APP_LENGTH,
   parseConfig,
+  tagHostProblems,
 } from "../config";
 import { everyRevisionReady, runProgram } from "../conformance/programRunner";
 
@@ -151,6 +152,42 @@ describe("config: defaults and parsing", () => {
       /canary-release:canaryPercent = "20.5": must be a whole number from 0 to 100/,
     );
     assert.match(message, /canary-release:protect = "yes": must be true or false/);
+  });
+
+  it("checks each tag's host label and whole host name", () => {
+    assert.deepEqual(tagHostProblems("hello", "prod", "example.com", ["stable", "candidate"]), []);
+    const longApp = "a".repeat(54); // candidate- + 54 = 64 characters
+    const [label] = tagHostProblems(longApp, "prod", "example.com", ["stable", "candidate"]);
+    assert.equal(label.key, "canary-release:app");
+    assert.match(label.message, /`candidate-a{54}` of tag `candidate` is 64 characters/);
+    const longDomain = `${"d".repeat(60)}.`.repeat(3) + "example.com";
+    const problems = tagHostProblems("hello", "n".repeat(63), longDomain, ["candidate"]);
+    assert.deepEqual(
+      problems.map((p) => p.key),
+      ["canary-release:domain"],
+    );
+    assert.match(problems[0].message, /more than 253/);
+  });
+
+  it("the app limit keeps every tag's host label within 63 characters", () => {
+    const app = "a".repeat(MAX_APP_LENGTH);
+    assert.deepEqual(
+      tagHostProblems(app, "ns", "example.com", ["stable", "candidate", "latest"]),
+      [],
+    );
+  });
+
+  it("refuses a domain that makes a tag's host longer than 253 characters", () => {
+    const domain = `${"d".repeat(60)}.`.repeat(3) + "example.com";
+    const problems = problemsOf({
+      ...BASE,
+      "canary-release:namespace": "n".repeat(63),
+      "canary-release:domain": domain,
+    });
+    assert.deepEqual(
+      problems.map((p) => p.key),
+      ["canary-release:domain", "canary-release:domain", "canary-release:domain"],
+    );
   });
 
   it("suggests the key a typo meant", () => {

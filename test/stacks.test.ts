@@ -317,7 +317,7 @@ describe("a canary step changes the Route and nothing else", () => {
   it("the same config twice gives identical inputs (nothing random or time-based)", async () => {
     const first = await resourcesAt(20);
     const second = await resourcesAt(20);
-    assert.deepEqual([...second.entries()], [...first.entries()]);
+    assert.deepEqual([...second.entries()].sort(), [...first.entries()].sort());
   });
 
   it("walkthrough: bootstrap -> stable -> candidate 0/20/50/100 -> promote -> rollback", async () => {
