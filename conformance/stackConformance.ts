@@ -1,0 +1,103 @@
+// Validates every custom resource the program registers against the CRDs of a cluster (or of
+// the upstream releases in ../shared/crds). Used by the tests and by `npm run validate`.
+import * as path from "path";
+import { CrdCatalog, Manifest, SchemaViolation } from "./crdValidator";
+import {
+  everyRevisionReady,
+  loadStackConfig,
+  PROJECT_ROOT,
+  RecordedResource,
+  runProgram,
+  stackFiles,
+} from "./programRunner";
+
+/** The upstream CRDs beside the project (CI lays ../shared next to the checkout). */
+export const DEFAULT_CRDS_DIR = path.resolve(PROJECT_ROOT, "..", "shared", "crds");
+
+/** `CANARY_CRDS_DIR` when set, else the upstream CRDs beside the project. */
+export function crdsDirectory(): string {
+  return process.env.CANARY_CRDS_DIR ?? DEFAULT_CRDS_DIR;
+}
+
+/**
+ * API groups served by Kubernetes itself: their kinds have no CRD. Every other group is a
+ * custom resource and must be found in the catalog.
+ */
+const BUILT_IN_GROUPS = new Set(["core", "apps", "batch", "policy", "autoscaling"]);
+
+function groupOf(apiVersion: string): string {
+  return apiVersion.includes("/") ? apiVersion.slice(0, apiVersion.indexOf("/")) : "core";
+}
+
+/** A Kubernetes object the program creates (not a read) whose kind comes from a CRD. */
+export function isCustomResource(resource: RecordedResource): boolean {
+  if (resource.readId !== undefined || !resource.custom) return false;
+  const apiVersion = resource.inputs.apiVersion;
+  if (typeof apiVersion !== "string" || typeof resource.inputs.kind !== "string") return false;
+  const group = groupOf(apiVersion);
+  return !BUILT_IN_GROUPS.has(group) && !group.endsWith(".k8s.io");
+}
+
+export interface ResourceReport {
+  readonly urn: string;
+  /** `apiVersion Kind namespace/name`, as people look it up with kubectl. */
+  readonly resource: string;
+  readonly violations: readonly SchemaViolation[];
+}
+
+export function checkResources(
+  catalog: CrdCatalog,
+  resources: readonly RecordedResource[],
+): ResourceReport[] {
+  return resources.filter(isCustomResource).map((resource) => {
+    const manifest = resource.inputs as Manifest;
+    const metadata = (manifest.metadata ?? {}) as { name?: string; namespace?: string };
+    const where = [metadata.namespace, metadata.name].filter((part) => part !== undefined);
+    return {
+      urn: resource.urn,
+      resource: `${manifest.apiVersion} ${manifest.kind} ${where.join("/")}`,
+      violations: catalog.validate(manifest),
+    };
+  });
+}
+
+export interface StackReport {
+  readonly stack: string;
+  readonly file: string;
+  readonly reports: readonly ResourceReport[];
+  /** The program failed for this stack file (its resources are then incomplete). */
+  readonly error?: string;
+}
+
+/**
+ * Runs the program for each committed stack file, as a preview against a cluster in which every
+ * revision it reads is Ready, and checks what it would create. Secrets get a stand-in value:
+ * only the shape of the resources matters here.
+ */
+export async function checkStackFiles(
+  catalog: CrdCatalog,
+  only: readonly string[] = [],
+  root: string = PROJECT_ROOT,
+): Promise<StackReport[]> {
+  const files = Object.entries(stackFiles(root)).filter(
+    ([stack]) => only.length === 0 || only.includes(stack),
+  );
+  const missing = only.filter((stack) => !files.some(([name]) => name === stack));
+  if (missing.length > 0) {
+    throw new Error(
+      `no stack file for ${missing.join(", ")} in ${root}; stacks: ${Object.keys(stackFiles(root)).join(", ")}`,
+    );
+  }
+  const reports: StackReport[] = [];
+  for (const [stack, file] of files) {
+    const { config, secretKeys } = loadStackConfig(file, () => "stand-in-secret");
+    const run = await runProgram({ config, secretKeys, stack, cluster: everyRevisionReady });
+    reports.push({
+      stack,
+      file,
+      reports: checkResources(catalog, run.resources),
+      ...(run.error !== undefined ? { error: run.error.message } : {}),
+    });
+  }
+  return reports;
+}

@@ -1,0 +1,175 @@
+// Every custom resource the stack renders, for every stack file and every traffic shape,
+// validated against the upstream CRD schemas (../shared/crds or CANARY_CRDS_DIR).
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { main as validateCli } from "../conformance/cli";
+import { CrdCatalog } from "../conformance/crdValidator";
+import {
+  everyRevisionReady,
+  loadStackConfig,
+  RecordedResource,
+  runProgram,
+  stackFiles,
+} from "../conformance/programRunner";
+import { checkResources, checkStackFiles, isCustomResource } from "../conformance/stackConformance";
+import { CRDS_DIR, sharedCatalog } from "./support/sharedCrds";
+
+const BASE = {
+  "canary-release:app": "hello",
+  "canary-release:namespace": "hello",
+  "kubernetes:context": "prod",
+};
+
+const SHAPES: Record<string, Record<string, string>> = {
+  bootstrap: {},
+  "stable only": { "canary-release:stableRevision": "hello-1111111" },
+  ...Object.fromEntries(
+    [0, 1, 50, 99, 100].map((percent) => [
+      `candidate at ${percent} %`,
+      {
+        "canary-release:stableRevision": "hello-1111111",
+        "canary-release:candidateRevision": "hello-2222222",
+        "canary-release:canaryPercent": String(percent),
+      },
+    ]),
+  ),
+  "namespace created, protected": {
+    "canary-release:createNamespace": "true",
+    "canary-release:protect": "true",
+  },
+  "render mode": { "canary-release:render": '{"directory":"rendered"}' },
+};
+
+/** Captures console output of the CLI so a test can read it (and the run stays quiet). */
+async function runCli(args: string[]): Promise<{ code: number; output: string }> {
+  const lines: string[] = [];
+  const original = { log: console.log, error: console.error };
+  console.log = (...parts: unknown[]) => void lines.push(parts.join(" "));
+  console.error = console.log;
+  try {
+    const code = await validateCli(args);
+    return { code, output: lines.join("\n") };
+  } finally {
+    console.log = original.log;
+    console.error = original.error;
+  }
+}
+
+describe("conformance: rendered custom resources against the upstream CRDs", function () {
+  let catalog: CrdCatalog;
+
+  before(function () {
+    this.timeout(60000);
+    catalog = sharedCatalog(this);
+  });
+
+  it("every committed stack file: each custom resource is valid", async () => {
+    const reports = await checkStackFiles(catalog);
+    assert.deepEqual(
+      reports.map((r) => r.stack),
+      Object.keys(stackFiles()),
+    );
+    for (const stack of reports) {
+      assert.equal(stack.error, undefined, `${stack.stack}: ${stack.error}`);
+      assert.ok(stack.reports.length > 0, `${stack.stack} renders no custom resource`);
+      for (const report of stack.reports) {
+        assert.deepEqual(report.violations, [], `${stack.stack}: ${report.resource}`);
+      }
+    }
+  });
+
+  for (const [shape, config] of Object.entries(SHAPES)) {
+    it(`${shape}: each custom resource is valid`, async () => {
+      const run = await runProgram({ config: { ...BASE, ...config }, cluster: everyRevisionReady });
+      assert.equal(run.error, undefined, run.error?.message);
+      const reports = checkResources(catalog, run.resources);
+      assert.ok(reports.some((r) => r.resource.startsWith("serving.knative.dev/v1 Route")));
+      for (const report of reports) assert.deepEqual(report.violations, [], report.resource);
+    });
+  }
+
+  it("catches a field the CRD does not have in what the stack rendered", async () => {
+    const { config } = loadStackConfig(stackFiles().prod);
+    const run = await runProgram({ config, cluster: everyRevisionReady });
+    const route = run.resources.find((r) => r.type === "kubernetes:serving.knative.dev/v1:Route");
+    assert.ok(route);
+    const spec = route.inputs.spec as { traffic: Record<string, unknown>[] };
+    const [first, ...rest] = spec.traffic;
+    const broken: RecordedResource = {
+      ...route,
+      inputs: { ...route.inputs, spec: { traffic: [{ ...first, percnt: 5 }, ...rest] } },
+    };
+    const [report] = checkResources(catalog, [broken]);
+    assert.deepEqual(report.violations, [
+      { path: "spec.traffic[0]", message: 'unknown field "percnt"' },
+    ]);
+  });
+
+  it("counts only created custom resources: not built-in kinds, providers, components or reads", async () => {
+    const { config } = loadStackConfig(stackFiles().prod);
+    const run = await runProgram({
+      config: { ...config, "canary-release:createNamespace": "true" },
+      cluster: everyRevisionReady,
+    });
+    // Registration order is not deterministic (registrations are asynchronous): compare sorted.
+    const kinds = run.resources.map((r) => `${r.type} ${isCustomResource(r)}`).sort();
+    assert.deepEqual(kinds, [
+      "canary:knative:CanaryRoute false",
+      "kubernetes:core/v1:Namespace false",
+      "kubernetes:serving.knative.dev/v1:Revision false",
+      "kubernetes:serving.knative.dev/v1:Route true",
+      "pulumi:providers:kubernetes false",
+    ]);
+  });
+});
+
+describe("npm run validate (conformance/cli.ts)", function () {
+  before(function () {
+    this.timeout(60000);
+    sharedCatalog(this);
+  });
+
+  it("passes the committed stacks against the shared CRDs", async () => {
+    const { code, output } = await runCli(["--crds", CRDS_DIR]);
+    assert.equal(code, 0, output);
+    assert.match(output, /ok +serving.knative.dev\/v1 Route hello\/hello/);
+    assert.match(output, /passed: \d+ custom resources in 2 stacks/);
+  });
+
+  it("fails, naming the kind, against a cluster without the Knative Serving CRDs", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "crds-"));
+    try {
+      fs.copyFileSync(
+        path.join(CRDS_DIR, "tekton-pipeline", "300-task.yaml"),
+        path.join(dir, "task.yaml"),
+      );
+      const { code, output } = await runCli(["--crds", dir, "--stack", "prod"]);
+      assert.equal(code, 1, output);
+      assert.match(output, /INVALID serving.knative.dev\/v1 Route hello\/hello/);
+      assert.match(output, /FAILED/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses an unknown stack and a missing CRD directory with exit code 2", async () => {
+    assert.equal((await runCli(["--crds", CRDS_DIR, "--stack", "staging"])).code, 2);
+    const missing = await runCli(["--crds", path.join(os.tmpdir(), "no-such-crds-dir")]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.output, /no-such-crds-dir/);
+    assert.equal((await runCli(["--bogus"])).code, 2);
+  });
+
+  it("--json prints machine-readable reports", async () => {
+    const { code, output } = await runCli(["--crds", CRDS_DIR, "--stack", "dev", "--json"]);
+    assert.equal(code, 0);
+    const parsed = JSON.parse(output) as { stacks: { stack: string; reports: unknown[] }[] };
+    assert.deepEqual(
+      parsed.stacks.map((s) => s.stack),
+      ["dev"],
+    );
+    assert.equal(parsed.stacks[0].reports.length, 1);
+  });
+});
