@@ -127,6 +127,24 @@ describe("route, provider and outputs", () => {
     );
   });
 
+  it("sends every Kubernetes resource and read through the stack's explicit provider", async () => {
+    // A resource on the default provider would act on whatever cluster the kubeconfig's
+    // current context is: for a read, the gate could pass on the wrong cluster.
+    const run = await runProgram({
+      config: { ...PROD, "canary-release:createNamespace": "true" },
+      cluster: everyRevisionReady,
+    });
+    const kubernetes = run.resources.filter((r) => r.custom && r.type.startsWith("kubernetes:"));
+    assert.deepEqual(kubernetes.map((r) => r.type).sort(), [NAMESPACE, REVISION, ROUTE]);
+    for (const resource of kubernetes) {
+      assert.match(
+        resource.provider ?? "(default provider)",
+        /^urn:pulumi:test::canary-release::pulumi:providers:kubernetes::kubernetes::/,
+        resource.urn,
+      );
+    }
+  });
+
   it("exports url, urls per tag, traffic and the revisions", async () => {
     const run = await runProgram({ config: PROD, cluster: everyRevisionReady });
     assert.deepEqual(run.outputs, {
