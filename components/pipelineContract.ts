@@ -1,0 +1,45 @@
+// The names the build Pipeline and the GitHub trigger agree on. The TriggerTemplate creates a
+// PipelineRun that must pass exactly the params and bind exactly the workspaces the Pipeline
+// declares; keeping the names in one place makes a mismatch a compile error, and the Tekton
+// admission checks in the tests catch the rest.
+
+/** Params of the `build-and-deploy` Pipeline, each supplied by the GitHub trigger. */
+export const PIPELINE_PARAMS = Object.freeze({
+  /** Clone URL of the repository (`body.repository.clone_url`). */
+  repoUrl: "repo-url",
+  /** `<owner>/<repository>` (`body.repository.full_name`), for commit statuses. */
+  repoFullName: "repo-full-name",
+  /** Full 40-character commit SHA that was pushed (`body.after`). */
+  revision: "revision",
+  /** First 7 characters of the SHA: the revision is named `<app>-<short-sha>`. */
+  shortSha: "short-sha",
+  /** Commit timestamp, ISO 8601 (`body.head_commit.timestamp`): older commits never re-point. */
+  commitTimestamp: "commit-timestamp",
+} as const);
+
+/** Workspaces of the Pipeline. */
+export const PIPELINE_WORKSPACES = Object.freeze({
+  /** The cloned source; a volumeClaimTemplate per PipelineRun. */
+  source: "source",
+  /** The registry's docker config (`config.json`), a Secret; optional for anonymous registries. */
+  dockerConfig: "dockerconfig",
+} as const);
+
+/** Results of the Pipeline. */
+export const PIPELINE_RESULTS = Object.freeze({
+  imageDigest: "image-digest",
+  revisionName: "revision-name",
+} as const);
+
+/** The Pipeline's name in the namespace. */
+export const PIPELINE_NAME = "build-and-deploy";
+
+/** Key of the GitHub status token in its Secret (`testerGithubToken`). */
+export const GITHUB_TOKEN_SECRET_KEY = "token";
+
+/** Annotations the pipeline writes on each revision template (read by the revision tester). */
+export const REVISION_ANNOTATIONS = Object.freeze({
+  commit: "canary-release.dev/commit",
+  repository: "canary-release.dev/repository",
+  commitTimestamp: "canary-release.dev/commit-timestamp",
+} as const);
