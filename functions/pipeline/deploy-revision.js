@@ -1,0 +1,507 @@
+#!/usr/bin/env node
+// Tekton Task deploy-revision: points the Knative Configuration <app> at this commit's image, as
+// the bring-your-own revision <app>-<short sha>, then waits until that Revision is Ready.
+//
+// The pipeline owns revisions, so this step writes the Configuration's template and nothing else
+// (Pulumi owns the Route). It talks to the Kubernetes API directly, with the pod's service
+// account, and needs only: configurations get/create/patch, revisions get.
+//
+// Rules it keeps:
+// - Idempotent: when Revision <app>-<short sha> already exists (a redelivered webhook, a rerun),
+//   the Configuration is not touched again (a rebuild may give another digest, and Knative
+//   rejects a known revision name with a different template); the step reports on that Revision.
+// - Ordered: a commit older (by commit timestamp) than the one the Configuration carries never
+//   re-points it; the step says so and succeeds.
+// - Concurrent runs: each write carries the resourceVersion it decided on, so a run that lost a
+//   race gets 409 Conflict, reads again and decides again.
+//
+// Inputs, all from the environment (the Task maps its params to env):
+//   APP, NAMESPACE, REVISION (full SHA), SHORT_SHA, REPO_URL, COMMIT_TIMESTAMP (ISO 8601),
+//   IMAGE_REPOSITORY, IMAGE_DIGEST (sha256:...), SERVICE_ACCOUNT_NAME,
+//   RESULT_PATH (optional: where the revision name is written, the Task result),
+//   TIMEOUT_SECONDS (default 600), POLL_INTERVAL_MS (default 2000),
+//   KUBERNETES_API_URL (default https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT;
+//   http:// is accepted for tests), KUBERNETES_TOKEN_FILE, KUBERNETES_CA_FILE (defaults: the
+//   service account's files; the token is read again for every request, as it rotates).
+//
+// Node built-ins only: this file runs as is in a stock Node image.
+"use strict";
+
+const fs = require("fs");
+const http = require("http");
+const https = require("https");
+
+/** Same names as REVISION_ANNOTATIONS in components/pipelineContract.ts (a test keeps them equal). */
+const REVISION_ANNOTATIONS = Object.freeze({
+  commit: "canary-release.dev/commit",
+  repository: "canary-release.dev/repository",
+  commitTimestamp: "canary-release.dev/commit-timestamp",
+});
+
+/** Recorded in managedFields, so `kubectl get -o yaml --show-managed-fields` shows who wrote. */
+const FIELD_MANAGER = "canary-release-pipeline";
+const SERVING_API = "/apis/serving.knative.dev/v1";
+const MAX_APPLY_ATTEMPTS = 5;
+const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const COMMIT_SHA = /^[0-9a-f]{40}$/;
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+const IMAGE_BY_DIGEST = /^[^\s@]+@sha256:[0-9a-f]{64}$/;
+// RFC 3339, the form GitHub uses for head_commit.timestamp; an offset is required so that two
+// timestamps always compare as instants.
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+
+/** A wrong input: the message names the variable or field, the value and what is valid. */
+class InputError extends Error {}
+
+function check(ok, message) {
+  if (!ok) throw new InputError(message);
+}
+
+function isString(value) {
+  return typeof value === "string" && value.length > 0;
+}
+
+/**
+ * Normalizes a commit timestamp to UTC (`2024-05-01T08:00:00.000Z`): annotations then compare as
+ * instants whatever offset GitHub reported.
+ */
+function normalizeTimestamp(field, value) {
+  check(
+    isString(value) && TIMESTAMP.test(value) && !Number.isNaN(Date.parse(value)),
+    `${field} must be an ISO 8601 timestamp with an offset, like 2024-05-01T10:00:00+02:00, ` +
+      `got ${JSON.stringify(value)}`,
+  );
+  return new Date(value).toISOString();
+}
+
+/**
+ * The Knative Configuration the deploy step applies. The one definition of it: the TypeScript
+ * configurationManifest (components/buildPipelineManifests.ts) calls this function.
+ *
+ * input: {app, namespace?, revisionName, image (repo@sha256:digest), commit, repositoryUrl,
+ *         commitTimestamp, serviceAccountName}
+ */
+function buildConfiguration(input) {
+  const { app, namespace, revisionName, image, commit, repositoryUrl, serviceAccountName } = input;
+  check(
+    isString(app) && app.length <= 63 && DNS1035_LABEL.test(app),
+    `app must be a DNS-1035 label (a-z, 0-9, '-', starting with a letter, at most 63 ` +
+      `characters), got ${JSON.stringify(app)}`,
+  );
+  check(
+    namespace === undefined ||
+      (isString(namespace) && namespace.length <= 63 && DNS1123_LABEL.test(namespace)),
+    `namespace must be a DNS-1123 label, got ${JSON.stringify(namespace)}`,
+  );
+  check(
+    isString(revisionName) &&
+      revisionName.startsWith(`${app}-`) &&
+      revisionName.length <= 63 &&
+      DNS1123_LABEL.test(revisionName),
+    // Knative rejects a bring-your-own revision name that does not start with "<app>-".
+    `revisionName must be "${app}-<suffix>", a DNS-1123 label of at most 63 characters, ` +
+      `got ${JSON.stringify(revisionName)}`,
+  );
+  check(
+    isString(image) && IMAGE_BY_DIGEST.test(image),
+    `image must be pinned by digest (<repository>@sha256:<64 hex digits>), got ${JSON.stringify(image)}`,
+  );
+  check(
+    isString(commit) && COMMIT_SHA.test(commit),
+    `commit must be a full 40-character lowercase hex SHA, got ${JSON.stringify(commit)}`,
+  );
+  check(
+    isString(repositoryUrl) && !/\s/.test(repositoryUrl),
+    `repositoryUrl must be the repository's clone URL, got ${JSON.stringify(repositoryUrl)}`,
+  );
+  const commitTimestamp = normalizeTimestamp("commitTimestamp", input.commitTimestamp);
+  check(
+    isString(serviceAccountName) &&
+      serviceAccountName.length <= 253 &&
+      DNS1123_SUBDOMAIN.test(serviceAccountName),
+    `serviceAccountName must be a DNS-1123 subdomain, got ${JSON.stringify(serviceAccountName)}`,
+  );
+
+  const labels = { "app.kubernetes.io/name": app, "app.kubernetes.io/part-of": "canary-release" };
+  const metadata = { name: app };
+  if (namespace !== undefined) metadata.namespace = namespace;
+  metadata.labels = labels;
+  return {
+    apiVersion: "serving.knative.dev/v1",
+    kind: "Configuration",
+    metadata,
+    spec: {
+      template: {
+        metadata: {
+          name: revisionName,
+          labels: { ...labels },
+          annotations: {
+            [REVISION_ANNOTATIONS.commit]: commit,
+            [REVISION_ANNOTATIONS.repository]: repositoryUrl,
+            [REVISION_ANNOTATIONS.commitTimestamp]: commitTimestamp,
+          },
+        },
+        spec: {
+          serviceAccountName,
+          containers: [{ image }],
+        },
+      },
+    },
+  };
+}
+
+function positiveNumber(env, name, fallback) {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  check(
+    Number.isFinite(value) && value > 0,
+    `${name} must be a positive number, got ${JSON.stringify(raw)}`,
+  );
+  return value;
+}
+
+function defaultApiUrl(env) {
+  const host = env.KUBERNETES_SERVICE_HOST;
+  if (!isString(host)) return "https://kubernetes.default.svc";
+  const port = env.KUBERNETES_SERVICE_PORT || "443";
+  return `https://${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
+/** Everything the step needs, read and checked from the environment. Throws InputError. */
+function readDeployConfig(env) {
+  const required = (name) => {
+    const value = env[name];
+    check(isString(value), `${name} is not set`);
+    return value.trim();
+  };
+  const app = required("APP");
+  const namespace = required("NAMESPACE");
+  const commit = required("REVISION");
+  check(
+    COMMIT_SHA.test(commit),
+    `REVISION must be a full 40-character lowercase hex SHA, got ${JSON.stringify(commit)}`,
+  );
+  const shortSha = required("SHORT_SHA");
+  check(
+    shortSha === commit.slice(0, 7),
+    `SHORT_SHA must be the first 7 characters of REVISION (${commit.slice(0, 7)}), ` +
+      `got ${JSON.stringify(shortSha)}`,
+  );
+  const digest = required("IMAGE_DIGEST");
+  check(
+    DIGEST.test(digest),
+    `IMAGE_DIGEST must be sha256:<64 hex digits>, got ${JSON.stringify(digest)}`,
+  );
+  const repository = required("IMAGE_REPOSITORY");
+  const manifest = buildConfiguration({
+    app,
+    namespace,
+    revisionName: `${app}-${shortSha}`,
+    image: `${repository}@${digest}`,
+    commit,
+    repositoryUrl: required("REPO_URL"),
+    commitTimestamp: required("COMMIT_TIMESTAMP"),
+    serviceAccountName: required("SERVICE_ACCOUNT_NAME"),
+  });
+  const apiUrl = isString(env.KUBERNETES_API_URL) ? env.KUBERNETES_API_URL : defaultApiUrl(env);
+  let protocol;
+  try {
+    protocol = new URL(apiUrl).protocol;
+  } catch {
+    protocol = "";
+  }
+  check(
+    protocol === "https:" || protocol === "http:",
+    `KUBERNETES_API_URL must be an https:// (or, for tests, http://) URL, got ${JSON.stringify(apiUrl)}`,
+  );
+  return {
+    manifest,
+    app,
+    namespace,
+    commit,
+    revisionName: manifest.spec.template.metadata.name,
+    commitTimestamp:
+      manifest.spec.template.metadata.annotations[REVISION_ANNOTATIONS.commitTimestamp],
+    resultPath: isString(env.RESULT_PATH) ? env.RESULT_PATH : undefined,
+    timeoutMs: positiveNumber(env, "TIMEOUT_SECONDS", 600) * 1000,
+    pollIntervalMs: positiveNumber(env, "POLL_INTERVAL_MS", 2000),
+    api: {
+      url: apiUrl,
+      tokenFile: env.KUBERNETES_TOKEN_FILE || `${SERVICE_ACCOUNT_DIR}/token`,
+      caFile: env.KUBERNETES_CA_FILE || `${SERVICE_ACCOUNT_DIR}/ca.crt`,
+      requestTimeoutMs: positiveNumber(env, "REQUEST_TIMEOUT_MS", 30000),
+    },
+  };
+}
+
+/** request(method, path, body?, contentType?) -> {status, body}: JSON in, JSON (or text) out. */
+function kubernetesClient(api) {
+  const base = api.url.replace(/\/+$/, "");
+  const transport = base.startsWith("https:") ? https : http;
+  return function request(method, path, body, contentType) {
+    let token;
+    try {
+      // Projected service account tokens rotate: read the file for every request.
+      token = fs.readFileSync(api.tokenFile, "utf8").trim();
+    } catch (error) {
+      return Promise.reject(
+        new Error(`cannot read the service account token ${api.tokenFile}: ${error.message}`),
+      );
+    }
+    const headers = { Accept: "application/json", Authorization: `Bearer ${token}` };
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    if (payload !== undefined) {
+      headers["Content-Type"] = contentType || "application/json";
+      headers["Content-Length"] = String(Buffer.byteLength(payload));
+    }
+    const options = { method, headers };
+    if (transport === https) {
+      try {
+        options.ca = fs.readFileSync(api.caFile);
+      } catch (error) {
+        return Promise.reject(
+          new Error(`cannot read the cluster CA ${api.caFile}: ${error.message}`),
+        );
+      }
+    }
+    return new Promise((resolve, reject) => {
+      const req = transport.request(`${base}${path}`, options, (res) => {
+        const chunks = [];
+        res.on("data", (chunk) => chunks.push(chunk));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let parsed = text;
+          try {
+            parsed = text === "" ? undefined : JSON.parse(text);
+          } catch {
+            // Not JSON (a proxy's error page): keep the text for the error message.
+          }
+          resolve({ status: res.statusCode, body: parsed });
+        });
+        res.on("error", reject);
+      });
+      req.setTimeout(api.requestTimeoutMs, () => {
+        req.destroy(new Error(`${method} ${path}: no answer within ${api.requestTimeoutMs} ms`));
+      });
+      req.on("error", reject);
+      req.end(payload);
+    });
+  };
+}
+
+/** The error for an unexpected answer, with the API server's own reason and message. */
+function apiError(what, res) {
+  const body = res.body;
+  const detail =
+    body && typeof body === "object"
+      ? [body.reason, body.message].filter(isString).join(": ")
+      : String(body === undefined ? "" : body).slice(0, 300);
+  return new Error(`${what}: HTTP ${res.status}${detail ? ` ${detail}` : ""}`);
+}
+
+function templateOf(configuration) {
+  const template = (configuration.spec && configuration.spec.template) || {};
+  const metadata = template.metadata || {};
+  return { name: metadata.name, annotations: metadata.annotations || {} };
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Applies the Configuration unless a rule says not to. Returns {action, revisionName}, where
+ * revisionName is the Revision to report on: this commit's, or (action "older") the newer one
+ * the Configuration already carries.
+ */
+async function applyConfiguration(request, config, log) {
+  const { manifest, app, namespace, commit, revisionName } = config;
+  const collection = `${SERVING_API}/namespaces/${namespace}/configurations`;
+  const path = `${collection}/${app}`;
+  const query = `?fieldManager=${FIELD_MANAGER}`;
+  const timestampKey = REVISION_ANNOTATIONS.commitTimestamp;
+
+  for (let attempt = 1; attempt <= MAX_APPLY_ATTEMPTS; attempt++) {
+    const current = await request("GET", path);
+    if (current.status === 404) {
+      const created = await request("POST", `${collection}${query}`, manifest, "application/json");
+      if (created.status === 200 || created.status === 201) {
+        log(`created Configuration ${app} with revision ${revisionName}`);
+        return { action: "created", revisionName };
+      }
+      if (created.status === 409) continue; // another run created it first: decide again
+      throw apiError(`creating Configuration ${namespace}/${app}`, created);
+    }
+    if (current.status !== 200)
+      throw apiError(`reading Configuration ${namespace}/${app}`, current);
+
+    const deployed = templateOf(current.body);
+    if (deployed.name === revisionName) {
+      log(`Configuration ${app} already templates revision ${revisionName}: not re-applying it`);
+      return { action: "unchanged", revisionName };
+    }
+    const deployedTimestamp = deployed.annotations[timestampKey];
+    const deployedCommit = deployed.annotations[REVISION_ANNOTATIONS.commit];
+    const deployedAt = typeof deployedTimestamp === "string" ? Date.parse(deployedTimestamp) : NaN;
+    if (!Number.isNaN(deployedAt) && deployedAt > Date.parse(config.commitTimestamp)) {
+      log(
+        `commit ${commit} (${config.commitTimestamp}) is older than commit ` +
+          `${deployedCommit} (${deployedTimestamp}) that Configuration ${app} already carries ` +
+          `as revision ${deployed.name}: not re-pointing the Configuration to an older commit`,
+      );
+      return { action: "older", revisionName: isString(deployed.name) ? deployed.name : "" };
+    }
+    const patch = {
+      metadata: {
+        // A precondition: the patch fails with 409 if the Configuration changed since the read.
+        resourceVersion: current.body.metadata && current.body.metadata.resourceVersion,
+        labels: manifest.metadata.labels,
+      },
+      spec: { template: manifest.spec.template },
+    };
+    const patched = await request(
+      "PATCH",
+      `${path}${query}`,
+      patch,
+      "application/merge-patch+json",
+    );
+    if (patched.status === 200) {
+      log(
+        `Configuration ${app} now templates revision ${revisionName}` +
+          (deployed.name ? ` (was ${deployed.name})` : ""),
+      );
+      return { action: "patched", revisionName };
+    }
+    if (patched.status === 409) continue; // changed under us: read again and decide again
+    throw apiError(`patching Configuration ${namespace}/${app}`, patched);
+  }
+  throw new Error(
+    `Configuration ${namespace}/${app} kept changing under this run ` +
+      `(${MAX_APPLY_ATTEMPTS} conflicts in a row): giving up; rerun the pipeline`,
+  );
+}
+
+function readyCondition(revision) {
+  const conditions = (revision.status && revision.status.conditions) || [];
+  return conditions.find((condition) => condition && condition.type === "Ready");
+}
+
+function describeCondition(condition) {
+  if (!condition) return "no Ready condition yet";
+  const parts = [`Ready=${condition.status}`];
+  if (condition.reason) parts.push(condition.reason);
+  if (condition.message) parts.push(condition.message);
+  return parts.join(": ");
+}
+
+/** Polls the Revision until Ready=True (resolves) or Ready=False / the deadline (rejects). */
+async function waitForRevision(request, config, revisionName, deadline, log) {
+  const path = `${SERVING_API}/namespaces/${config.namespace}/revisions/${revisionName}`;
+  let last = "not created yet";
+  for (;;) {
+    let res;
+    try {
+      res = await request("GET", path);
+    } catch (error) {
+      // A blip of the API server is no reason to fail a build: retry until the deadline.
+      last = `API error: ${error.message}`;
+    }
+    if (res && res.status === 200) {
+      const ready = readyCondition(res.body);
+      if (ready && ready.status === "True") {
+        log(`Revision ${revisionName} is Ready`);
+        return;
+      }
+      if (ready && ready.status === "False") {
+        throw new Error(
+          `Revision ${revisionName} failed: ${ready.reason || "no reason"}: ` +
+            `${ready.message || "no message"}`,
+        );
+      }
+      last = describeCondition(ready);
+    } else if (res && res.status !== 404) {
+      last = apiError(`reading Revision ${revisionName}`, res).message;
+    }
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) {
+      throw new Error(
+        `Revision ${revisionName} is not Ready after ${config.timeoutMs / 1000} s ` +
+          `(last seen: ${last})`,
+      );
+    }
+    await sleep(Math.min(config.pollIntervalMs, remaining));
+  }
+}
+
+/** The whole step. Resolves to the name of the Revision reported on; rejects on failure. */
+async function deploy(request, config, log) {
+  const deadline = Date.now() + config.timeoutMs;
+  const { namespace, revisionName, commit } = config;
+  const existing = await request(
+    "GET",
+    `${SERVING_API}/namespaces/${namespace}/revisions/${revisionName}`,
+  );
+  if (existing.status === 200) {
+    const body = existing.body !== null && typeof existing.body === "object" ? existing.body : {};
+    const metadata = body.metadata || {};
+    const builtFrom = (metadata.annotations || {})[REVISION_ANNOTATIONS.commit];
+    if (builtFrom !== commit) {
+      throw new Error(
+        `Revision ${revisionName} already exists but was built from commit ` +
+          `${builtFrom === undefined ? "(no commit annotation)" : builtFrom}, not ${commit}: ` +
+          `two commits share the prefix ${revisionName.slice(-7)}; delete that Revision or ` +
+          `push another commit`,
+      );
+    }
+    log(
+      `Revision ${revisionName} already exists for commit ${commit} (a redelivered webhook or ` +
+        `a rerun): not re-applying the Configuration`,
+    );
+    await waitForRevision(request, config, revisionName, deadline, log);
+    return revisionName;
+  }
+  if (existing.status !== 404) {
+    throw apiError(`reading Revision ${namespace}/${revisionName}`, existing);
+  }
+  const applied = await applyConfiguration(request, config, log);
+  if (applied.action === "older") return applied.revisionName;
+  await waitForRevision(request, config, applied.revisionName, deadline, log);
+  return applied.revisionName;
+}
+
+async function main(env) {
+  const log = (message) => console.log(`deploy-revision: ${message}`);
+  let config;
+  try {
+    config = readDeployConfig(env);
+  } catch (error) {
+    console.error(`deploy-revision: ${error.message}`);
+    return 2;
+  }
+  try {
+    const revisionName = await deploy(kubernetesClient(config.api), config, log);
+    if (config.resultPath !== undefined) fs.writeFileSync(config.resultPath, revisionName);
+    return 0;
+  } catch (error) {
+    console.error(`deploy-revision: ${error.message}`);
+    return 1;
+  }
+}
+
+module.exports = {
+  REVISION_ANNOTATIONS,
+  FIELD_MANAGER,
+  InputError,
+  buildConfiguration,
+  readDeployConfig,
+  deploy,
+};
+
+if (require.main === module) {
+  main(process.env).then((code) => {
+    process.exitCode = code;
+  });
+}
