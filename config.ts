@@ -34,8 +34,54 @@ export interface RenderConfig {
 export interface KubernetesConfig {
   /** `kubernetes:context`: the kubeconfig context of this stack's cluster. */
   readonly context?: string;
-  /** `kubernetes:kubeconfig`: a path or the kubeconfig itself; kept a secret if set as one. */
+  /** `kubernetes:kubeconfig`: a path or the kubeconfig itself; always handled as a secret. */
   readonly kubeconfig?: pulumi.Output<string>;
+}
+
+/** `github`: the repository whose pushes are built. */
+export interface GitHubConfig {
+  readonly owner: string;
+  /** The repository's name only, without the owner. */
+  readonly repository: string;
+  /** Only pushes to exactly this branch are built. Default `main`. */
+  readonly branch: string;
+  /** `github:token` (secret): manages the repository's webhook. */
+  readonly token: pulumi.Output<string>;
+}
+
+/** `webhook`: the public entry through which GitHub reaches the EventListener. */
+export interface WebhookConfig {
+  readonly host: string;
+  readonly ingressClassName?: string;
+  /** Secret with the TLS certificate; with clusterIssuer, where cert-manager writes it. */
+  readonly tlsSecretName?: string;
+  /** cert-manager ClusterIssuer that issues the certificate. */
+  readonly clusterIssuer?: string;
+  /** Accept a webhook without TLS (`http://`), for a tunnel that terminates TLS itself. */
+  readonly allowPlainHttp: boolean;
+}
+
+/** `image`: where the pipeline pushes what it builds. */
+export interface ImageConfig {
+  /** Image repository without tag or digest, e.g. `registry.example.com/team/hello`. */
+  readonly repository: string;
+  /** Push without TLS verification: a plain-HTTP registry such as kind's local one. */
+  readonly insecureRegistry: boolean;
+}
+
+/** `source`: where the Dockerfile sits inside the application repository. */
+export interface SourceConfig {
+  /** Build context, relative to the repository root. Default `.`. */
+  readonly contextDir: string;
+  /** Dockerfile, relative to the build context. Default `Dockerfile`. */
+  readonly dockerfile: string;
+}
+
+/** `stepImages`: images of the pipeline's steps; unset ones use the pinned defaults. */
+export interface StepImagesConfig {
+  readonly git?: string;
+  readonly buildah?: string;
+  readonly node?: string;
 }
 
 export interface CanaryConfig {
@@ -50,6 +96,15 @@ export interface CanaryConfig {
   readonly protect: boolean;
   readonly render?: RenderConfig;
   readonly kubernetes: KubernetesConfig;
+  readonly github?: GitHubConfig;
+  readonly webhook?: WebhookConfig;
+  readonly image?: ImageConfig;
+  readonly source: SourceConfig;
+  readonly stepImages: StepImagesConfig;
+  /** `registryCredentials` (secret): docker config JSON for pushing and pulling images. */
+  readonly registryCredentials?: pulumi.Output<string>;
+  /** `testerGithubToken` (secret): a token that may only post commit statuses. */
+  readonly testerGithubToken?: pulumi.Output<string>;
 }
 
 /** One thing wrong with the config: which key, the value found, and what would be valid. */
@@ -91,7 +146,24 @@ export const KNOWN_KEYS = Object.freeze([
   "verifyCandidate",
   "protect",
   "render",
+  "github",
+  "webhook",
+  "image",
+  "registryCredentials",
+  "source",
+  "stepImages",
+  "testerGithubToken",
 ] as const);
+
+/** Keys whose values are credentials: they must be set with `pulumi config set --secret`. */
+export const SECRET_KEYS = Object.freeze([
+  `${PROJECT}:registryCredentials`,
+  `${PROJECT}:testerGithubToken`,
+  "github:token",
+]);
+
+export const SOURCE_DEFAULTS = Object.freeze({ contextDir: ".", dockerfile: "Dockerfile" });
+export const DEFAULT_BRANCH = "main";
 
 /**
  * Raw config as the Pulumi runtime holds it: full keys (`canary-release:app`,
@@ -99,31 +171,158 @@ export const KNOWN_KEYS = Object.freeze([
  */
 export type RawConfig = Readonly<Record<string, string>>;
 
-const key = (name: string): string => `${PROJECT}:${name}`;
+const key = (name: string): string => (name.includes(":") ? name : `${PROJECT}:${name}`);
 
 const DNS_1035_LABEL_TEXT =
   "must be a DNS-1035 label: at most 63 lowercase letters, digits and '-', " +
   "starting with a letter and ending with a letter or digit";
+const DNS_SUBDOMAIN_TEXT =
+  "must be a lowercase DNS name (letters, digits, '-' and '.'), e.g. `hooks.example.com`";
+
+/** Reads raw config values and collects every problem instead of stopping at the first. */
+class ConfigReader {
+  readonly problems: ConfigProblem[] = [];
+
+  constructor(
+    private readonly raw: RawConfig,
+    private readonly secretKeys: ReadonlySet<string>,
+  ) {}
+
+  problem(name: string, value: string | undefined, message: string): void {
+    this.problems.push({ key: key(name), ...(value !== undefined ? { value } : {}), message });
+  }
+
+  text(name: string): string | undefined {
+    return this.raw[key(name)];
+  }
+
+  /** A string value; unset or blank is undefined. */
+  optionalText(name: string): string | undefined {
+    const value = this.text(name);
+    return value === undefined || value.trim() === "" ? undefined : value.trim();
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const value = this.text(name);
+    if (value === undefined) return fallback;
+    if (value === "true") return true;
+    if (value === "false") return false;
+    this.problem(name, value, "must be true or false");
+    return fallback;
+  }
+
+  /**
+   * An object key (`pulumi config set --path github.owner acme`): its fields as given, or
+   * undefined when unset or not an object. Unknown fields are reported: a misspelt optional
+   * field would otherwise be ignored without a word.
+   */
+  object(name: string, fields: readonly string[], example: string): ConfigObject | undefined {
+    const value = this.text(name);
+    if (value === undefined) return undefined;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      parsed = undefined;
+    }
+    const expected = `must be an object {${fields.join(", ")}}, e.g. \`${example}\``;
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      this.problem(name, value, expected);
+      return undefined;
+    }
+    const record = parsed as Record<string, unknown>;
+    for (const field of Object.keys(record)) {
+      if (!fields.includes(field)) {
+        this.problem(`${name}.${field}`, undefined, `unknown field; ${expected}`);
+      }
+    }
+    return new ConfigObject(this, name, record);
+  }
+
+  /**
+   * A credential: refused unless set with --secret (a plaintext value would be committed in
+   * Pulumi.<stack>.yaml), and returned as a secret Output. `check` sees the plaintext to
+   * validate its shape; problems never quote the value.
+   */
+  secret(
+    name: string,
+    check?: (plain: string) => string | undefined,
+  ): pulumi.Output<string> | undefined {
+    const value = this.text(name);
+    if (value === undefined || value === "") return undefined;
+    if (!this.secretKeys.has(key(name))) {
+      this.problem(
+        name,
+        undefined,
+        `is a credential and must be a secret: \`pulumi config set --secret ${key(name)} …\` ` +
+          "(a plain value would be committed in Pulumi.<stack>.yaml)",
+      );
+    }
+    const problem = check?.(value);
+    if (problem !== undefined) this.problem(name, undefined, problem);
+    return pulumi.secret(value);
+  }
+}
+
+/** The fields of one object-valued key, read with problems reported under `key.field`. */
+class ConfigObject {
+  constructor(
+    private readonly reader: ConfigReader,
+    private readonly name: string,
+    private readonly fields: Readonly<Record<string, unknown>>,
+  ) {}
+
+  /** A string field; `check` returns what is wrong with a value, or undefined. */
+  text(
+    field: string,
+    options: { required?: boolean; check?: (value: string) => string | undefined } = {},
+  ): string | undefined {
+    const value = this.fields[field];
+    const at = `${this.name}.${field}`;
+    if (value === undefined || value === null || value === "") {
+      if (options.required) this.reader.problem(at, undefined, "required");
+      return undefined;
+    }
+    if (typeof value !== "string") {
+      this.reader.problem(at, JSON.stringify(value), "must be a string");
+      return undefined;
+    }
+    const problem = options.check?.(value);
+    if (problem !== undefined) {
+      this.reader.problem(at, value, problem);
+      return undefined;
+    }
+    return value;
+  }
+
+  boolean(field: string, fallback: boolean): boolean {
+    const value = this.fields[field];
+    if (value === undefined) return fallback;
+    // The CLI stores `--path x.flag true` as a JSON boolean, a hand-written file may quote it.
+    if (value === true || value === "true") return true;
+    if (value === false || value === "false") return false;
+    this.reader.problem(`${this.name}.${field}`, JSON.stringify(value), "must be true or false");
+    return fallback;
+  }
+}
 
 /**
- * Parses and validates raw config. Pure: no Pulumi runtime access, so every rule is tested
- * directly. `kubeconfig` is passed separately because it must stay a secret Output.
+ * Parses and validates raw config. Pure apart from wrapping credentials in secret Outputs: no
+ * Pulumi runtime access, so every rule is tested directly. `secretKeys` lists the keys that were
+ * set with --secret.
  */
 export function parseConfig(
   raw: RawConfig,
-  kubeconfig?: pulumi.Output<string>,
+  secretKeys: readonly string[] = [],
 ): Readonly<CanaryConfig> {
-  const problems: ConfigProblem[] = [];
-  const problem = (name: string, value: string | undefined, message: string): void => {
-    problems.push({ key: name.includes(":") ? name : key(name), value, message });
-  };
+  const read = new ConfigReader(raw, new Set(secretKeys));
 
   for (const fullKey of Object.keys(raw).sort()) {
     if (!fullKey.startsWith(`${PROJECT}:`)) continue;
     const name = fullKey.slice(PROJECT.length + 1);
     if (!(KNOWN_KEYS as readonly string[]).includes(name)) {
       const hint = closestKnownKey(name);
-      problem(
+      read.problem(
         name,
         undefined,
         `unknown key${hint ? ` (did you mean ${key(hint)}?)` : ""}; known keys: ${KNOWN_KEYS.join(", ")}`,
@@ -131,16 +330,18 @@ export function parseConfig(
     }
   }
 
-  const text = (name: string): string | undefined => raw[key(name)];
-
-  const app = text("app");
+  const app = read.text("app");
   let validApp: string | undefined;
   if (app === undefined || app === "") {
-    problem("app", app, "required: the name of the Knative Configuration and Route, e.g. `hello`");
+    read.problem(
+      "app",
+      app,
+      "required: the name of the Knative Configuration and Route, e.g. `hello`",
+    );
   } else if (!isDns1035Label(app)) {
-    problem("app", app, DNS_1035_LABEL_TEXT);
+    read.problem("app", app, DNS_1035_LABEL_TEXT);
   } else if (app.length > MAX_APP_LENGTH) {
-    problem(
+    read.problem(
       "app",
       app,
       `at most ${MAX_APP_LENGTH} characters (is ${app.length}), so that the per-build test route ` +
@@ -150,12 +351,12 @@ export function parseConfig(
     validApp = app;
   }
 
-  const namespace = text("namespace") ?? DEFAULTS.namespace;
-  if (!isDns1035Label(namespace)) problem("namespace", namespace, DNS_1035_LABEL_TEXT);
+  const namespace = read.text("namespace") ?? DEFAULTS.namespace;
+  if (!isDns1035Label(namespace)) read.problem("namespace", namespace, DNS_1035_LABEL_TEXT);
 
-  const domain = text("domain") ?? DEFAULTS.domain;
+  const domain = read.text("domain") ?? DEFAULTS.domain;
   if (!isDnsSubdomain(domain)) {
-    problem(
+    read.problem(
       "domain",
       domain,
       "must be a lowercase DNS name such as `example.com` or `127.0.0.1.sslip.io` " +
@@ -163,11 +364,11 @@ export function parseConfig(
     );
   }
 
-  const createNamespace = parseBoolean("createNamespace", DEFAULTS.createNamespace);
-  const verifyCandidate = parseBoolean("verifyCandidate", DEFAULTS.verifyCandidate);
-  const protect = parseBoolean("protect", DEFAULTS.protect);
+  const createNamespace = read.boolean("createNamespace", DEFAULTS.createNamespace);
+  const verifyCandidate = read.boolean("verifyCandidate", DEFAULTS.verifyCandidate);
+  const protect = read.boolean("protect", DEFAULTS.protect);
 
-  const canaryPercentText = text("canaryPercent");
+  const canaryPercentText = read.text("canaryPercent");
   let canaryPercent: number = DEFAULTS.canaryPercent;
   if (canaryPercentText !== undefined) {
     const trimmed = canaryPercentText.trim();
@@ -175,12 +376,12 @@ export function parseConfig(
     if (Number.isInteger(parsed) && parsed >= 0 && parsed <= 100) {
       canaryPercent = parsed;
     } else {
-      problem("canaryPercent", canaryPercentText, "must be a whole number from 0 to 100");
+      read.problem("canaryPercent", canaryPercentText, "must be a whole number from 0 to 100");
     }
   }
 
-  const stableRevision = optionalText("stableRevision");
-  const candidateRevision = optionalText("candidateRevision");
+  const stableRevision = read.optionalText("stableRevision");
+  const candidateRevision = read.optionalText("candidateRevision");
   for (const [name, revision] of [
     ["stableRevision", stableRevision],
     ["candidateRevision", candidateRevision],
@@ -188,26 +389,26 @@ export function parseConfig(
     // Against an invalid app every revision name would be wrong too: report the app alone.
     if (revision === undefined || validApp === undefined) continue;
     if (!revision.startsWith(`${validApp}-`) || revision.length === validApp.length + 1) {
-      problem(
+      read.problem(
         name,
         revision,
         `must name a revision of the Configuration \`${validApp}\`: \`${validApp}-<suffix>\`, ` +
           `as the pipeline names them (\`${validApp}-<first 7 chars of the commit>\`)`,
       );
     } else if (!isDns1035Label(revision)) {
-      problem(name, revision, DNS_1035_LABEL_TEXT);
+      read.problem(name, revision, DNS_1035_LABEL_TEXT);
     }
   }
 
   if (candidateRevision !== undefined && stableRevision === undefined) {
-    problem(
+    read.problem(
       "candidateRevision",
       candidateRevision,
       `a candidate needs a stable revision to share traffic with: set ${key("stableRevision")} too`,
     );
   }
   if (candidateRevision !== undefined && candidateRevision === stableRevision) {
-    problem(
+    read.problem(
       "candidateRevision",
       candidateRevision,
       `must differ from ${key("stableRevision")}; to promote, set stableRevision to it and ` +
@@ -215,24 +416,28 @@ export function parseConfig(
     );
   }
   if (canaryPercent > 0 && candidateRevision === undefined) {
-    problem(
+    read.problem(
       "canaryPercent",
       String(canaryPercent),
       `must be 0 without a candidate: set ${key("candidateRevision")} first`,
     );
   }
 
-  if (validApp !== undefined && problems.length === 0) {
+  if (validApp !== undefined && read.problems.length === 0) {
     const plan = { app: validApp, stableRevision, candidateRevision, canaryPercent };
     const tags = trafficFor(plan).flatMap((target) => (target.tag ? [target.tag] : []));
-    problems.push(...tagHostProblems(validApp, namespace, domain, tags));
+    read.problems.push(...tagHostProblems(validApp, namespace, domain, tags));
   }
 
-  const render = parseRender();
-  const context = raw["kubernetes:context"];
+  const render = readRender(read);
+  const build = readBuildConfig(read);
+  const context = read.optionalText("kubernetes:context");
+  // Not trimmed: it may be the kubeconfig itself, passed on byte for byte.
+  const kubeconfigText = read.text("kubernetes:kubeconfig");
+  const kubeconfig = kubeconfigText?.trim() ? kubeconfigText : undefined;
 
   // validApp is always set when there is no problem; the second test is for the compiler.
-  if (problems.length > 0 || validApp === undefined) throw new ConfigError(problems);
+  if (read.problems.length > 0 || validApp === undefined) throw new ConfigError(read.problems);
 
   return Object.freeze({
     app: validApp,
@@ -246,53 +451,228 @@ export function parseConfig(
     protect,
     ...(render !== undefined ? { render } : {}),
     kubernetes: Object.freeze({
-      ...(context !== undefined && context !== "" ? { context } : {}),
-      ...(kubeconfig !== undefined ? { kubeconfig } : {}),
+      ...(context !== undefined ? { context } : {}),
+      // A kubeconfig's contents are credentials; a path is harmless as a secret too.
+      ...(kubeconfig !== undefined ? { kubeconfig: pulumi.secret(kubeconfig) } : {}),
     }),
+    ...build,
+  });
+}
+
+function readRender(read: ConfigReader): RenderConfig | undefined {
+  const render = read.object(
+    "render",
+    ["directory"],
+    "pulumi config set --path render.directory rendered",
+  );
+  if (render === undefined) return undefined;
+  const directory = render.text("directory", { required: true });
+  return directory === undefined ? undefined : Object.freeze({ directory });
+}
+
+type BuildConfig = Pick<
+  CanaryConfig,
+  | "github"
+  | "webhook"
+  | "image"
+  | "source"
+  | "stepImages"
+  | "registryCredentials"
+  | "testerGithubToken"
+>;
+
+/** The build-on-push keys: github, webhook, image, source, stepImages and their credentials. */
+function readBuildConfig(read: ConfigReader): BuildConfig {
+  const githubObject = read.object(
+    "github",
+    ["owner", "repository", "branch"],
+    "pulumi config set --path github.owner acme",
+  );
+  const owner = githubObject?.text("owner", { required: true, check: githubOwnerProblem });
+  const repository = githubObject?.text("repository", {
+    required: true,
+    check: githubRepositoryProblem,
+  });
+  const branch = githubObject?.text("branch", { check: branchProblem }) ?? DEFAULT_BRANCH;
+
+  const webhookObject = read.object(
+    "webhook",
+    ["host", "ingressClassName", "tlsSecretName", "clusterIssuer", "allowPlainHttp"],
+    "pulumi config set --path webhook.host hooks.example.com",
+  );
+  const dnsName = (value: string): string | undefined =>
+    isDnsSubdomain(value) ? undefined : DNS_SUBDOMAIN_TEXT;
+  const host = webhookObject?.text("host", { required: true, check: dnsName });
+  const ingressClassName = webhookObject?.text("ingressClassName", { check: dnsName });
+  const tlsSecretName = webhookObject?.text("tlsSecretName", { check: dnsName });
+  const clusterIssuer = webhookObject?.text("clusterIssuer", { check: dnsName });
+  const allowPlainHttp = webhookObject?.boolean("allowPlainHttp", false) ?? false;
+  if (webhookObject !== undefined && tlsSecretName === undefined && clusterIssuer === undefined) {
+    if (!allowPlainHttp) {
+      read.problem(
+        "webhook",
+        undefined,
+        "needs TLS: set webhook.tlsSecretName (a Secret with the certificate) or " +
+          "webhook.clusterIssuer (cert-manager issues it); GitHub does not deliver to an " +
+          "ingress' default certificate. Only for a tunnel that terminates TLS itself, set " +
+          "webhook.allowPlainHttp true",
+      );
+    }
+  }
+
+  const imageObject = read.object(
+    "image",
+    ["repository", "insecureRegistry"],
+    "pulumi config set --path image.repository registry.example.com/team/hello",
+  );
+  const insecureRegistry = imageObject?.boolean("insecureRegistry", false) ?? false;
+  const imageRepository = imageObject?.text("repository", {
+    required: true,
+    check: imageRepositoryProblem,
   });
 
-  function optionalText(name: string): string | undefined {
-    const value = text(name);
-    return value === undefined || value.trim() === "" ? undefined : value.trim();
+  const sourceObject = read.object(
+    "source",
+    ["contextDir", "dockerfile"],
+    "pulumi config set --path source.contextDir app",
+  );
+  const contextDir =
+    sourceObject?.text("contextDir", { check: relativePathProblem }) ?? SOURCE_DEFAULTS.contextDir;
+  const dockerfile =
+    sourceObject?.text("dockerfile", { check: relativePathProblem }) ?? SOURCE_DEFAULTS.dockerfile;
+
+  const stepImagesObject = read.object(
+    "stepImages",
+    ["git", "buildah", "node"],
+    "pulumi config set --path stepImages.node node:24-alpine",
+  );
+  const stepImage = (field: "git" | "buildah" | "node"): Partial<Record<typeof field, string>> => {
+    const value = stepImagesObject?.text(field, {
+      check: (v) => (/^\S+$/.test(v) ? undefined : "must be an image reference without spaces"),
+    });
+    return value === undefined ? {} : { [field]: value };
+  };
+
+  const registryCredentials = read.secret("registryCredentials", dockerConfigProblem);
+  const testerGithubToken = read.secret("testerGithubToken");
+  const githubToken = read.secret("github:token");
+
+  // What builds on what: a trigger without a pipeline or an entry point would start nothing.
+  if (githubObject !== undefined) {
+    if (imageObject === undefined) {
+      read.problem("github", undefined, `builds need somewhere to push: set ${key("image")} too`);
+    }
+    if (webhookObject === undefined) {
+      read.problem("github", undefined, `GitHub needs a public entry: set ${key("webhook")} too`);
+    }
+    if (githubToken === undefined) {
+      read.problem(
+        "github:token",
+        undefined,
+        "required with github, to register the webhook: `pulumi config set --secret github:token " +
+          "<token>` (fine-grained: the repository's Webhooks read/write; classic: admin:repo_hook)",
+      );
+    }
+  } else if (webhookObject !== undefined) {
+    read.problem(
+      "webhook",
+      undefined,
+      `the webhook serves GitHub pushes: set ${key("github")} too`,
+    );
   }
 
-  function parseBoolean(name: string, fallback: boolean): boolean {
-    const value = text(name);
-    if (value === undefined) return fallback;
-    if (value === "true") return true;
-    if (value === "false") return false;
-    problem(name, value, "must be true or false");
-    return fallback;
-  }
+  return {
+    ...(owner !== undefined && repository !== undefined && githubToken !== undefined
+      ? { github: Object.freeze({ owner, repository, branch, token: githubToken }) }
+      : {}),
+    ...(host !== undefined
+      ? {
+          webhook: Object.freeze({
+            host,
+            ...(ingressClassName !== undefined ? { ingressClassName } : {}),
+            ...(tlsSecretName !== undefined ? { tlsSecretName } : {}),
+            ...(clusterIssuer !== undefined ? { clusterIssuer } : {}),
+            allowPlainHttp,
+          }),
+        }
+      : {}),
+    ...(imageRepository !== undefined
+      ? { image: Object.freeze({ repository: imageRepository, insecureRegistry }) }
+      : {}),
+    source: Object.freeze({ contextDir, dockerfile }),
+    stepImages: Object.freeze({
+      ...stepImage("git"),
+      ...stepImage("buildah"),
+      ...stepImage("node"),
+    }),
+    ...(registryCredentials !== undefined ? { registryCredentials } : {}),
+    ...(testerGithubToken !== undefined ? { testerGithubToken } : {}),
+  };
+}
 
-  function parseRender(): RenderConfig | undefined {
-    const value = text("render");
-    if (value === undefined) return undefined;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(value);
-    } catch {
-      parsed = undefined;
-    }
-    const expected =
-      "must be an object `{directory: <path>}`, e.g. " +
-      "`pulumi config set --path render.directory rendered`";
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-      problem("render", value, expected);
-      return undefined;
-    }
-    const fields = parsed as Record<string, unknown>;
-    const unknown = Object.keys(fields).filter((f) => f !== "directory");
-    if (unknown.length > 0) {
-      problem("render", value, `unknown field ${unknown.join(", ")}; ${expected}`);
-    }
-    const directory = fields.directory;
-    if (typeof directory !== "string" || directory.trim() === "") {
-      problem("render.directory", value, expected);
-      return undefined;
-    }
-    return Object.freeze({ directory });
+/** A GitHub user or organisation login. */
+function githubOwnerProblem(value: string): string | undefined {
+  return /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/.test(value)
+    ? undefined
+    : "must be a GitHub user or organisation name (letters, digits and single '-', at most 39)";
+}
+
+function githubRepositoryProblem(value: string): string | undefined {
+  if (value.includes("/")) return "the repository name only, without the owner (set github.owner)";
+  return /^[A-Za-z0-9._-]{1,100}$/.test(value) && value !== "." && value !== ".."
+    ? undefined
+    : "must be a GitHub repository name (letters, digits, '.', '-' and '_')";
+}
+
+/** The rules of `git check-ref-format` that a branch name can break. */
+function branchProblem(value: string): string | undefined {
+  const invalid =
+    /[\s~^:?*[\\\x00-\x1f\x7f]/.test(value) ||
+    value.includes("..") ||
+    value.includes("@{") ||
+    value.includes("//") ||
+    /^[-/.]/.test(value) ||
+    /[/.]$/.test(value) ||
+    value.endsWith(".lock") ||
+    value.startsWith("refs/");
+  return invalid
+    ? "must be a branch name as git allows it, without `refs/heads/` (e.g. `main` or `release/v2`)"
+    : undefined;
+}
+
+/** `[registry[:port]/]path` in lower case, with no tag or digest: the pipeline adds the tag. */
+function imageRepositoryProblem(value: string): string | undefined {
+  const component = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+  const registry = "(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?";
+  return new RegExp(`^${registry}${component}(?:/${component})*$`).test(value)
+    ? undefined
+    : "must be an image repository without tag or digest, e.g. `registry.example.com/team/hello` " +
+        "or `localhost:5001/hello`";
+}
+
+function relativePathProblem(value: string): string | undefined {
+  if (value.startsWith("/") || value.split("/").includes("..")) {
+    return "must be a path inside the repository, relative and without `..`";
   }
+  return undefined;
+}
+
+function dockerConfigProblem(plain: string): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(plain);
+  } catch {
+    parsed = undefined;
+  }
+  const auths = (parsed as { auths?: unknown } | undefined)?.auths;
+  return typeof auths === "object" && auths !== null && !Array.isArray(auths)
+    ? undefined
+    : 'must be docker config JSON, {"auths": {"<registry>": {"auth": "<base64 user:password>"}}} ' +
+        "(e.g. ~/.docker/config.json after docker login); its value is not shown here";
+}
+
+interface RuntimeWithSecrets {
+  isConfigSecret?: (key: string) => boolean;
 }
 
 /**
@@ -300,14 +680,13 @@ export function parseConfig(
  * registers any resource.
  */
 export function loadConfig(): Readonly<CanaryConfig> {
-  const kubernetesConfig = new pulumi.Config("kubernetes");
   const raw = pulumi.runtime.allConfig();
-  // Read through getSecret so a kubeconfig set with --secret stays a secret in state and logs.
-  const kubeconfig =
-    raw["kubernetes:kubeconfig"] !== undefined && raw["kubernetes:kubeconfig"] !== ""
-      ? kubernetesConfig.requireSecret("kubeconfig")
-      : undefined;
-  return parseConfig(raw, kubeconfig);
+  // The SDK knows which keys were set with --secret but does not type that function publicly.
+  const isSecret = (pulumi.runtime as RuntimeWithSecrets).isConfigSecret ?? (() => true);
+  return parseConfig(
+    raw,
+    Object.keys(raw).filter((name) => isSecret(name)),
+  );
 }
 
 function isDnsSubdomain(value: string): boolean {

@@ -8,6 +8,7 @@ import {
   runProgram,
   RunOptions,
   stackFiles,
+  withStandInSecrets,
 } from "../conformance/programRunner";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
       `BENCH_RUNS must be a whole number of at least 10, got ${process.env.BENCH_RUNS}`,
     );
   }
-  const { config, secretKeys } = loadStackConfig(stackFiles().prod);
+  const { config, secretKeys } = withStandInSecrets(loadStackConfig(stackFiles().prod));
   const cases: { label: string; options: RunOptions }[] = [
     {
       label: "prod stack (index.ts)",

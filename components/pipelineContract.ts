@@ -43,3 +43,16 @@ export const REVISION_ANNOTATIONS = Object.freeze({
   repository: "canary-release.dev/repository",
   commitTimestamp: "canary-release.dev/commit-timestamp",
 } as const);
+
+/** Names of the namespaced resources the pipeline and the trigger refer to each other by. */
+export function pipelineResourceNames(app: string): {
+  readonly pipelineServiceAccount: string;
+  readonly registrySecret: string;
+  readonly statusTokenSecret: string;
+} {
+  return {
+    pipelineServiceAccount: `${app}-pipeline`,
+    registrySecret: `${app}-registry`,
+    statusTokenSecret: `${app}-github-status`,
+  };
+}

@@ -88,6 +88,7 @@ type RuntimeWithRpcs = typeof pulumi.runtime & { waitForRPCs?: () => Promise<voi
 export async function runProgram(options: RunOptions): Promise<ProgramRun> {
   const registered: Omit<RecordedResource, "urn" | "protect">[] = [];
   const cluster = options.cluster ?? emptyCluster;
+  const registrations: Registrations = { protected: new Set(), secretOutputs: new Map() };
   const logs: string[] = [];
 
   await pulumi.runtime.setMocks(
@@ -110,7 +111,12 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
           if (state === undefined) throw new Error(`resource "${args.id}" does not exist`);
           return { id: args.id, state: { ...args.inputs, ...state } };
         }
-        return { id: args.custom ? `${args.name}-id` : undefined, state: args.inputs };
+        // Outputs the engine would mark secret (additionalSecretOutputs) stay secret here too.
+        const state: Record<string, unknown> = { ...args.inputs, ...computedOutputs(args) };
+        for (const name of registrations.secretOutputs.get(`${args.type}::${args.name}`) ?? []) {
+          if (state[name] !== undefined) state[name] = pulumi.secret(state[name]);
+        }
+        return { id: args.custom ? `${args.name}-id` : undefined, state };
       },
       call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
         throw new Error(`the program made an unexpected provider call: ${args.token}`);
@@ -121,7 +127,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     options.preview ?? true,
   );
   pulumi.runtime.setAllConfig({ ...options.config }, [...(options.secretKeys ?? [])]);
-  const protectedKeys = recordProtection();
+  recordRegistrationOptions(registrations);
 
   const restoreLog = captureLogs(logs);
   const unhandled: Error[] = [];
@@ -160,7 +166,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     return {
       ...resource,
       urn: urns.get(key) ?? `unregistered:${key}`,
-      protect: protectedKeys.has(key),
+      protect: registrations.protected.has(key),
     };
   });
   return { resources, outputs, logs, ...(error !== undefined ? { error } : {}) };
@@ -170,6 +176,24 @@ interface RegisterRequest {
   getType(): string;
   getName(): string;
   getProtect(): boolean | undefined;
+  getAdditionalsecretoutputsList(): string[];
+}
+
+/** Resource options the mocks do not see, keyed by `<type>::<name>`. */
+interface Registrations {
+  readonly protected: Set<string>;
+  readonly secretOutputs: Map<string, string[]>;
+}
+
+/**
+ * Outputs a provider computes, which the mocks must make up: deterministic, so two runs of the
+ * same config register the same inputs.
+ */
+function computedOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, unknown> {
+  if (args.type === "random:index/randomPassword:RandomPassword") {
+    return { result: `mock-password-of-${args.name}` };
+  }
+  return {};
 }
 interface MonitorLike {
   registerResource(request: RegisterRequest, callback: unknown): Promise<void>;
@@ -177,18 +201,18 @@ interface MonitorLike {
 }
 
 /**
- * `protect` is a resource option, not an input, so the mocks never see it: read it from the
- * registration requests instead. Returns the `<type>::<name>` keys registered as protected.
+ * `protect` and `additionalSecretOutputs` are resource options, not inputs, so the mocks never
+ * see them: read them from the registration requests instead.
  */
-function recordProtection(): Set<string> {
-  const keys = new Set<string>();
+function recordRegistrationOptions(into: Registrations): void {
   const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (request, callback) => {
-    if (request.getProtect() === true) keys.add(`${request.getType()}::${request.getName()}`);
+    const key = `${request.getType()}::${request.getName()}`;
+    if (request.getProtect() === true) into.protected.add(key);
+    into.secretOutputs.set(key, request.getAdditionalsecretoutputsList());
     return register(request, callback);
   };
-  return keys;
 }
 
 const SECRET_SIGNATURE_KEY = "4dabf18193072939515e22adb298388d";
@@ -286,6 +310,34 @@ export function loadStackConfig(
     } else {
       config[key] = typeof value === "string" ? value : JSON.stringify(value);
     }
+  }
+  return { config, secretKeys };
+}
+
+/**
+ * Stand-ins for the credentials a stack file never holds (they are set per machine with
+ * `pulumi config set --secret`), so that a committed stack file runs under mocks as it would
+ * once its owner set them.
+ */
+export const STAND_IN_SECRETS: Readonly<Record<string, string>> = Object.freeze({
+  "github:token": "stand-in-github-token",
+  "canary-release:registryCredentials": JSON.stringify({
+    auths: { "registry.example.com": { auth: Buffer.from("user:password").toString("base64") } },
+  }),
+  "canary-release:testerGithubToken": "stand-in-status-token",
+});
+
+/** The stack config with a stand-in secret for every credential it does not set itself. */
+export function withStandInSecrets(loaded: {
+  config: Record<string, string>;
+  secretKeys: string[];
+}): { config: Record<string, string>; secretKeys: string[] } {
+  const config = { ...loaded.config };
+  const secretKeys = [...loaded.secretKeys];
+  for (const [key, value] of Object.entries(STAND_IN_SECRETS)) {
+    if (key in config) continue;
+    config[key] = value;
+    secretKeys.push(key);
   }
   return { config, secretKeys };
 }

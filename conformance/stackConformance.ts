@@ -9,6 +9,7 @@ import {
   RecordedResource,
   runProgram,
   stackFiles,
+  withStandInSecrets,
 } from "./programRunner";
 
 /** The upstream CRDs beside the project (CI lays ../shared next to the checkout). */
@@ -71,8 +72,8 @@ export interface StackReport {
 
 /**
  * Runs the program for each committed stack file, as a preview against a cluster in which every
- * revision it reads is Ready, and checks what it would create. Secrets get a stand-in value:
- * only the shape of the resources matters here.
+ * revision it reads is Ready, and checks what it would create. Secrets, committed or not, get
+ * stand-in values: only the shape of the resources matters here.
  */
 export async function checkStackFiles(
   catalog: CrdCatalog,
@@ -90,7 +91,9 @@ export async function checkStackFiles(
   }
   const reports: StackReport[] = [];
   for (const [stack, file] of files) {
-    const { config, secretKeys } = loadStackConfig(file, () => "stand-in-secret");
+    const { config, secretKeys } = withStandInSecrets(
+      loadStackConfig(file, () => "stand-in-secret"),
+    );
     const run = await runProgram({ config, secretKeys, stack, cluster: everyRevisionReady });
     reports.push({
       stack,

@@ -55,6 +55,8 @@ describe("config: defaults and parsing", () => {
         verifyCandidate: DEFAULTS.verifyCandidate,
         protect: DEFAULTS.protect,
         kubernetes: {},
+        source: { contextDir: ".", dockerfile: "Dockerfile" },
+        stepImages: {},
       },
     );
   });
@@ -311,7 +313,7 @@ const BAD_CONFIGS: [string, Record<string, string | undefined>, string][] = [
   [
     "render with an unknown field",
     { "canary-release:render": '{"directory":"out","dir":"x"}' },
-    "canary-release:render",
+    "canary-release:render.dir",
   ],
   ["unknown key (typo)", { "canary-release:canaryPercnt": "20" }, "canary-release:canaryPercnt"],
 ];
@@ -345,4 +347,227 @@ describe("config: bad configs fail before any resource is registered", () => {
     const [problem] = problemsOf({ "canary-release:app": "a".repeat(55) });
     assert.match(problem.message, /at most 49 characters \(is 55\)/);
   });
+});
+
+/** BASE plus everything build-on-push needs; credentials are stand-ins, set as secrets. */
+const BUILD: Record<string, string> = {
+  ...BASE,
+  "canary-release:github": JSON.stringify({ owner: "acme", repository: "hello", branch: "main" }),
+  "canary-release:webhook": JSON.stringify({
+    host: "hooks.example.com",
+    tlsSecretName: "hooks-tls",
+  }),
+  "canary-release:image": JSON.stringify({ repository: "registry.example.com/acme/hello" }),
+  "canary-release:registryCredentials": JSON.stringify({
+    auths: { "registry.example.com": { auth: "dTpw" } },
+  }),
+  "canary-release:testerGithubToken": "status-token-stand-in",
+  "github:token": "hooks-token-stand-in",
+};
+const BUILD_SECRETS = [
+  "canary-release:registryCredentials",
+  "canary-release:testerGithubToken",
+  "github:token",
+];
+
+function buildWith(changes: Record<string, string | undefined>): Record<string, string> {
+  const config = { ...BUILD };
+  for (const [name, value] of Object.entries(changes)) {
+    if (value === undefined) delete config[name];
+    else config[name] = value;
+  }
+  return config;
+}
+
+describe("config: build on push", () => {
+  it("reads github, webhook, image, source, stepImages and the credentials as secrets", async () => {
+    const config = parseConfig(
+      buildWith({
+        "canary-release:source": '{"contextDir":"app","dockerfile":"build/Dockerfile"}',
+        "canary-release:stepImages": '{"node":"node:24-alpine"}',
+      }),
+      BUILD_SECRETS,
+    );
+    assert.deepEqual(
+      { ...config.github, token: undefined },
+      { owner: "acme", repository: "hello", branch: "main", token: undefined },
+    );
+    assert.deepEqual(config.webhook, {
+      host: "hooks.example.com",
+      tlsSecretName: "hooks-tls",
+      allowPlainHttp: false,
+    });
+    assert.deepEqual(config.image, {
+      repository: "registry.example.com/acme/hello",
+      insecureRegistry: false,
+    });
+    assert.deepEqual(config.source, { contextDir: "app", dockerfile: "build/Dockerfile" });
+    assert.deepEqual(config.stepImages, { node: "node:24-alpine" });
+    const { promiseOf } = await import("../conformance/programRunner");
+    const pulumi = await import("@pulumi/pulumi");
+    for (const secret of [
+      config.github?.token,
+      config.registryCredentials,
+      config.testerGithubToken,
+    ]) {
+      assert.ok(
+        secret !== undefined && (await pulumi.isSecret(secret)),
+        "a credential is a secret Output",
+      );
+    }
+    assert.equal(await promiseOf(config.github?.token ?? ""), "hooks-token-stand-in");
+  });
+
+  it("defaults: branch main, source . and Dockerfile, no plain http", () => {
+    const config = parseConfig(
+      buildWith({ "canary-release:github": '{"owner":"acme","repository":"hello"}' }),
+      BUILD_SECRETS,
+    );
+    assert.equal(config.github?.branch, "main");
+    assert.deepEqual(config.source, { contextDir: ".", dockerfile: "Dockerfile" });
+    assert.equal(config.webhook?.allowPlainHttp, false);
+  });
+
+  it("accepts a ClusterIssuer instead of a TLS Secret, and plain http when allowed", () => {
+    const issuer = parseConfig(
+      buildWith({
+        "canary-release:webhook": '{"host":"hooks.example.com","clusterIssuer":"letsencrypt"}',
+      }),
+      BUILD_SECRETS,
+    );
+    assert.equal(issuer.webhook?.clusterIssuer, "letsencrypt");
+    const plain = parseConfig(
+      buildWith({ "canary-release:webhook": '{"host":"hooks.example.com","allowPlainHttp":true}' }),
+      BUILD_SECRETS,
+    );
+    assert.equal(plain.webhook?.allowPlainHttp, true);
+  });
+
+  it("never quotes a credential in an error", () => {
+    const problems = problemsOf(
+      buildWith({ "canary-release:registryCredentials": "hunter2-not-json" }),
+    );
+    const message = new ConfigError(problems).message;
+    assert.doesNotMatch(message, /hunter2/);
+    assert.match(message, /canary-release:registryCredentials: .*must be a secret/);
+    assert.match(message, /must be docker config JSON/);
+  });
+
+  const cases: [string, Record<string, string | undefined>, string][] = [
+    [
+      "github without owner",
+      { "canary-release:github": '{"repository":"hello"}' },
+      "canary-release:github.owner",
+    ],
+    [
+      "github owner with a slash",
+      { "canary-release:github": '{"owner":"acme/x","repository":"hello"}' },
+      "canary-release:github.owner",
+    ],
+    [
+      "github repository with the owner",
+      { "canary-release:github": '{"owner":"acme","repository":"acme/hello"}' },
+      "canary-release:github.repository",
+    ],
+    [
+      "github branch given as a ref",
+      {
+        "canary-release:github": '{"owner":"acme","repository":"hello","branch":"refs/heads/main"}',
+      },
+      "canary-release:github.branch",
+    ],
+    [
+      "github branch with a space",
+      { "canary-release:github": '{"owner":"acme","repository":"hello","branch":"my branch"}' },
+      "canary-release:github.branch",
+    ],
+    [
+      "github with an unknown field",
+      { "canary-release:github": '{"owner":"acme","repository":"hello","repo":"x"}' },
+      "canary-release:github.repo",
+    ],
+    ["github not an object", { "canary-release:github": "acme/hello" }, "canary-release:github"],
+    ["github without image", { "canary-release:image": undefined }, "canary-release:github"],
+    ["github without webhook", { "canary-release:webhook": undefined }, "canary-release:github"],
+    ["github without github:token", { "github:token": undefined }, "github:token"],
+    ["webhook without github", { "canary-release:github": undefined }, "canary-release:webhook"],
+    [
+      "webhook without TLS",
+      { "canary-release:webhook": '{"host":"hooks.example.com"}' },
+      "canary-release:webhook",
+    ],
+    [
+      "webhook host with a scheme",
+      { "canary-release:webhook": '{"host":"https://hooks.example.com","tlsSecretName":"t"}' },
+      "canary-release:webhook.host",
+    ],
+    [
+      "webhook allowPlainHttp not a boolean",
+      { "canary-release:webhook": '{"host":"h.example.com","allowPlainHttp":"yes"}' },
+      "canary-release:webhook.allowPlainHttp",
+    ],
+    [
+      "image with a tag",
+      { "canary-release:image": '{"repository":"registry.example.com/hello:latest"}' },
+      "canary-release:image.repository",
+    ],
+    [
+      "image with upper case",
+      { "canary-release:image": '{"repository":"registry.example.com/Hello"}' },
+      "canary-release:image.repository",
+    ],
+    [
+      "image without repository",
+      { "canary-release:image": "{}" },
+      "canary-release:image.repository",
+    ],
+    [
+      "source outside the repository",
+      { "canary-release:source": '{"contextDir":"../other"}' },
+      "canary-release:source.contextDir",
+    ],
+    [
+      "absolute dockerfile",
+      { "canary-release:source": '{"dockerfile":"/Dockerfile"}' },
+      "canary-release:source.dockerfile",
+    ],
+    [
+      "step image with a space",
+      { "canary-release:stepImages": '{"node":"node 24"}' },
+      "canary-release:stepImages.node",
+    ],
+    [
+      "step image for an unknown step",
+      { "canary-release:stepImages": '{"kaniko":"x"}' },
+      "canary-release:stepImages.kaniko",
+    ],
+    [
+      "registryCredentials not docker config JSON",
+      { "canary-release:registryCredentials": '{"user":"u"}' },
+      "canary-release:registryCredentials",
+    ],
+  ];
+  for (const [title, changes, expectedKey] of cases) {
+    it(`${title}: names ${expectedKey}, registers nothing`, async () => {
+      const config = buildWith(changes);
+      const run = await runProgram({
+        config,
+        secretKeys: BUILD_SECRETS.filter((name) => name in config),
+        cluster: everyRevisionReady,
+      });
+      assert.ok(run.error instanceof ConfigError, `expected a ConfigError, got ${run.error}`);
+      assert.ok(
+        run.error.problems.some((p) => p.key === expectedKey),
+        `no problem names ${expectedKey}: ${run.error.message}`,
+      );
+      assert.deepEqual(run.resources, []);
+    });
+  }
+
+  for (const credential of BUILD_SECRETS) {
+    it(`${credential} set in plain text is refused`, () => {
+      const problems = problemsOf(BUILD);
+      assert.ok(problems.some((p) => p.key === credential && /must be a secret/.test(p.message)));
+    });
+  }
 });

@@ -1,0 +1,173 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import {
+  BuildPipelineSpec,
+  DEFAULT_STEP_IMAGES,
+  pipelineManifest,
+  StepImages,
+  taskManifests,
+} from "./buildPipelineManifests";
+import { withNamespace } from "./manifest";
+import { GITHUB_TOKEN_SECRET_KEY, PIPELINE_NAME, pipelineResourceNames } from "./pipelineContract";
+import { PIPELINE_RULES, rbacProblems, roleRules } from "./rbac";
+import { validatePipelineManifests } from "./tektonRules";
+
+export interface BuildPipelineArgs {
+  /** The Knative Configuration the pipeline deploys; revisions are `<app>-<sha7>`. */
+  readonly app: string;
+  readonly namespace: pulumi.Input<string>;
+  /** The namespace's name, known before deployment. */
+  readonly namespaceName: string;
+  /** Image repository the build pushes `<repository>:<commit sha>` to. */
+  readonly imageRepository: string;
+  /** Push without TLS verification (a plain-HTTP registry). Default false. */
+  readonly insecureRegistry?: boolean;
+  /** Build context inside the application repository. Default `.`. */
+  readonly contextDir?: string;
+  /** Dockerfile relative to the build context. Default `Dockerfile`. */
+  readonly dockerfile?: string;
+  /** Step images; each unset one uses the pinned default of DEFAULT_STEP_IMAGES. */
+  readonly stepImages?: Partial<StepImages>;
+  /** Docker config JSON (a secret) to push and pull; unset: an anonymous registry. */
+  readonly registryCredentials?: pulumi.Input<string>;
+  /** Token (a secret) allowed to post commit statuses; unset: no build statuses. */
+  readonly statusToken?: pulumi.Input<string>;
+}
+
+/**
+ * The Tekton Pipeline that turns a commit into a Knative revision `<app>-<sha7>` at 0 % traffic:
+ * fetch the commit, build and push the image with buildah, apply the Configuration. Also the
+ * service accounts, the namespaced RBAC the deploy step needs, and the credentials Secrets.
+ */
+export class BuildPipeline extends pulumi.ComponentResource {
+  public readonly pipelineName: pulumi.Output<string>;
+  /** Service account PipelineRuns must run as. */
+  public readonly serviceAccountName: pulumi.Output<string>;
+  /** The kubernetes.io/dockerconfigjson Secret, when registry credentials are configured. */
+  public readonly dockerConfigSecretName: pulumi.Output<string | undefined>;
+
+  constructor(name: string, args: BuildPipelineArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("canary:tekton:BuildPipeline", name, {}, opts);
+
+    const rbac = rbacProblems(PIPELINE_RULES, "namespace");
+    if (rbac.length > 0) {
+      throw new pulumi.ResourceError(`pipeline RBAC: ${rbac.join("; ")}`, this);
+    }
+    const names = pipelineResourceNames(args.app);
+    const registrySecretName =
+      args.registryCredentials !== undefined ? names.registrySecret : undefined;
+    const statusSecretName = args.statusToken !== undefined ? names.statusTokenSecret : undefined;
+    const pipelineServiceAccountName = names.pipelineServiceAccount;
+
+    const spec: BuildPipelineSpec = {
+      app: args.app,
+      namespace: args.namespaceName,
+      imageRepository: args.imageRepository,
+      insecureRegistry: args.insecureRegistry ?? false,
+      contextDir: args.contextDir ?? ".",
+      dockerfile: args.dockerfile ?? "Dockerfile",
+      images: { ...DEFAULT_STEP_IMAGES, ...args.stepImages },
+      appServiceAccountName: args.app,
+      ...(statusSecretName !== undefined ? { statusTokenSecretName: statusSecretName } : {}),
+    };
+    const tasks = taskManifests(spec);
+    const pipeline = pipelineManifest(spec);
+    const problems = validatePipelineManifests(pipeline, tasks);
+    if (problems.length > 0) {
+      const detail = problems.map((p) => `${p.path}: ${p.message}`).join("; ");
+      throw new pulumi.ResourceError(`Tekton would reject the pipeline: ${detail}`, this);
+    }
+
+    const credentials: pulumi.Resource[] = [];
+    if (args.registryCredentials !== undefined && registrySecretName !== undefined) {
+      credentials.push(
+        new k8s.core.v1.Secret(
+          `${name}-registry`,
+          {
+            metadata: { name: registrySecretName, namespace: args.namespace },
+            type: "kubernetes.io/dockerconfigjson",
+            stringData: { ".dockerconfigjson": pulumi.secret(args.registryCredentials) },
+          },
+          { parent: this },
+        ),
+      );
+    }
+    if (args.statusToken !== undefined && statusSecretName !== undefined) {
+      credentials.push(
+        new k8s.core.v1.Secret(
+          `${name}-github-status`,
+          {
+            metadata: { name: statusSecretName, namespace: args.namespace },
+            type: "Opaque",
+            stringData: { [GITHUB_TOKEN_SECRET_KEY]: pulumi.secret(args.statusToken) },
+          },
+          { parent: this },
+        ),
+      );
+    }
+
+    // The app's own service account: Knative pulls the image with its imagePullSecrets.
+    new k8s.core.v1.ServiceAccount(
+      `${name}-app`,
+      {
+        metadata: { name: args.app, namespace: args.namespace },
+        ...(registrySecretName !== undefined
+          ? { imagePullSecrets: [{ name: registrySecretName }] }
+          : {}),
+      },
+      { parent: this, dependsOn: credentials },
+    );
+
+    const pipelineServiceAccount = new k8s.core.v1.ServiceAccount(
+      `${name}-pipeline`,
+      { metadata: { name: pipelineServiceAccountName, namespace: args.namespace } },
+      { parent: this },
+    );
+    const role = new k8s.rbac.v1.Role(
+      `${name}-pipeline`,
+      {
+        metadata: { name: pipelineServiceAccountName, namespace: args.namespace },
+        rules: roleRules(PIPELINE_RULES),
+      },
+      { parent: this },
+    );
+    new k8s.rbac.v1.RoleBinding(
+      `${name}-pipeline`,
+      {
+        metadata: { name: pipelineServiceAccountName, namespace: args.namespace },
+        roleRef: {
+          apiGroup: "rbac.authorization.k8s.io",
+          kind: "Role",
+          name: pipelineServiceAccountName,
+        },
+        subjects: [
+          { kind: "ServiceAccount", name: pipelineServiceAccountName, namespace: args.namespace },
+        ],
+      },
+      { parent: this, dependsOn: [role, pipelineServiceAccount] },
+    );
+
+    const taskResources = tasks.map(
+      (task) =>
+        new k8s.apiextensions.CustomResource(
+          `${name}-task-${String(task.metadata?.name)}`,
+          withNamespace(task, args.namespace),
+          { parent: this },
+        ),
+    );
+    new k8s.apiextensions.CustomResource(
+      `${name}-pipeline`,
+      withNamespace(pipeline, args.namespace),
+      { parent: this, dependsOn: taskResources },
+    );
+
+    this.pipelineName = pulumi.output(PIPELINE_NAME);
+    this.serviceAccountName = pulumi.output(pipelineServiceAccountName);
+    this.dockerConfigSecretName = pulumi.output(registrySecretName);
+    this.registerOutputs({
+      pipelineName: this.pipelineName,
+      serviceAccountName: this.serviceAccountName,
+      dockerConfigSecretName: this.dockerConfigSecretName,
+    });
+  }
+}

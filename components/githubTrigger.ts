@@ -1,0 +1,199 @@
+import * as github from "@pulumi/github";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import {
+  eventListenerName,
+  GitHubTriggerSpec,
+  githubTriggerManifests,
+} from "./githubTriggerManifests";
+import { withNamespace } from "./manifest";
+import { PIPELINE_NAME } from "./pipelineContract";
+import {
+  EVENT_LISTENER_CLUSTER_RULES,
+  EVENT_LISTENER_ROLES_CLUSTER_ROLE,
+  rbacProblems,
+  roleRules,
+} from "./rbac";
+import { validateTriggerManifests } from "./triggersRules";
+import { WebhookEntry, webhookIngress, webhookUrl } from "./webhookEntry";
+
+export interface GitHubTriggerArgs {
+  /** Base name of the trigger's resources (the app). */
+  readonly app: string;
+  readonly namespace: pulumi.Input<string>;
+  /** The namespace's name, known before deployment (resource names and the CEL filter use it). */
+  readonly namespaceName: string;
+  /** Repository whose pushes start builds; only pushes to `branch` do. */
+  readonly github: { readonly owner: string; readonly repository: string; readonly branch: string };
+  /** Public entry for GitHub: host and TLS. */
+  readonly webhook: WebhookEntry;
+  /** Service account the PipelineRuns run as (BuildPipeline's). */
+  readonly pipelineRunServiceAccountName: string;
+  /** kubernetes.io/dockerconfigjson Secret for the build; unset: anonymous registry. */
+  readonly dockerConfigSecretName?: string;
+  /** Resources to create the trigger after (the Pipeline it starts). */
+  readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+/** Key of the webhook secret in its Kubernetes Secret. */
+const WEBHOOK_SECRET_KEY = "secret";
+
+/**
+ * GitHub push -> Ingress -> Tekton EventListener -> PipelineRun of the build Pipeline. The GitHub
+ * webhook and the EventListener's github interceptor share one generated secret, which stays a
+ * Pulumi secret from generation to both resources.
+ */
+export class GitHubTrigger extends pulumi.ComponentResource {
+  /** The URL GitHub delivers pushes to. */
+  public readonly webhookUrl: pulumi.Output<string>;
+  public readonly eventListenerName: pulumi.Output<string>;
+
+  constructor(name: string, args: GitHubTriggerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("canary:tekton:GitHubTrigger", name, {}, opts);
+
+    const clusterProblems = rbacProblems(EVENT_LISTENER_CLUSTER_RULES, "cluster");
+    if (clusterProblems.length > 0) {
+      throw new pulumi.ResourceError(`EventListener RBAC: ${clusterProblems.join("; ")}`, this);
+    }
+    const url = webhookUrl(args.app, args.webhook);
+    const webhookSecretName = `${args.app}-github-webhook`;
+    const serviceAccountName = `${args.app}-eventlistener`;
+
+    // Manifests first, checked against Triggers' admission rules before anything is created.
+    const spec: GitHubTriggerSpec = {
+      name: args.app,
+      namespace: args.namespaceName,
+      owner: args.github.owner,
+      repository: args.github.repository,
+      branch: args.github.branch,
+      webhookSecretName,
+      webhookSecretKey: WEBHOOK_SECRET_KEY,
+      serviceAccountName,
+      pipelineRunServiceAccountName: args.pipelineRunServiceAccountName,
+      pipelineName: PIPELINE_NAME,
+      ...(args.dockerConfigSecretName !== undefined
+        ? { dockerConfigSecretName: args.dockerConfigSecretName }
+        : {}),
+    };
+    const { eventListener, binding, template } = githubTriggerManifests(spec);
+    const problems = validateTriggerManifests({ eventListener, bindings: [binding], template });
+    if (problems.length > 0) {
+      // Each message names the resource and the field already.
+      const detail = problems.map((p) => p.message).join("; ");
+      throw new pulumi.ResourceError(`Tekton Triggers would reject the trigger: ${detail}`, this);
+    }
+
+    const secret = new random.RandomPassword(
+      `${name}-webhook-secret`,
+      { length: 40, special: false },
+      { parent: this },
+    );
+    new k8s.core.v1.Secret(
+      `${name}-webhook-secret`,
+      {
+        metadata: { name: webhookSecretName, namespace: args.namespace },
+        type: "Opaque",
+        stringData: { [WEBHOOK_SECRET_KEY]: secret.result },
+      },
+      { parent: this },
+    );
+
+    const serviceAccount = new k8s.core.v1.ServiceAccount(
+      `${name}-eventlistener`,
+      { metadata: { name: serviceAccountName, namespace: args.namespace } },
+      { parent: this },
+    );
+    const subject = { kind: "ServiceAccount", name: serviceAccountName, namespace: args.namespace };
+    new k8s.rbac.v1.RoleBinding(
+      `${name}-eventlistener-roles`,
+      {
+        metadata: { name: `${args.app}-eventlistener-roles`, namespace: args.namespace },
+        roleRef: {
+          apiGroup: "rbac.authorization.k8s.io",
+          kind: "ClusterRole",
+          name: EVENT_LISTENER_ROLES_CLUSTER_ROLE,
+        },
+        subjects: [subject],
+      },
+      { parent: this, dependsOn: [serviceAccount] },
+    );
+    // Cluster-scoped names are shared by every namespace: include the namespace in them.
+    const clusterRoleName = `canary-release-${args.namespaceName}-${args.app}-eventlistener`;
+    const clusterRole = new k8s.rbac.v1.ClusterRole(
+      `${name}-eventlistener-cluster`,
+      {
+        metadata: { name: clusterRoleName },
+        rules: roleRules(EVENT_LISTENER_CLUSTER_RULES),
+      },
+      { parent: this },
+    );
+    new k8s.rbac.v1.ClusterRoleBinding(
+      `${name}-eventlistener-cluster`,
+      {
+        metadata: { name: clusterRoleName },
+        roleRef: {
+          apiGroup: "rbac.authorization.k8s.io",
+          kind: "ClusterRole",
+          name: clusterRoleName,
+        },
+        subjects: [subject],
+      },
+      { parent: this, dependsOn: [serviceAccount, clusterRole] },
+    );
+
+    const after = { parent: this, dependsOn: args.dependsOn ?? [] };
+    const bindingResource = new k8s.apiextensions.CustomResource(
+      `${name}-binding`,
+      withNamespace(binding, args.namespace),
+      after,
+    );
+    const templateResource = new k8s.apiextensions.CustomResource(
+      `${name}-template`,
+      withNamespace(template, args.namespace),
+      after,
+    );
+    const listener = new k8s.apiextensions.CustomResource(
+      `${name}-eventlistener`,
+      withNamespace(eventListener, args.namespace),
+      { parent: this, dependsOn: [bindingResource, templateResource, serviceAccount] },
+    );
+
+    const ingress = webhookIngress(args.app, eventListenerName(spec), args.webhook);
+    new k8s.networking.v1.Ingress(
+      `${name}-webhook`,
+      {
+        metadata: {
+          name: `${args.app}-github-webhook`,
+          namespace: args.namespace,
+          annotations: ingress.annotations,
+        },
+        spec: ingress.spec as k8s.types.input.networking.v1.IngressSpec,
+      },
+      { parent: this, dependsOn: [listener] },
+    );
+
+    new github.RepositoryWebhook(
+      `${name}-webhook`,
+      {
+        repository: args.github.repository,
+        events: ["push"],
+        active: true,
+        configuration: {
+          url,
+          contentType: "json",
+          secret: secret.result,
+          insecureSsl: false,
+        },
+      },
+      { parent: this, dependsOn: [listener] },
+    );
+
+    this.webhookUrl = pulumi.output(url);
+    this.eventListenerName = pulumi.output(eventListenerName(spec));
+    this.registerOutputs({
+      webhookUrl: this.webhookUrl,
+      eventListenerName: this.eventListenerName,
+    });
+  }
+}

@@ -1,0 +1,71 @@
+// The public entry GitHub delivers to: the webhook URL and the Ingress in front of the
+// EventListener's Service. Pure, so the TLS rules are tested without Pulumi.
+
+export interface WebhookEntry {
+  readonly host: string;
+  readonly ingressClassName?: string;
+  readonly tlsSecretName?: string;
+  readonly clusterIssuer?: string;
+  readonly allowPlainHttp: boolean;
+}
+
+/** Tekton Triggers names an EventListener's Service `el-<name>` and serves it on 8080. */
+export const EVENT_LISTENER_PORT = 8080;
+export function eventListenerServiceName(eventListener: string): string {
+  return `el-${eventListener}`;
+}
+
+/** Secret cert-manager writes the certificate into when only a ClusterIssuer is given. */
+export function tlsSecretNameFor(app: string, entry: WebhookEntry): string | undefined {
+  if (entry.tlsSecretName !== undefined) return entry.tlsSecretName;
+  return entry.clusterIssuer !== undefined ? `${app}-webhook-tls` : undefined;
+}
+
+/** https unless TLS is absent and plain http was explicitly allowed. */
+export function webhookUrl(app: string, entry: WebhookEntry): string {
+  const tls = tlsSecretNameFor(app, entry) !== undefined;
+  if (!tls && !entry.allowPlainHttp) {
+    throw new Error(
+      `webhook ${entry.host}: no TLS (tlsSecretName or clusterIssuer) and allowPlainHttp is not set`,
+    );
+  }
+  return `${tls ? "https" : "http"}://${entry.host}/`;
+}
+
+/** metadata.annotations and spec of the `networking.k8s.io/v1` Ingress for the webhook. */
+export function webhookIngress(
+  app: string,
+  eventListener: string,
+  entry: WebhookEntry,
+): { annotations: Record<string, string>; spec: Record<string, unknown> } {
+  const secretName = tlsSecretNameFor(app, entry);
+  return {
+    annotations:
+      entry.clusterIssuer !== undefined
+        ? { "cert-manager.io/cluster-issuer": entry.clusterIssuer }
+        : {},
+    spec: {
+      ...(entry.ingressClassName !== undefined ? { ingressClassName: entry.ingressClassName } : {}),
+      ...(secretName !== undefined ? { tls: [{ hosts: [entry.host], secretName }] } : {}),
+      rules: [
+        {
+          host: entry.host,
+          http: {
+            paths: [
+              {
+                path: "/",
+                pathType: "Prefix",
+                backend: {
+                  service: {
+                    name: eventListenerServiceName(eventListener),
+                    port: { number: EVENT_LISTENER_PORT },
+                  },
+                },
+              },
+            ],
+          },
+        },
+      ],
+    },
+  };
+}

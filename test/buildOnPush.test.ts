@@ -1,0 +1,329 @@
+// Build on push under mocks: the pipeline, the trigger, the Ingress and the GitHub webhook the
+// stack registers, their secrets and their RBAC.
+import { strict as assert } from "assert";
+import {
+  everyRevisionReady,
+  loadStackConfig,
+  ProgramRun,
+  RecordedResource,
+  runProgram,
+  STAND_IN_SECRETS,
+  stackFiles,
+  withStandInSecrets,
+} from "../conformance/programRunner";
+import { PolicyRule, rbacProblems } from "../components/rbac";
+
+const SECRET = "kubernetes:core/v1:Secret";
+const SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount";
+const INGRESS = "kubernetes:networking.k8s.io/v1:Ingress";
+const WEBHOOK = "github:index/repositoryWebhook:RepositoryWebhook";
+const GITHUB_PROVIDER = "pulumi:providers:github";
+const ROUTE = "kubernetes:serving.knative.dev/v1:Route";
+
+async function prodRun(changes: Record<string, string | undefined> = {}): Promise<ProgramRun> {
+  const { config, secretKeys } = withStandInSecrets(loadStackConfig(stackFiles().prod));
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === undefined) delete config[key];
+    else config[key] = value;
+  }
+  const run = await runProgram({
+    config,
+    secretKeys: secretKeys.filter((key) => key in config),
+    stack: "prod",
+    cluster: everyRevisionReady,
+  });
+  assert.equal(run.error, undefined, run.error?.message);
+  return run;
+}
+
+function named(run: ProgramRun, type: string, name: string): RecordedResource {
+  const found = run.resources.filter(
+    (r) => r.type === type && (r.inputs.metadata as { name?: string } | undefined)?.name === name,
+  );
+  assert.equal(found.length, 1, `expected one ${type} named ${name}, got ${found.length}`);
+  return found[0];
+}
+
+function ofType(run: ProgramRun, type: string): RecordedResource[] {
+  return run.resources.filter((r) => r.type === type);
+}
+
+/** Whether the input at `path` reached the engine as a secret (itself or a parent object). */
+function isSecretAt(resource: RecordedResource, path: string): boolean {
+  return resource.secretPaths.some(
+    (secretPath) =>
+      path === secretPath || path.startsWith(`${secretPath}.`) || path.startsWith(`${secretPath}[`),
+  );
+}
+
+/** Every string leaf of a value, with its dotted path. */
+function leaves(value: unknown, at = ""): [string, string][] {
+  if (typeof value === "string") return [[at, value]];
+  if (Array.isArray(value)) return value.flatMap((item, i) => leaves(item, `${at}[${i}]`));
+  if (typeof value === "object" && value !== null) {
+    return Object.entries(value).flatMap(([k, v]) => leaves(v, at === "" ? k : `${at}.${k}`));
+  }
+  return [];
+}
+
+describe("build on push (prod stack under mocks)", () => {
+  let run: ProgramRun;
+  before(async () => {
+    run = await prodRun();
+  });
+
+  it("registers the pipeline, the trigger, the Ingress and the webhook", () => {
+    const types = new Set(run.resources.map((r) => r.type));
+    for (const type of [
+      "canary:tekton:BuildPipeline",
+      "canary:tekton:GitHubTrigger",
+      "kubernetes:tekton.dev/v1:Task",
+      "kubernetes:tekton.dev/v1:Pipeline",
+      "kubernetes:triggers.tekton.dev/v1beta1:EventListener",
+      "kubernetes:triggers.tekton.dev/v1beta1:TriggerBinding",
+      "kubernetes:triggers.tekton.dev/v1beta1:TriggerTemplate",
+      INGRESS,
+      WEBHOOK,
+    ]) {
+      assert.ok(types.has(type), `${type} is registered`);
+    }
+    assert.equal(run.outputs.webhookUrl, "https://hooks.example.com/");
+    assert.equal(run.outputs.pipelineName, "build-and-deploy");
+  });
+
+  it("the webhook Secret and the GitHub webhook carry the same generated secret, both as secrets", () => {
+    const secret = named(run, SECRET, "hello-github-webhook");
+    const webhook = ofType(run, WEBHOOK)[0];
+    const stored = (secret.inputs.stringData as { secret: string }).secret;
+    const sent = (webhook.inputs.configuration as { secret: string }).secret;
+    assert.equal(stored, "mock-password-of-hello-webhook-secret", "the RandomPassword's result");
+    assert.equal(sent, stored);
+    assert.ok(isSecretAt(secret, "stringData.secret"), secret.secretPaths.join(", "));
+    assert.ok(isSecretAt(webhook, "configuration.secret"), webhook.secretPaths.join(", "));
+  });
+
+  it("no credential appears in plain text in any registered input", () => {
+    const credentials = [
+      ...Object.values(STAND_IN_SECRETS),
+      "mock-password-of-hello-webhook-secret",
+    ];
+    const exposed: string[] = [];
+    for (const resource of run.resources) {
+      for (const [path, value] of leaves(resource.inputs)) {
+        const secret = credentials.some((credential) => value.includes(credential));
+        const covered = isSecretAt(resource, path);
+        if (secret && !covered) exposed.push(`${resource.urn} ${path}`);
+      }
+    }
+    assert.deepEqual(exposed, []);
+  });
+
+  it("each credential reaches its resource: registry Secret, status token Secret, GitHub provider", () => {
+    const registry = named(run, SECRET, "hello-registry");
+    assert.equal(registry.inputs.type, "kubernetes.io/dockerconfigjson");
+    assert.equal(
+      (registry.inputs.stringData as Record<string, string>)[".dockerconfigjson"],
+      STAND_IN_SECRETS["canary-release:registryCredentials"],
+    );
+    const status = named(run, SECRET, "hello-github-status");
+    assert.equal(
+      (status.inputs.stringData as Record<string, string>).token,
+      STAND_IN_SECRETS["canary-release:testerGithubToken"],
+    );
+    const provider = ofType(run, GITHUB_PROVIDER)[0];
+    assert.equal(provider.inputs.owner, "acme");
+    assert.equal(provider.inputs.token, STAND_IN_SECRETS["github:token"]);
+    assert.ok(isSecretAt(provider, "token"));
+    assert.match(ofType(run, WEBHOOK)[0].provider ?? "", /pulumi:providers:github::github::/);
+  });
+
+  it("the app's ServiceAccount pulls with the registry Secret", () => {
+    const app = named(run, SERVICE_ACCOUNT, "hello");
+    assert.deepEqual(app.inputs.imagePullSecrets, [{ name: "hello-registry" }]);
+  });
+
+  it("the GitHub webhook: push events, JSON, https to the webhook host", () => {
+    const webhook = ofType(run, WEBHOOK)[0];
+    assert.equal(webhook.inputs.repository, "hello");
+    assert.deepEqual(webhook.inputs.events, ["push"]);
+    assert.equal(webhook.inputs.active, true);
+    const configuration = webhook.inputs.configuration as Record<string, unknown>;
+    assert.equal(configuration.url, "https://hooks.example.com/");
+    assert.equal(configuration.contentType, "json");
+    assert.equal(configuration.insecureSsl, false);
+  });
+
+  it("the Ingress routes the host to el-<app>:8080, with cert-manager's TLS", () => {
+    const ingress = named(run, INGRESS, "hello-github-webhook");
+    const metadata = ingress.inputs.metadata as { annotations: Record<string, string> };
+    assert.deepEqual(metadata.annotations, {
+      "cert-manager.io/cluster-issuer": "letsencrypt-prod",
+    });
+    assert.deepEqual(ingress.inputs.spec, {
+      ingressClassName: "nginx",
+      tls: [{ hosts: ["hooks.example.com"], secretName: "hello-webhook-tls" }],
+      rules: [
+        {
+          host: "hooks.example.com",
+          http: {
+            paths: [
+              {
+                path: "/",
+                pathType: "Prefix",
+                backend: { service: { name: "el-hello", port: { number: 8080 } } },
+              },
+            ],
+          },
+        },
+      ],
+    });
+  });
+
+  it("RBAC: no wildcard, no cluster-wide secrets; the only cluster grant is the interceptor/binding read", () => {
+    const rbac = run.resources.filter((r) =>
+      r.type.startsWith("kubernetes:rbac.authorization.k8s.io/"),
+    );
+    for (const resource of rbac) {
+      const rules = (resource.inputs.rules ?? []) as PolicyRule[];
+      const scope = resource.type.endsWith(":ClusterRole") ? "cluster" : "namespace";
+      assert.deepEqual(rbacProblems(rules, scope), [], resource.urn);
+    }
+    const clusterRoles = rbac.filter((r) => r.type.endsWith(":ClusterRole"));
+    assert.deepEqual(
+      clusterRoles.map((r) => r.inputs.rules),
+      [
+        [
+          {
+            apiGroups: ["triggers.tekton.dev"],
+            resources: ["clusterinterceptors", "clustertriggerbindings"],
+            verbs: ["get", "list", "watch"],
+          },
+        ],
+      ],
+    );
+    const bindings = rbac.filter((r) => r.type.endsWith(":ClusterRoleBinding"));
+    assert.deepEqual(
+      bindings.map((r) => (r.inputs.roleRef as { name: string }).name),
+      [(clusterRoles[0].inputs.metadata as { name: string }).name],
+      "cluster-wide, only the stack's own narrow ClusterRole is bound",
+    );
+    const roleBindingRefs = rbac
+      .filter((r) => r.type.endsWith(":RoleBinding"))
+      .map((r) => r.inputs.roleRef as { kind: string; name: string })
+      .map((ref) => `${ref.kind}/${ref.name}`)
+      .sort();
+    assert.deepEqual(roleBindingRefs, [
+      "ClusterRole/tekton-triggers-eventlistener-roles",
+      "Role/hello-pipeline",
+    ]);
+    const role = named(run, "kubernetes:rbac.authorization.k8s.io/v1:Role", "hello-pipeline");
+    assert.deepEqual(role.inputs.rules, [
+      {
+        apiGroups: ["serving.knative.dev"],
+        resources: ["configurations"],
+        verbs: ["get", "create", "patch"],
+      },
+      {
+        apiGroups: ["serving.knative.dev"],
+        resources: ["revisions"],
+        verbs: ["get", "list", "watch"],
+      },
+    ]);
+  });
+
+  it("rbacProblems catches a wildcard and cluster-wide secrets", () => {
+    assert.deepEqual(
+      rbacProblems([{ apiGroups: ["*"], resources: ["pods"], verbs: ["get"] }], "namespace"),
+      ["rules[0].apiGroups: wildcards are not allowed (*)"],
+    );
+    assert.equal(
+      rbacProblems([{ apiGroups: [""], resources: ["secrets"], verbs: ["get"] }], "cluster").length,
+      1,
+    );
+    assert.deepEqual(
+      rbacProblems([{ apiGroups: [""], resources: ["secrets"], verbs: ["get"] }], "namespace"),
+      [],
+    );
+  });
+});
+
+describe("build on push: what config turns on", () => {
+  it("without github, webhook and image: no pipeline, no trigger, no GitHub provider", async () => {
+    const run = await prodRun({
+      "canary-release:github": undefined,
+      "canary-release:webhook": undefined,
+      "canary-release:image": undefined,
+      "canary-release:source": undefined,
+      "github:token": undefined,
+    });
+    const types = new Set(run.resources.map((r) => r.type));
+    assert.equal(types.has("canary:tekton:BuildPipeline"), false);
+    assert.equal(types.has("canary:tekton:GitHubTrigger"), false);
+    assert.equal(types.has(GITHUB_PROVIDER), false);
+    assert.equal(types.has(WEBHOOK), false);
+    assert.equal(run.outputs.webhookUrl, null);
+  });
+
+  it("image alone: the pipeline, runnable by hand, and no trigger", async () => {
+    const run = await prodRun({
+      "canary-release:github": undefined,
+      "canary-release:webhook": undefined,
+      "github:token": undefined,
+    });
+    const types = new Set(run.resources.map((r) => r.type));
+    assert.ok(types.has("kubernetes:tekton.dev/v1:Pipeline"));
+    assert.equal(types.has("canary:tekton:GitHubTrigger"), false);
+  });
+
+  it("without registry credentials: no registry Secret, no imagePullSecrets", async () => {
+    const run = await prodRun({ "canary-release:registryCredentials": undefined });
+    assert.equal(
+      ofType(run, SECRET).some(
+        (r) => (r.inputs.metadata as { name: string }).name === "hello-registry",
+      ),
+      false,
+    );
+    assert.equal(named(run, SERVICE_ACCOUNT, "hello").inputs.imagePullSecrets, undefined);
+  });
+
+  it("image.insecureRegistry turns TLS verification off for the push, and only then", async () => {
+    const tlsVerify = async (image: object): Promise<unknown> => {
+      const step = await prodRun({ "canary-release:image": JSON.stringify(image) });
+      const pipeline = ofType(step, "kubernetes:tekton.dev/v1:Pipeline")[0];
+      const tasks = (
+        pipeline.inputs.spec as {
+          tasks: { name: string; params: { name: string; value: unknown }[] }[];
+        }
+      ).tasks;
+      const build = tasks.find((t) => t.name === "build-image");
+      return build?.params.find((p) => p.name === "tls-verify")?.value;
+    };
+    assert.equal(await tlsVerify({ repository: "registry.example.com/acme/hello" }), "true");
+    assert.equal(
+      await tlsVerify({ repository: "kind-registry:5000/hello", insecureRegistry: true }),
+      "false",
+    );
+  });
+
+  it("plain http only when allowed: the webhook URL is then http://", async () => {
+    const run = await prodRun({
+      "canary-release:webhook": JSON.stringify({ host: "hooks.example.com", allowPlainHttp: true }),
+    });
+    assert.equal(run.outputs.webhookUrl, "http://hooks.example.com/");
+    const ingress = named(run, INGRESS, "hello-github-webhook");
+    assert.equal((ingress.inputs.spec as { tls?: unknown }).tls, undefined);
+  });
+
+  it("a canary step with build on push still changes only the Route", async () => {
+    const at = async (percent: number): Promise<Map<string, string>> => {
+      const step = await prodRun({ "canary-release:canaryPercent": String(percent) });
+      return new Map(step.resources.map((r) => [r.urn, JSON.stringify(r.inputs)]));
+    };
+    const before = await at(20);
+    const after = await at(50);
+    assert.deepEqual([...after.keys()].sort(), [...before.keys()].sort());
+    const changed = [...before.keys()].filter((urn) => before.get(urn) !== after.get(urn));
+    assert.deepEqual(changed.length, 1, changed.join(", "));
+    assert.ok(changed[0].includes(ROUTE.slice("kubernetes:".length)), changed[0]);
+  });
+});
