@@ -23,6 +23,7 @@ export const DEFAULTS = Object.freeze({
   domain: "svc.cluster.local",
   canaryPercent: 0,
   verifyCandidate: true,
+  allowUntestedCandidate: false,
   protect: false,
 });
 
@@ -84,6 +85,27 @@ export interface StepImagesConfig {
   readonly node?: string;
 }
 
+/** `tester`: the revision tester's smoke test of every new revision. */
+export interface TesterConfig {
+  readonly enabled: boolean;
+  /** Path requested on the revision, e.g. `/` or `/healthz`. */
+  readonly path: string;
+  readonly expectStatus: number;
+  /** A regular expression the response body must match; unset: any body. */
+  readonly expectBody?: string;
+  readonly timeoutSeconds: number;
+  /** Node.js LTS image the tester runs on. */
+  readonly image: string;
+}
+
+export const TESTER_DEFAULTS = Object.freeze({
+  enabled: true,
+  path: "/",
+  expectStatus: 200,
+  timeoutSeconds: 10,
+  image: "docker.io/library/node:22.18.0-alpine3.22",
+});
+
 export interface CanaryConfig {
   readonly app: string;
   readonly namespace: string;
@@ -105,6 +127,9 @@ export interface CanaryConfig {
   readonly registryCredentials?: pulumi.Output<string>;
   /** `testerGithubToken` (secret): a token that may only post commit statuses. */
   readonly testerGithubToken?: pulumi.Output<string>;
+  readonly tester: TesterConfig;
+  /** Let a candidate that has not passed its smoke test get traffic (Ready is still required). */
+  readonly allowUntestedCandidate: boolean;
 }
 
 /** One thing wrong with the config: which key, the value found, and what would be valid. */
@@ -153,6 +178,8 @@ export const KNOWN_KEYS = Object.freeze([
   "source",
   "stepImages",
   "testerGithubToken",
+  "tester",
+  "allowUntestedCandidate",
 ] as const);
 
 /** Keys whose values are credentials: they must be set with `pulumi config set --secret`. */
@@ -295,6 +322,22 @@ class ConfigObject {
     return value;
   }
 
+  /** A whole-number field within [min, max]; the CLI stores `--path x.n 5` as a JSON number. */
+  integer(field: string, fallback: number, min: number, max: number): number {
+    const value = this.fields[field];
+    if (value === undefined) return fallback;
+    const parsed = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
+    if (typeof parsed === "number" && Number.isInteger(parsed) && parsed >= min && parsed <= max) {
+      return parsed;
+    }
+    this.reader.problem(
+      `${this.name}.${field}`,
+      JSON.stringify(value),
+      `must be a whole number from ${min} to ${max}`,
+    );
+    return fallback;
+  }
+
   boolean(field: string, fallback: boolean): boolean {
     const value = this.fields[field];
     if (value === undefined) return fallback;
@@ -366,6 +409,10 @@ export function parseConfig(
 
   const createNamespace = read.boolean("createNamespace", DEFAULTS.createNamespace);
   const verifyCandidate = read.boolean("verifyCandidate", DEFAULTS.verifyCandidate);
+  const allowUntestedCandidate = read.boolean(
+    "allowUntestedCandidate",
+    DEFAULTS.allowUntestedCandidate,
+  );
   const protect = read.boolean("protect", DEFAULTS.protect);
 
   const canaryPercentText = read.text("canaryPercent");
@@ -430,6 +477,7 @@ export function parseConfig(
   }
 
   const render = readRender(read);
+  const tester = readTester(read);
   const build = readBuildConfig(read);
   const context = read.optionalText("kubernetes:context");
   // Not trimmed: it may be the kubeconfig itself, passed on byte for byte.
@@ -448,7 +496,9 @@ export function parseConfig(
     ...(candidateRevision !== undefined ? { candidateRevision } : {}),
     canaryPercent,
     verifyCandidate,
+    allowUntestedCandidate,
     protect,
+    tester,
     ...(render !== undefined ? { render } : {}),
     kubernetes: Object.freeze({
       ...(context !== undefined ? { context } : {}),
@@ -468,6 +518,43 @@ function readRender(read: ConfigReader): RenderConfig | undefined {
   if (render === undefined) return undefined;
   const directory = render.text("directory", { required: true });
   return directory === undefined ? undefined : Object.freeze({ directory });
+}
+
+function readTester(read: ConfigReader): TesterConfig {
+  const tester = read.object(
+    "tester",
+    ["enabled", "path", "expectStatus", "expectBody", "timeoutSeconds", "image"],
+    "pulumi config set --path tester.path /healthz",
+  );
+  const expectBody = tester?.text("expectBody", {
+    check: (value) => {
+      try {
+        new RegExp(value);
+        return undefined;
+      } catch (error) {
+        return `must be a regular expression (${error instanceof Error ? error.message : error})`;
+      }
+    },
+  });
+  return Object.freeze({
+    enabled: tester?.boolean("enabled", TESTER_DEFAULTS.enabled) ?? TESTER_DEFAULTS.enabled,
+    path:
+      tester?.text("path", {
+        check: (value) =>
+          /^\/\S*$/.test(value) ? undefined : "must be a URL path starting with /, e.g. /healthz",
+      }) ?? TESTER_DEFAULTS.path,
+    expectStatus:
+      tester?.integer("expectStatus", TESTER_DEFAULTS.expectStatus, 100, 599) ??
+      TESTER_DEFAULTS.expectStatus,
+    ...(expectBody !== undefined ? { expectBody } : {}),
+    timeoutSeconds:
+      tester?.integer("timeoutSeconds", TESTER_DEFAULTS.timeoutSeconds, 1, 300) ??
+      TESTER_DEFAULTS.timeoutSeconds,
+    image:
+      tester?.text("image", {
+        check: (value) => (/^\S+$/.test(value) ? undefined : "must be an image reference"),
+      }) ?? TESTER_DEFAULTS.image,
+  });
 }
 
 type BuildConfig = Pick<

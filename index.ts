@@ -7,8 +7,9 @@ import { BuildPipeline } from "./components/buildPipeline";
 import { CanaryRoute } from "./components/canaryRoute";
 import { GitHubTrigger } from "./components/githubTrigger";
 import { kubernetesProviderArgs } from "./components/kubernetesProvider";
-import { pipelineResourceNames } from "./components/pipelineContract";
+import { GITHUB_TOKEN_SECRET_KEY, pipelineResourceNames } from "./components/pipelineContract";
 import { candidateGateMode } from "./components/revisionGate";
+import { RevisionTester } from "./components/revisionTester";
 import { loadConfig } from "./config";
 
 const config = loadConfig();
@@ -29,9 +30,12 @@ const namespace = config.createNamespace
   : config.namespace;
 
 const gate = candidateGateMode({
+  hasCandidate: config.candidateRevision !== undefined,
   verifyCandidate: config.verifyCandidate,
   canaryPercent: config.canaryPercent,
   renderOnly: config.render !== undefined,
+  testerEnabled: config.tester.enabled,
+  allowUntestedCandidate: config.allowUntestedCandidate,
 });
 if (gate.warning !== undefined) pulumi.log.warn(gate.warning);
 
@@ -44,11 +48,47 @@ const route = new CanaryRoute(
     stableRevision: config.stableRevision,
     candidateRevision: config.candidateRevision,
     canaryPercent: config.canaryPercent,
-    verifyCandidate: gate.enabled,
+    candidateGate: gate.gate,
     protect: config.protect,
   },
   { provider },
 );
+
+// The commit-status token, shared by the build's and the tester's statuses.
+const names = pipelineResourceNames(config.app);
+const statusToken =
+  config.testerGithubToken !== undefined
+    ? new k8s.core.v1.Secret(
+        "github-status-token",
+        {
+          metadata: { name: names.statusTokenSecret, namespace },
+          type: "Opaque",
+          stringData: { [GITHUB_TOKEN_SECRET_KEY]: config.testerGithubToken },
+        },
+        { provider },
+      )
+    : undefined;
+
+if (config.tester.enabled) {
+  new RevisionTester(
+    config.app,
+    {
+      app: config.app,
+      namespace,
+      namespaceName: config.namespace,
+      image: config.tester.image,
+      path: config.tester.path,
+      expectStatus: config.tester.expectStatus,
+      expectBody: config.tester.expectBody,
+      timeoutSeconds: config.tester.timeoutSeconds,
+      ...(statusToken !== undefined
+        ? { tokenSecretName: names.statusTokenSecret, tokenSecretKey: GITHUB_TOKEN_SECRET_KEY }
+        : {}),
+      dependsOn: statusToken !== undefined ? [statusToken] : [],
+    },
+    { provider },
+  );
+}
 
 // Build on push: the pipeline when there is somewhere to push, the trigger when GitHub is set
 // (config.ts refuses github without image and webhook).
@@ -66,9 +106,9 @@ const pipeline =
           dockerfile: config.source.dockerfile,
           stepImages: config.stepImages,
           registryCredentials: config.registryCredentials,
-          statusToken: config.testerGithubToken,
+          statusTokenSecretName: statusToken !== undefined ? names.statusTokenSecret : undefined,
         },
-        { provider },
+        { provider, dependsOn: statusToken !== undefined ? [statusToken] : [] },
       )
     : undefined;
 
@@ -82,9 +122,9 @@ const trigger =
           namespaceName: config.namespace,
           github: config.github,
           webhook: config.webhook,
-          pipelineRunServiceAccountName: pipelineResourceNames(config.app).pipelineServiceAccount,
+          pipelineRunServiceAccountName: names.pipelineServiceAccount,
           ...(config.registryCredentials !== undefined
-            ? { dockerConfigSecretName: pipelineResourceNames(config.app).registrySecret }
+            ? { dockerConfigSecretName: names.registrySecret }
             : {}),
           dependsOn: [pipeline],
         },
@@ -106,5 +146,6 @@ export const traffic = route.traffic;
 export const stableRevision = config.stableRevision ?? null;
 export const candidateRevision = config.candidateRevision ?? null;
 export const canaryPercent = config.canaryPercent;
+export const candidateSmokeTest = route.candidateSmokeTest;
 export const pipelineName = pipeline?.pipelineName ?? null;
 export const webhookUrl = trigger?.webhookUrl ?? null;

@@ -3,7 +3,7 @@
 import * as path from "path";
 import { performance } from "perf_hooks";
 import {
-  everyRevisionReady,
+  everyRevisionPassed,
   loadStackConfig,
   runProgram,
   RunOptions,
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   const cases: { label: string; options: RunOptions }[] = [
     {
       label: "prod stack (index.ts)",
-      options: { config, secretKeys, stack: "prod", cluster: everyRevisionReady },
+      options: { config, secretKeys, stack: "prod", cluster: everyRevisionPassed },
     },
     {
       label: "empty Pulumi program",

@@ -8,7 +8,7 @@ import {
   taskManifests,
 } from "./buildPipelineManifests";
 import { withNamespace } from "./manifest";
-import { GITHUB_TOKEN_SECRET_KEY, PIPELINE_NAME, pipelineResourceNames } from "./pipelineContract";
+import { PIPELINE_NAME, pipelineResourceNames } from "./pipelineContract";
 import { PIPELINE_RULES, rbacProblems, roleRules } from "./rbac";
 import { validatePipelineManifests } from "./tektonRules";
 
@@ -30,8 +30,8 @@ export interface BuildPipelineArgs {
   readonly stepImages?: Partial<StepImages>;
   /** Docker config JSON (a secret) to push and pull; unset: an anonymous registry. */
   readonly registryCredentials?: pulumi.Input<string>;
-  /** Token (a secret) allowed to post commit statuses; unset: no build statuses. */
-  readonly statusToken?: pulumi.Input<string>;
+  /** Secret with a commit-status token (key `token`); unset: no build statuses. */
+  readonly statusTokenSecretName?: string;
 }
 
 /**
@@ -56,7 +56,7 @@ export class BuildPipeline extends pulumi.ComponentResource {
     const names = pipelineResourceNames(args.app);
     const registrySecretName =
       args.registryCredentials !== undefined ? names.registrySecret : undefined;
-    const statusSecretName = args.statusToken !== undefined ? names.statusTokenSecret : undefined;
+    const statusSecretName = args.statusTokenSecretName;
     const pipelineServiceAccountName = names.pipelineServiceAccount;
 
     const spec: BuildPipelineSpec = {
@@ -92,20 +92,6 @@ export class BuildPipeline extends pulumi.ComponentResource {
         ),
       );
     }
-    if (args.statusToken !== undefined && statusSecretName !== undefined) {
-      credentials.push(
-        new k8s.core.v1.Secret(
-          `${name}-github-status`,
-          {
-            metadata: { name: statusSecretName, namespace: args.namespace },
-            type: "Opaque",
-            stringData: { [GITHUB_TOKEN_SECRET_KEY]: pulumi.secret(args.statusToken) },
-          },
-          { parent: this },
-        ),
-      );
-    }
-
     // The app's own service account: Knative pulls the image with its imagePullSecrets.
     new k8s.core.v1.ServiceAccount(
       `${name}-app`,

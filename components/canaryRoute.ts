@@ -1,6 +1,12 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { candidateNotReadyReason, RevisionStatus } from "./revisionGate";
+import {
+  CandidateGate,
+  judgeCandidate,
+  RevisionMetadata,
+  RevisionStatus,
+  SmokeTestRecord,
+} from "./revisionGate";
 import { routeUrl, tagUrls } from "./routeUrls";
 import { TrafficTarget, trafficFor } from "./traffic";
 
@@ -18,10 +24,10 @@ export interface CanaryRouteArgs {
   /** The candidate's share, an integer 0..100. Default 0. */
   readonly canaryPercent?: number;
   /**
-   * Read the candidate Revision from the cluster and refuse traffic unless it is Ready.
-   * Only consulted when canaryPercent > 0. Default true; must be false without a cluster.
+   * Read the candidate Revision from the cluster and hold it to these requirements (see
+   * candidateGateMode). Unset: the candidate is not read, as without a cluster.
    */
-  readonly verifyCandidate?: boolean;
+  readonly candidateGate?: CandidateGate;
   /** Protect the Route from `pulumi destroy` and from replacement. Default false. */
   readonly protect?: boolean;
 }
@@ -30,6 +36,7 @@ const ROUTE_API_VERSION = "serving.knative.dev/v1";
 
 /** The fields of a Knative Revision read by the candidate gate. */
 interface RevisionRead {
+  readonly metadata: pulumi.Output<RevisionMetadata | undefined>;
   readonly status: pulumi.Output<RevisionStatus | undefined>;
 }
 
@@ -44,6 +51,8 @@ export class CanaryRoute extends pulumi.ComponentResource {
   public readonly urls: pulumi.Output<Record<string, string>>;
   /** The Route's `spec.traffic`, exactly as applied. */
   public readonly traffic: pulumi.Output<TrafficTarget[]>;
+  /** What the revision tester recorded on the candidate; null when it was not read. */
+  public readonly candidateSmokeTest: pulumi.Output<SmokeTestRecord | null>;
 
   constructor(name: string, args: CanaryRouteArgs, opts?: pulumi.ComponentResourceOptions) {
     super("canary:knative:CanaryRoute", name, {}, opts);
@@ -59,12 +68,16 @@ export class CanaryRoute extends pulumi.ComponentResource {
     });
 
     let traffic: pulumi.Output<TrafficTarget[]> = pulumi.output(table);
-    if (
-      canaryPercent > 0 &&
-      args.candidateRevision !== undefined &&
-      (args.verifyCandidate ?? true)
-    ) {
-      traffic = this.gateOnCandidate(name, args.candidateRevision, args.namespace, table);
+    let candidateSmokeTest: pulumi.Output<SmokeTestRecord | null> = pulumi.output(null);
+    if (args.candidateRevision !== undefined && args.candidateGate !== undefined) {
+      const verdict = this.readCandidate(
+        name,
+        args.candidateRevision,
+        args.namespace,
+        args.candidateGate,
+      );
+      traffic = verdict.apply(() => table);
+      candidateSmokeTest = verdict.apply((v) => v.smokeTest);
     }
 
     new k8s.apiextensions.CustomResource(
@@ -87,6 +100,7 @@ export class CanaryRoute extends pulumi.ComponentResource {
     );
 
     this.traffic = traffic;
+    this.candidateSmokeTest = candidateSmokeTest;
     this.url = pulumi.output(args.namespace).apply((ns) => routeUrl(args.app, ns, args.domain));
     this.urls = pulumi.output(args.namespace).apply((ns) =>
       tagUrls(
@@ -96,20 +110,25 @@ export class CanaryRoute extends pulumi.ComponentResource {
         args.domain,
       ),
     );
-    this.registerOutputs({ url: this.url, urls: this.urls, traffic: this.traffic });
+    this.registerOutputs({
+      url: this.url,
+      urls: this.urls,
+      traffic: this.traffic,
+      candidateSmokeTest: this.candidateSmokeTest,
+    });
   }
 
   /**
    * Reads the candidate Revision (read-only; Pulumi performs reads during preview too) and
-   * passes the traffic table on only if the revision is Ready, so the Route is never sent to
-   * the cluster with traffic for a revision that cannot serve it.
+   * judges it. The Route's traffic waits for the verdict, so the Route is never sent to the
+   * cluster with traffic for a revision the gate refuses.
    */
-  private gateOnCandidate(
+  private readCandidate(
     name: string,
     candidate: string,
     namespace: pulumi.Input<string>,
-    table: TrafficTarget[],
-  ): pulumi.Output<TrafficTarget[]> {
+    gate: CandidateGate,
+  ): pulumi.Output<ReturnType<typeof judgeCandidate>> {
     // CustomResource.get would expose only apiVersion/kind; declaring metadata and status makes
     // the read return them.
     const revision = new k8s.apiextensions.CustomResource(
@@ -118,10 +137,13 @@ export class CanaryRoute extends pulumi.ComponentResource {
       { parent: this, id: pulumi.interpolate`${namespace}/${candidate}` },
     ) as unknown as RevisionRead;
 
-    return pulumi.all([revision.status, namespace]).apply(([status, ns]) => {
-      const reason = candidateNotReadyReason(candidate, ns, status);
-      if (reason !== undefined) throw new pulumi.ResourceError(reason, this);
-      return table;
-    });
+    return pulumi
+      .all([revision.metadata, revision.status, namespace])
+      .apply(([metadata, status, ns]) => {
+        const verdict = judgeCandidate(candidate, ns, { metadata, status }, gate);
+        if (verdict.refusal !== undefined) throw new pulumi.ResourceError(verdict.refusal, this);
+        if (verdict.warning !== undefined) void pulumi.log.warn(verdict.warning, this);
+        return verdict;
+      });
   }
 }

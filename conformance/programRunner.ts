@@ -45,10 +45,16 @@ export interface ProgramRun {
  */
 export type ClusterState = (type: string, id: string) => Record<string, unknown> | undefined;
 
-/** A cluster in which every Knative Revision that is read exists and is Ready. */
-export const everyRevisionReady: ClusterState = (type) =>
+/**
+ * A cluster in which every Knative Revision that is read exists, is Ready and passed its smoke
+ * test (the revision tester's label).
+ */
+export const everyRevisionPassed: ClusterState = (type) =>
   type === "kubernetes:serving.knative.dev/v1:Revision"
-    ? { status: { conditions: [{ type: "Ready", status: "True" }] } }
+    ? {
+        metadata: { labels: { "canary-release.dev/smoke-test": "passed" } },
+        status: { conditions: [{ type: "Ready", status: "True" }] },
+      }
     : undefined;
 
 /** A cluster with nothing in it. */

@@ -3,7 +3,7 @@
 import * as path from "path";
 import { CrdCatalog, Manifest, SchemaViolation } from "./crdValidator";
 import {
-  everyRevisionReady,
+  everyRevisionPassed,
   loadStackConfig,
   PROJECT_ROOT,
   RecordedResource,
@@ -94,7 +94,7 @@ export async function checkStackFiles(
     const { config, secretKeys } = withStandInSecrets(
       loadStackConfig(file, () => "stand-in-secret"),
     );
-    const run = await runProgram({ config, secretKeys, stack, cluster: everyRevisionReady });
+    const run = await runProgram({ config, secretKeys, stack, cluster: everyRevisionPassed });
     reports.push({
       stack,
       file,

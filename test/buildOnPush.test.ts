@@ -2,7 +2,7 @@
 // stack registers, their secrets and their RBAC.
 import { strict as assert } from "assert";
 import {
-  everyRevisionReady,
+  everyRevisionPassed,
   loadStackConfig,
   ProgramRun,
   RecordedResource,
@@ -30,7 +30,7 @@ async function prodRun(changes: Record<string, string | undefined> = {}): Promis
     config,
     secretKeys: secretKeys.filter((key) => key in config),
     stack: "prod",
-    cluster: everyRevisionReady,
+    cluster: everyRevisionPassed,
   });
   assert.equal(run.error, undefined, run.error?.message);
   return run;
@@ -215,6 +215,8 @@ describe("build on push (prod stack under mocks)", () => {
     assert.deepEqual(roleBindingRefs, [
       "ClusterRole/tekton-triggers-eventlistener-roles",
       "Role/hello-pipeline",
+      "Role/hello-revision-source",
+      "Role/hello-tester",
     ]);
     const role = named(run, "kubernetes:rbac.authorization.k8s.io/v1:Role", "hello-pipeline");
     assert.deepEqual(role.inputs.rules, [

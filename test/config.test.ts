@@ -10,8 +10,9 @@ import {
   MAX_APP_LENGTH,
   parseConfig,
   tagHostProblems,
+  TESTER_DEFAULTS,
 } from "../config";
-import { everyRevisionReady, runProgram } from "../conformance/programRunner";
+import { everyRevisionPassed, runProgram } from "../conformance/programRunner";
 
 const BASE: Record<string, string> = {
   "canary-release:app": "hello",
@@ -45,7 +46,7 @@ describe("config: defaults and parsing", () => {
   it("applies the documented defaults to a config with only app", () => {
     const config = parseConfig({ "canary-release:app": "hello" });
     assert.deepEqual(
-      { ...config, kubernetes: { ...config.kubernetes } },
+      { ...config, kubernetes: { ...config.kubernetes }, tester: { ...config.tester } },
       {
         app: "hello",
         namespace: DEFAULTS.namespace,
@@ -53,7 +54,9 @@ describe("config: defaults and parsing", () => {
         domain: DEFAULTS.domain,
         canaryPercent: DEFAULTS.canaryPercent,
         verifyCandidate: DEFAULTS.verifyCandidate,
+        allowUntestedCandidate: DEFAULTS.allowUntestedCandidate,
         protect: DEFAULTS.protect,
+        tester: { ...TESTER_DEFAULTS },
         kubernetes: {},
         source: { contextDir: ".", dockerfile: "Dockerfile" },
         stepImages: {},
@@ -192,6 +195,22 @@ describe("config: defaults and parsing", () => {
     );
   });
 
+  it("reads tester settings, with the documented defaults for the rest", () => {
+    const config = parseConfig(
+      configWith({
+        "canary-release:tester": JSON.stringify({
+          path: "/healthz",
+          expectBody: "^Hello",
+          timeoutSeconds: "5",
+        }),
+      }),
+    );
+    assert.deepEqual(
+      { ...config.tester },
+      { ...TESTER_DEFAULTS, path: "/healthz", expectBody: "^Hello", timeoutSeconds: 5 },
+    );
+  });
+
   it("suggests the key a typo meant", () => {
     assert.equal(closestKnownKey("canaryPercnt"), "canaryPercent");
     assert.equal(closestKnownKey("stablerevision"), "stableRevision");
@@ -316,6 +335,41 @@ const BAD_CONFIGS: [string, Record<string, string | undefined>, string][] = [
     "canary-release:render.dir",
   ],
   ["unknown key (typo)", { "canary-release:canaryPercnt": "20" }, "canary-release:canaryPercnt"],
+  [
+    "tester path without /",
+    { "canary-release:tester": '{"path":"healthz"}' },
+    "canary-release:tester.path",
+  ],
+  [
+    "tester expectStatus out of range",
+    { "canary-release:tester": '{"expectStatus":700}' },
+    "canary-release:tester.expectStatus",
+  ],
+  [
+    "tester expectBody not a regular expression",
+    { "canary-release:tester": '{"expectBody":"(unclosed"}' },
+    "canary-release:tester.expectBody",
+  ],
+  [
+    "tester timeout of 0",
+    { "canary-release:tester": '{"timeoutSeconds":0}' },
+    "canary-release:tester.timeoutSeconds",
+  ],
+  [
+    "tester enabled not a boolean",
+    { "canary-release:tester": '{"enabled":"maybe"}' },
+    "canary-release:tester.enabled",
+  ],
+  [
+    "tester with an unknown field",
+    { "canary-release:tester": '{"expectedStatus":200}' },
+    "canary-release:tester.expectedStatus",
+  ],
+  [
+    "allowUntestedCandidate not a boolean",
+    { "canary-release:allowUntestedCandidate": "yes" },
+    "canary-release:allowUntestedCandidate",
+  ],
 ];
 
 describe("config: bad configs fail before any resource is registered", () => {
@@ -325,7 +379,7 @@ describe("config: bad configs fail before any resource is registered", () => {
 
   for (const [title, changes, expectedKey] of BAD_CONFIGS) {
     it(`${title}: names ${expectedKey}`, async () => {
-      const run = await runProgram({ config: configWith(changes), cluster: everyRevisionReady });
+      const run = await runProgram({ config: configWith(changes), cluster: everyRevisionPassed });
       assert.ok(run.error instanceof ConfigError, `expected a ConfigError, got ${run.error}`);
       assert.ok(
         run.error.problems.some((p) => p.key === expectedKey),
@@ -553,7 +607,7 @@ describe("config: build on push", () => {
       const run = await runProgram({
         config,
         secretKeys: BUILD_SECRETS.filter((name) => name in config),
-        cluster: everyRevisionReady,
+        cluster: everyRevisionPassed,
       });
       assert.ok(run.error instanceof ConfigError, `expected a ConfigError, got ${run.error}`);
       assert.ok(

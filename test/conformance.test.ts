@@ -7,7 +7,7 @@ import * as path from "path";
 import { main as validateCli } from "../conformance/cli";
 import { CrdCatalog } from "../conformance/crdValidator";
 import {
-  everyRevisionReady,
+  everyRevisionPassed,
   loadStackConfig,
   RecordedResource,
   runProgram,
@@ -83,7 +83,10 @@ describe("conformance: rendered custom resources against the upstream CRDs", fun
 
   for (const [shape, config] of Object.entries(SHAPES)) {
     it(`${shape}: each custom resource is valid`, async () => {
-      const run = await runProgram({ config: { ...BASE, ...config }, cluster: everyRevisionReady });
+      const run = await runProgram({
+        config: { ...BASE, ...config },
+        cluster: everyRevisionPassed,
+      });
       assert.equal(run.error, undefined, run.error?.message);
       const reports = checkResources(catalog, run.resources);
       assert.ok(reports.some((r) => r.resource.startsWith("serving.knative.dev/v1 Route")));
@@ -93,7 +96,7 @@ describe("conformance: rendered custom resources against the upstream CRDs", fun
 
   it("catches a field the CRD does not have in what the stack rendered", async () => {
     const { config, secretKeys } = withStandInSecrets(loadStackConfig(stackFiles().prod));
-    const run = await runProgram({ config, secretKeys, cluster: everyRevisionReady });
+    const run = await runProgram({ config, secretKeys, cluster: everyRevisionPassed });
     const route = run.resources.find((r) => r.type === "kubernetes:serving.knative.dev/v1:Route");
     assert.ok(route);
     const spec = route.inputs.spec as { traffic: Record<string, unknown>[] };
@@ -113,7 +116,7 @@ describe("conformance: rendered custom resources against the upstream CRDs", fun
     const run = await runProgram({
       config: { ...config, "canary-release:createNamespace": "true" },
       secretKeys,
-      cluster: everyRevisionReady,
+      cluster: everyRevisionPassed,
     });
     const custom = new Set(run.resources.filter(isCustomResource).map((r) => r.type));
     const other = new Set(run.resources.filter((r) => !isCustomResource(r)).map((r) => r.type));

@@ -3,7 +3,7 @@ import { strict as assert } from "assert";
 import {
   ClusterState,
   emptyCluster,
-  everyRevisionReady,
+  everyRevisionPassed,
   loadStackConfig,
   ProgramRun,
   RecordedResource,
@@ -38,12 +38,32 @@ function routeTraffic(run: ProgramRun): unknown {
   return (only(run, ROUTE).inputs.spec as { traffic: unknown }).traffic;
 }
 
-function readyState(status: "True" | "False" | "Unknown", reason?: string, message?: string) {
+function readyState(
+  status: "True" | "False" | "Unknown",
+  reason?: string,
+  message?: string,
+): Record<string, unknown> {
+  // A real Revision always has metadata (Knative's own labels), tested or not.
   return {
+    metadata: { labels: { "serving.knative.dev/configuration": "hello" } },
     status: {
       conditions: [
         { type: "Ready", status, ...(reason ? { reason } : {}), ...(message ? { message } : {}) },
       ],
+    },
+  };
+}
+
+/** A Ready revision with the revision tester's record on it. */
+function testedState(label?: string, result?: Record<string, unknown>): Record<string, unknown> {
+  return {
+    ...readyState("True"),
+    metadata: {
+      labels: label !== undefined ? { "canary-release.dev/smoke-test": label } : {},
+      annotations:
+        result !== undefined
+          ? { "canary-release.dev/smoke-test-result": JSON.stringify(result) }
+          : {},
     },
   };
 }
@@ -97,7 +117,7 @@ describe("committed stack files under mocks", () => {
       config,
       secretKeys,
       stack: "prod",
-      cluster: everyRevisionReady,
+      cluster: everyRevisionPassed,
     });
     assert.deepEqual(routeTraffic(run), [
       { tag: "stable", revisionName: stable, percent: 100 - percent },
@@ -122,7 +142,7 @@ describe("committed stack files under mocks", () => {
 
 describe("route, provider and outputs", () => {
   it("names the Route <app> in the namespace, through the explicit provider", async () => {
-    const run = await runProgram({ config: PROD, cluster: everyRevisionReady });
+    const run = await runProgram({ config: PROD, cluster: everyRevisionPassed });
     const route = only(run, ROUTE);
     assert.deepEqual((route.inputs.metadata as Record<string, unknown>).name, "hello");
     assert.deepEqual((route.inputs.metadata as Record<string, unknown>).namespace, "hello");
@@ -138,10 +158,11 @@ describe("route, provider and outputs", () => {
     // current context is: for a read, the gate could pass on the wrong cluster.
     const run = await runProgram({
       config: { ...PROD, "canary-release:createNamespace": "true" },
-      cluster: everyRevisionReady,
+      cluster: everyRevisionPassed,
     });
     const kubernetes = run.resources.filter((r) => r.custom && r.type.startsWith("kubernetes:"));
-    assert.deepEqual(kubernetes.map((r) => r.type).sort(), [NAMESPACE, REVISION, ROUTE]);
+    const types = new Set(kubernetes.map((r) => r.type));
+    for (const type of [NAMESPACE, REVISION, ROUTE]) assert.ok(types.has(type), type);
     for (const resource of kubernetes) {
       assert.match(
         resource.provider ?? "(default provider)",
@@ -152,7 +173,7 @@ describe("route, provider and outputs", () => {
   });
 
   it("exports url, urls per tag, traffic and the revisions", async () => {
-    const run = await runProgram({ config: PROD, cluster: everyRevisionReady });
+    const run = await runProgram({ config: PROD, cluster: everyRevisionPassed });
     assert.deepEqual(run.outputs, {
       url: "http://hello.hello.apps.example.com",
       urls: {
@@ -168,6 +189,7 @@ describe("route, provider and outputs", () => {
       stableRevision: "hello-1111111",
       candidateRevision: "hello-2222222",
       canaryPercent: 20,
+      candidateSmokeTest: { state: "passed", result: null },
       pipelineName: null,
       webhookUrl: null,
     });
@@ -184,7 +206,7 @@ describe("route, provider and outputs", () => {
     const run = await runProgram({
       config: { ...PROD, "kubernetes:kubeconfig": "apiVersion: v1\nkind: Config\n" },
       secretKeys: ["kubernetes:kubeconfig"],
-      cluster: everyRevisionReady,
+      cluster: everyRevisionPassed,
     });
     const provider = only(run, PROVIDER);
     assert.equal(provider.inputs.context, "prod");
@@ -228,12 +250,83 @@ describe("render mode", () => {
 describe("candidate gate", () => {
   const candidateId = "hello/hello-2222222";
 
-  it("passes a candidate whose Ready condition is True", async () => {
+  it("passes a candidate that is Ready and passed its smoke test, and exports the record", async () => {
+    const result = { status: 200, latencyMs: 12, at: "2026-11-26T06:00:00Z", reason: "ok" };
     const run = await runProgram({
       config: PROD,
-      cluster: clusterWith({ [candidateId]: readyState("True") }),
+      cluster: clusterWith({ [candidateId]: testedState("passed", result) }),
     });
     assert.equal((routeTraffic(run) as { percent: number }[])[1].percent, 20);
+    assert.deepEqual(run.outputs.candidateSmokeTest, { state: "passed", result });
+    assert.deepEqual(run.logs, []);
+  });
+
+  it("refuses a Ready candidate whose smoke test failed, quoting the recorded result", async () => {
+    const result = {
+      status: 500,
+      latencyMs: 8,
+      at: "2026-11-26T06:00:00Z",
+      reason: "unexpected status 500",
+    };
+    const run = await runProgram({
+      config: PROD,
+      cluster: clusterWith({ [candidateId]: testedState("failed", result) }),
+    });
+    assert.match(
+      run.error?.message ?? "",
+      /hello\/hello-2222222: its smoke test failed: unexpected status 500 \(status 500, 8 ms, at 2026-11-26T06:00:00Z\)/,
+    );
+    assert.match(run.error?.message ?? "", /canary-release:allowUntestedCandidate true/);
+    assert.equal(
+      run.resources.some((r) => r.type === ROUTE),
+      false,
+      "no Route with that traffic",
+    );
+  });
+
+  it("refuses a Ready candidate with no smoke test result yet", async () => {
+    const run = await runProgram({
+      config: PROD,
+      cluster: clusterWith({ [candidateId]: testedState() }),
+    });
+    assert.match(run.error?.message ?? "", /no smoke test result yet/);
+  });
+
+  it("allowUntestedCandidate lets a failed candidate through, and the preview warns", async () => {
+    const run = await runProgram({
+      config: { ...PROD, "canary-release:allowUntestedCandidate": "true" },
+      cluster: clusterWith({
+        [candidateId]: testedState("failed", { status: 500, reason: "boom" }),
+      }),
+    });
+    assert.equal(run.error, undefined, run.error?.message);
+    assert.equal((routeTraffic(run) as { percent: number }[])[1].percent, 20);
+    assert.equal(run.logs.length, 1);
+    assert.match(
+      run.logs[0],
+      /^warning: Sending traffic to candidate revision hello\/hello-2222222 although its smoke test failed: boom/,
+    );
+    assert.deepEqual(run.outputs.candidateSmokeTest, {
+      state: "failed",
+      result: { status: 500, reason: "boom" },
+    });
+  });
+
+  it("allowUntestedCandidate does not lift the Ready requirement", async () => {
+    const run = await runProgram({
+      config: { ...PROD, "canary-release:allowUntestedCandidate": "true" },
+      cluster: clusterWith({ [candidateId]: readyState("False", "RevisionFailed") }),
+    });
+    assert.match(run.error?.message ?? "", /Ready is False: RevisionFailed/);
+  });
+
+  it("with the tester disabled, Ready is enough", async () => {
+    const run = await runProgram({
+      config: { ...PROD, "canary-release:tester": '{"enabled":false}' },
+      cluster: clusterWith({ [candidateId]: readyState("True") }),
+    });
+    assert.equal(run.error, undefined, run.error?.message);
+    assert.deepEqual(run.outputs.candidateSmokeTest, { state: "untested", result: null });
   });
 
   it("refuses a candidate with Ready=False, quoting Knative's reason and message, and registers no Route", async () => {
@@ -262,14 +355,14 @@ describe("candidate gate", () => {
     assert.match(unknown.error?.message ?? "", /Ready is Unknown: Deploying/);
     const fresh = await runProgram({
       config: PROD,
-      cluster: clusterWith({ [candidateId]: { status: {} } }),
+      cluster: clusterWith({ [candidateId]: { metadata: {}, status: {} } }),
     });
     assert.match(fresh.error?.message ?? "", /no Ready condition yet/);
     // No status at all is unknown to a preview (Pulumi treats missing outputs so); `up` refuses.
     const noStatus = await runProgram({
       config: PROD,
       preview: false,
-      cluster: clusterWith({ [candidateId]: {} }),
+      cluster: clusterWith({ [candidateId]: { metadata: {} } }),
     });
     assert.match(noStatus.error?.message ?? "", /no Ready condition yet/);
   });
@@ -283,16 +376,22 @@ describe("candidate gate", () => {
     );
   });
 
-  it("reads nothing at canaryPercent 0 (the candidate's tag URL works before it is Ready)", async () => {
+  it("at canaryPercent 0 the candidate need not be Ready or tested, and its record is exported", async () => {
+    const run = await runProgram({
+      config: { ...PROD, "canary-release:canaryPercent": "0" },
+      cluster: clusterWith({ [candidateId]: readyState("Unknown", "Deploying") }),
+    });
+    assert.equal(run.error, undefined, run.error?.message);
+    assert.deepEqual(run.outputs.candidateSmokeTest, { state: "untested", result: null });
+  });
+
+  it("at canaryPercent 0 a candidate that does not exist is still refused", async () => {
+    // A Route to a missing revision is not Ready: a mistyped candidate would take the Route down.
     const run = await runProgram({
       config: { ...PROD, "canary-release:canaryPercent": "0" },
       cluster: emptyCluster,
     });
-    assert.equal(run.error, undefined);
-    assert.equal(
-      run.resources.some((r) => r.readId !== undefined),
-      false,
-    );
+    assert.match(run.error?.message ?? "", /hello\/hello-2222222.*does not exist/);
   });
 
   it("verifyCandidate false skips the read", async () => {
@@ -321,7 +420,7 @@ describe("a canary step changes the Route and nothing else", () => {
   async function resourcesAt(percent: number): Promise<Map<string, string>> {
     const run = await runProgram({
       config: { ...PROD, "canary-release:canaryPercent": String(percent) },
-      cluster: everyRevisionReady,
+      cluster: everyRevisionPassed,
     });
     assert.equal(run.error, undefined);
     return new Map(run.resources.map((r) => [r.urn, JSON.stringify(r.inputs)]));
@@ -383,7 +482,10 @@ describe("a canary step changes the Route and nothing else", () => {
       ],
     ];
     for (const [config, expected] of steps) {
-      const run = await runProgram({ config: { ...base, ...config }, cluster: everyRevisionReady });
+      const run = await runProgram({
+        config: { ...base, ...config },
+        cluster: everyRevisionPassed,
+      });
       const traffic = routeTraffic(run) as { revisionName?: string; percent: number }[];
       assert.deepEqual(
         traffic.map((t) => [t.revisionName, t.percent]),
@@ -397,7 +499,7 @@ describe("a canary step changes the Route and nothing else", () => {
 async function protectFlags(config: Record<string, string>): Promise<Record<string, boolean>> {
   const run = await runProgram({
     config: { ...config, "canary-release:createNamespace": "true" },
-    cluster: everyRevisionReady,
+    cluster: everyRevisionPassed,
   });
   return { Namespace: only(run, NAMESPACE).protect, Route: only(run, ROUTE).protect };
 }

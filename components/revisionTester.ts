@@ -1,0 +1,135 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { withNamespace } from "./manifest";
+import { rbacProblems, roleRules } from "./rbac";
+import {
+  revisionSourceManifest,
+  RevisionTesterSpec,
+  SOURCE_RULES,
+  TESTER_RULES,
+  TESTER_SCRIPT,
+  testerNames,
+  testerServiceManifest,
+} from "./revisionTesterManifests";
+
+export interface RevisionTesterArgs {
+  /** The Configuration whose revisions are tested. */
+  readonly app: string;
+  readonly namespace: pulumi.Input<string>;
+  /** The namespace's name, known before deployment (the tester watches it). */
+  readonly namespaceName: string;
+  /** Node.js LTS image the tester runs on. */
+  readonly image: string;
+  /** Path requested on each revision. */
+  readonly path: string;
+  readonly expectStatus: number;
+  /** Regular expression the body must match; unset: any body. */
+  readonly expectBody?: string;
+  readonly timeoutSeconds: number;
+  /** Secret holding a commit-status token under `tokenSecretKey`; unset: no commit statuses. */
+  readonly tokenSecretName?: string;
+  readonly tokenSecretKey?: string;
+  /** Resources to create the tester after (the token Secret). */
+  readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+/**
+ * Smoke-tests every new revision of `<app>` once it is Ready: an ApiServerSource sends Revision
+ * events to a cluster-local Knative Service running functions/revision-tester/server.js, which
+ * records `passed` or `failed` on the Revision (and as a GitHub commit status). The canary
+ * gate reads that record before it lets a candidate have traffic.
+ */
+export class RevisionTester extends pulumi.ComponentResource {
+  public readonly serviceName: pulumi.Output<string>;
+
+  constructor(name: string, args: RevisionTesterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("canary:knative:RevisionTester", name, {}, opts);
+
+    for (const [what, rules] of [
+      ["tester", TESTER_RULES],
+      ["revision source", SOURCE_RULES],
+    ] as const) {
+      const problems = rbacProblems(rules, "namespace");
+      if (problems.length > 0) {
+        throw new pulumi.ResourceError(`${what} RBAC: ${problems.join("; ")}`, this);
+      }
+    }
+    const names = testerNames(args.app);
+    const spec: RevisionTesterSpec = {
+      app: args.app,
+      namespace: args.namespaceName,
+      image: args.image,
+      path: args.path,
+      expectStatus: args.expectStatus,
+      ...(args.expectBody !== undefined ? { expectBody: args.expectBody } : {}),
+      timeoutSeconds: args.timeoutSeconds,
+      ...(args.tokenSecretName !== undefined ? { tokenSecretName: args.tokenSecretName } : {}),
+      tokenSecretKey: args.tokenSecretKey ?? "token",
+    };
+
+    const code = new k8s.core.v1.ConfigMap(
+      `${name}-code`,
+      {
+        metadata: { name: names.configMap, namespace: args.namespace },
+        data: { "server.js": TESTER_SCRIPT },
+      },
+      { parent: this },
+    );
+
+    const tester = this.serviceAccountWithRole(
+      `${name}-tester`,
+      names.serviceAccount,
+      TESTER_RULES,
+      args.namespace,
+    );
+    const source = this.serviceAccountWithRole(
+      `${name}-source`,
+      names.sourceServiceAccount,
+      SOURCE_RULES,
+      args.namespace,
+    );
+
+    const service = new k8s.apiextensions.CustomResource(
+      `${name}-service`,
+      withNamespace(testerServiceManifest(spec), args.namespace),
+      { parent: this, dependsOn: [code, ...tester, ...(args.dependsOn ?? [])] },
+    );
+    new k8s.apiextensions.CustomResource(
+      `${name}-source`,
+      withNamespace(revisionSourceManifest(spec), args.namespace),
+      { parent: this, dependsOn: [service, ...source] },
+    );
+
+    this.serviceName = pulumi.output(names.service);
+    this.registerOutputs({ serviceName: this.serviceName });
+  }
+
+  /** A ServiceAccount with a namespaced Role of exactly `rules`, bound to it. */
+  private serviceAccountWithRole(
+    name: string,
+    accountName: string,
+    rules: Parameters<typeof roleRules>[0],
+    namespace: pulumi.Input<string>,
+  ): pulumi.Resource[] {
+    const account = new k8s.core.v1.ServiceAccount(
+      name,
+      { metadata: { name: accountName, namespace } },
+      { parent: this },
+    );
+    const role = new k8s.rbac.v1.Role(
+      name,
+      { metadata: { name: accountName, namespace }, rules: roleRules(rules) },
+      { parent: this },
+    );
+    const binding = new k8s.rbac.v1.RoleBinding(
+      name,
+      {
+        metadata: { name: accountName, namespace },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: accountName },
+        subjects: [{ kind: "ServiceAccount", name: accountName, namespace }],
+      },
+      { parent: this, dependsOn: [account, role] },
+    );
+    return [account, role, binding];
+  }
+}

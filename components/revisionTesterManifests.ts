@@ -1,0 +1,178 @@
+// The revision tester as manifests: its Knative Service, the ApiServerSource that feeds it
+// Revision events, and the RBAC both need. Pure: no Pulumi.
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import type { Manifest } from "./manifest";
+import type { PolicyRule } from "./rbac";
+
+/** The tester's code, shipped in a ConfigMap and run with `node /app/server.js`. */
+export const TESTER_SCRIPT_PATH = path.join(
+  __dirname,
+  "..",
+  "functions",
+  "revision-tester",
+  "server.js",
+);
+export const TESTER_SCRIPT = fs.readFileSync(TESTER_SCRIPT_PATH, "utf8");
+export const TESTER_SCRIPT_SHA256 = createHash("sha256").update(TESTER_SCRIPT).digest("hex");
+
+/** Where the GitHub token (testerGithubToken) is mounted in the tester's container. */
+export const GITHUB_TOKEN_MOUNT = "/var/run/secrets/github";
+
+export interface RevisionTesterSpec {
+  readonly app: string;
+  readonly namespace: string;
+  readonly image: string;
+  readonly path: string;
+  readonly expectStatus: number;
+  readonly expectBody?: string;
+  readonly timeoutSeconds: number;
+  /** Secret with the commit-status token under `tokenSecretKey`; unset: no commit statuses. */
+  readonly tokenSecretName?: string;
+  readonly tokenSecretKey: string;
+}
+
+export function testerNames(app: string): {
+  readonly service: string;
+  readonly serviceAccount: string;
+  readonly source: string;
+  readonly sourceServiceAccount: string;
+  readonly configMap: string;
+} {
+  return {
+    service: `${app}-tester`,
+    serviceAccount: `${app}-tester`,
+    source: `${app}-revisions`,
+    sourceServiceAccount: `${app}-revision-source`,
+    // Content-addressed: new code is a new ConfigMap, so running revisions keep theirs.
+    configMap: `${app}-tester-${TESTER_SCRIPT_SHA256.slice(0, 10)}`,
+  };
+}
+
+/**
+ * What the tester does through the Kubernetes API: read and patch Revisions (claim, result;
+ * list: the periodic re-scan that retries a test whose tester died), and create, read and delete
+ * its short-lived `<revision>-smoke` Routes (list: the clean-up of leftovers).
+ */
+export const TESTER_RULES: readonly PolicyRule[] = Object.freeze([
+  { apiGroups: ["serving.knative.dev"], resources: ["revisions"], verbs: ["get", "list", "patch"] },
+  {
+    apiGroups: ["serving.knative.dev"],
+    resources: ["routes"],
+    verbs: ["get", "list", "create", "delete"],
+  },
+]);
+
+/** What the ApiServerSource's adapter needs to watch Revisions. */
+export const SOURCE_RULES: readonly PolicyRule[] = Object.freeze([
+  { apiGroups: ["serving.knative.dev"], resources: ["revisions"], verbs: ["get", "list", "watch"] },
+]);
+
+/**
+ * How old a claim must be before another tester presumes its holder dead: longer than the
+ * longest test (Route wait 60 s, the test itself, six API requests of up to 10 s each), with a
+ * minute to spare, and never below the tester's own default of 300 s.
+ */
+export function claimTtlSeconds(testTimeoutSeconds: number): number {
+  return Math.max(300, 60 + testTimeoutSeconds + 6 * 10 + 60);
+}
+
+/** The tester's Knative Service: cluster-local, always one pod, code from the ConfigMap. */
+export function testerServiceManifest(spec: RevisionTesterSpec): Manifest {
+  const names = testerNames(spec.app);
+  const env: { name: string; value: string }[] = [
+    { name: "NAMESPACE", value: spec.namespace },
+    { name: "CONFIGURATION", value: spec.app },
+    { name: "TEST_PATH", value: spec.path },
+    { name: "EXPECT_STATUS", value: String(spec.expectStatus) },
+    ...(spec.expectBody !== undefined ? [{ name: "EXPECT_BODY", value: spec.expectBody }] : []),
+    { name: "TEST_TIMEOUT_SECONDS", value: String(spec.timeoutSeconds) },
+    { name: "CLAIM_TTL_SECONDS", value: String(claimTtlSeconds(spec.timeoutSeconds)) },
+    ...(spec.tokenSecretName !== undefined
+      ? [{ name: "GITHUB_TOKEN_FILE", value: `${GITHUB_TOKEN_MOUNT}/${spec.tokenSecretKey}` }]
+      : []),
+  ];
+  const volumes: Record<string, unknown>[] = [
+    { name: "code", configMap: { name: names.configMap } },
+    ...(spec.tokenSecretName !== undefined
+      ? [{ name: "github-token", secret: { secretName: spec.tokenSecretName } }]
+      : []),
+  ];
+  const volumeMounts: Record<string, unknown>[] = [
+    { name: "code", mountPath: "/app", readOnly: true },
+    ...(spec.tokenSecretName !== undefined
+      ? [{ name: "github-token", mountPath: GITHUB_TOKEN_MOUNT, readOnly: true }]
+      : []),
+  ];
+  return {
+    apiVersion: "serving.knative.dev/v1",
+    kind: "Service",
+    metadata: {
+      name: names.service,
+      namespace: spec.namespace,
+      labels: {
+        // Only the ApiServerSource calls it: no route from outside the cluster.
+        "networking.knative.dev/visibility": "cluster-local",
+        "app.kubernetes.io/name": names.service,
+        "app.kubernetes.io/part-of": "canary-release",
+      },
+    },
+    spec: {
+      template: {
+        metadata: {
+          annotations: {
+            // A test runs after the event is acknowledged: scale-to-zero must not cut it off.
+            "autoscaling.knative.dev/min-scale": "1",
+            // New code rolls a new revision (the ConfigMap name changes with it as well).
+            "canary-release.dev/code-sha256": TESTER_SCRIPT_SHA256,
+          },
+        },
+        spec: {
+          serviceAccountName: names.serviceAccount,
+          containers: [
+            {
+              name: "tester",
+              image: spec.image,
+              command: ["node", "/app/server.js"],
+              env,
+              volumeMounts,
+              readinessProbe: { httpGet: { path: "/healthz" } },
+              securityContext: {
+                runAsNonRoot: true,
+                runAsUser: 1000,
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ["ALL"] },
+                seccompProfile: { type: "RuntimeDefault" },
+              },
+            },
+          ],
+          volumes,
+        },
+      },
+    },
+  };
+}
+
+/** Revision events of the app's Configuration, whole objects, sent to the tester. */
+export function revisionSourceManifest(spec: RevisionTesterSpec): Manifest {
+  const names = testerNames(spec.app);
+  return {
+    apiVersion: "sources.knative.dev/v1",
+    kind: "ApiServerSource",
+    metadata: { name: names.source, namespace: spec.namespace },
+    spec: {
+      mode: "Resource",
+      serviceAccountName: names.sourceServiceAccount,
+      resources: [
+        {
+          apiVersion: "serving.knative.dev/v1",
+          kind: "Revision",
+          selector: { matchLabels: { "serving.knative.dev/configuration": spec.app } },
+        },
+      ],
+      sink: { ref: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: names.service } },
+    },
+  };
+}

@@ -1,0 +1,237 @@
+// The revision tester as the stack registers it, under mocks: the Knative Service, its code,
+// the ApiServerSource, the RBAC, and the token it posts commit statuses with.
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import {
+  everyRevisionPassed,
+  ProgramRun,
+  RecordedResource,
+  runProgram,
+  STAND_IN_SECRETS,
+} from "../conformance/programRunner";
+import { PolicyRule, rbacProblems } from "../components/rbac";
+import { SMOKE_TEST_LABEL, SMOKE_TEST_RESULT_ANNOTATION } from "../components/revisionGate";
+import { TESTER_SCRIPT_PATH, TESTER_SCRIPT_SHA256 } from "../components/revisionTesterManifests";
+import { REVISION_ANNOTATIONS } from "../components/pipelineContract";
+
+const SERVICE = "kubernetes:serving.knative.dev/v1:Service";
+const SOURCE = "kubernetes:sources.knative.dev/v1:ApiServerSource";
+const CONFIG_MAP = "kubernetes:core/v1:ConfigMap";
+
+const BASE = {
+  "canary-release:app": "hello",
+  "canary-release:namespace": "hello",
+  "kubernetes:context": "prod",
+};
+
+async function run(
+  extra: Record<string, string> = {},
+  secretKeys: string[] = [],
+): Promise<ProgramRun> {
+  const result = await runProgram({
+    config: { ...BASE, ...extra },
+    secretKeys,
+    cluster: everyRevisionPassed,
+  });
+  assert.equal(result.error, undefined, result.error?.message);
+  return result;
+}
+
+function only(result: ProgramRun, type: string): RecordedResource {
+  const found = result.resources.filter((r) => r.type === type);
+  assert.equal(found.length, 1, `expected one ${type}, got ${found.length}`);
+  return found[0];
+}
+
+interface Container {
+  image: string;
+  command: string[];
+  env: { name: string; value: string }[];
+  volumeMounts: { name: string; mountPath: string }[];
+}
+
+function testerPod(result: ProgramRun): {
+  annotations: Record<string, string>;
+  spec: Record<string, unknown>;
+  container: Container;
+} {
+  const template = (
+    only(result, SERVICE).inputs.spec as {
+      template: {
+        metadata: { annotations: Record<string, string> };
+        spec: Record<string, unknown>;
+      };
+    }
+  ).template;
+  const container = (template.spec.containers as Container[])[0];
+  return { annotations: template.metadata.annotations, spec: template.spec, container };
+}
+
+describe("revision tester in the stack", () => {
+  it("a cluster-local Knative Service with one pod always up, running the shipped code", async () => {
+    const result = await run();
+    const service = only(result, SERVICE);
+    const metadata = service.inputs.metadata as { name: string; labels: Record<string, string> };
+    assert.equal(metadata.name, "hello-tester");
+    assert.equal(metadata.labels["networking.knative.dev/visibility"], "cluster-local");
+    const pod = testerPod(result);
+    assert.equal(pod.annotations["autoscaling.knative.dev/min-scale"], "1");
+    assert.equal(pod.annotations["canary-release.dev/code-sha256"], TESTER_SCRIPT_SHA256);
+    assert.deepEqual(pod.container.command, ["node", "/app/server.js"]);
+    assert.equal(pod.container.image, "docker.io/library/node:22.18.0-alpine3.22");
+    assert.equal(pod.spec.serviceAccountName, "hello-tester");
+
+    const code = only(result, CONFIG_MAP);
+    const codeName = (code.inputs.metadata as { name: string }).name;
+    assert.equal(codeName, `hello-tester-${TESTER_SCRIPT_SHA256.slice(0, 10)}`);
+    assert.equal(
+      (code.inputs.data as Record<string, string>)["server.js"],
+      fs.readFileSync(TESTER_SCRIPT_PATH, "utf8"),
+    );
+    assert.deepEqual(pod.spec.volumes, [{ name: "code", configMap: { name: codeName } }]);
+  });
+
+  it("passes the tester config as environment variables", async () => {
+    const result = await run({
+      "canary-release:tester": JSON.stringify({
+        path: "/healthz",
+        expectStatus: 204,
+        expectBody: "^ok$",
+        timeoutSeconds: 3,
+        image: "node:24-alpine",
+      }),
+    });
+    const { container } = testerPod(result);
+    assert.equal(container.image, "node:24-alpine");
+    assert.deepEqual(container.env, [
+      { name: "NAMESPACE", value: "hello" },
+      { name: "CONFIGURATION", value: "hello" },
+      { name: "TEST_PATH", value: "/healthz" },
+      { name: "EXPECT_STATUS", value: "204" },
+      { name: "EXPECT_BODY", value: "^ok$" },
+      { name: "TEST_TIMEOUT_SECONDS", value: "3" },
+      { name: "CLAIM_TTL_SECONDS", value: "300" },
+    ]);
+  });
+
+  it("mounts testerGithubToken as a file, from a Secret that keeps it secret", async () => {
+    const result = await run(
+      { "canary-release:testerGithubToken": STAND_IN_SECRETS["canary-release:testerGithubToken"] },
+      ["canary-release:testerGithubToken"],
+    );
+    const { container, spec } = testerPod(result);
+    assert.ok(
+      container.env.some(
+        (e) => e.name === "GITHUB_TOKEN_FILE" && e.value === "/var/run/secrets/github/token",
+      ),
+    );
+    assert.deepEqual((spec.volumes as unknown[])[1], {
+      name: "github-token",
+      secret: { secretName: "hello-github-status" },
+    });
+    const secret = secretNamed(result, "hello-github-status");
+    assert.ok(secret.secretPaths.some((p) => p === "stringData" || p === "stringData.token"));
+    // Never the token that manages webhooks.
+    assert.equal(JSON.stringify(only(result, SERVICE).inputs).includes("github:token"), false);
+  });
+
+  it("an ApiServerSource sends the Configuration's Revision events, whole, to the tester", async () => {
+    const result = await run();
+    const source = only(result, SOURCE);
+    assert.deepEqual(source.inputs.spec, {
+      mode: "Resource",
+      serviceAccountName: "hello-revision-source",
+      resources: [
+        {
+          apiVersion: "serving.knative.dev/v1",
+          kind: "Revision",
+          selector: { matchLabels: { "serving.knative.dev/configuration": "hello" } },
+        },
+      ],
+      sink: {
+        ref: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "hello-tester" },
+      },
+    });
+  });
+
+  it("RBAC: the source watches revisions, the tester patches them and manages its routes; no wildcard", async () => {
+    const result = await run();
+    const roles = result.resources.filter(
+      (r) => r.type === "kubernetes:rbac.authorization.k8s.io/v1:Role",
+    );
+    const rulesOf = (name: string): PolicyRule[] => {
+      const role = roles.find((r) => (r.inputs.metadata as { name: string }).name === name);
+      assert.ok(role, `Role ${name}`);
+      return role.inputs.rules as PolicyRule[];
+    };
+    assert.deepEqual(rulesOf("hello-revision-source"), [
+      {
+        apiGroups: ["serving.knative.dev"],
+        resources: ["revisions"],
+        verbs: ["get", "list", "watch"],
+      },
+    ]);
+    assert.deepEqual(rulesOf("hello-tester"), [
+      {
+        apiGroups: ["serving.knative.dev"],
+        resources: ["revisions"],
+        verbs: ["get", "list", "patch"],
+      },
+      {
+        apiGroups: ["serving.knative.dev"],
+        resources: ["routes"],
+        verbs: ["get", "list", "create", "delete"],
+      },
+    ]);
+    for (const role of roles)
+      assert.deepEqual(rbacProblems(role.inputs.rules as PolicyRule[], "namespace"), []);
+  });
+
+  it("the tester accepts the environment the stack gives it, up to the longest timeout", async () => {
+    const server = require(TESTER_SCRIPT_PATH) as {
+      readConfig: (env: Record<string, string>) => unknown;
+    };
+    for (const timeoutSeconds of [1, 10, 300]) {
+      const result = await run({
+        "canary-release:tester": JSON.stringify({ timeoutSeconds, expectBody: "^Hello" }),
+      });
+      const env = Object.fromEntries(testerPod(result).container.env.map((e) => [e.name, e.value]));
+      assert.doesNotThrow(() => server.readConfig(env), `timeoutSeconds ${timeoutSeconds}`);
+    }
+  });
+
+  it("tester.enabled false: no tester resources", async () => {
+    const result = await run({ "canary-release:tester": '{"enabled":false}' });
+    for (const type of [SERVICE, SOURCE, CONFIG_MAP]) {
+      assert.equal(
+        result.resources.some((r) => r.type === type),
+        false,
+        type,
+      );
+    }
+  });
+
+  it("the tester and the stack agree on the label and annotation names", () => {
+    // server.js cannot import TypeScript; its exported constants must equal the gate's.
+    const server = require(TESTER_SCRIPT_PATH) as Record<string, unknown>;
+    const exported = JSON.stringify(server);
+    for (const name of [
+      SMOKE_TEST_LABEL,
+      SMOKE_TEST_RESULT_ANNOTATION,
+      REVISION_ANNOTATIONS.commit,
+      REVISION_ANNOTATIONS.repository,
+    ]) {
+      assert.ok(exported.includes(name), `server.js exports ${name}`);
+    }
+  });
+});
+
+function secretNamed(result: ProgramRun, name: string): RecordedResource {
+  const found = result.resources.find(
+    (r) =>
+      r.type === "kubernetes:core/v1:Secret" &&
+      (r.inputs.metadata as { name: string }).name === name,
+  );
+  assert.ok(found, `Secret ${name}`);
+  return found;
+}
