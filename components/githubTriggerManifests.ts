@@ -174,8 +174,8 @@ function requireNonEmpty(field: keyof GitHubTriggerSpec, value: string | undefin
 
 /**
  * A CEL string literal holding exactly `value`. Everything outside printable ASCII, plus `"` and
- * `\`, is escaped (`\uXXXX` / `\UXXXXXXXX` are code points in CEL strings), so the literal means
- * the same to cel-go and to @bufbuild/cel whatever the branch name contains.
+ * `\`, is escaped (`\u` with 4 hex digits, `\U` with 8: code points in CEL strings), so the
+ * literal means the same to cel-go and to @bufbuild/cel whatever the branch name contains.
  */
 export function celStringLiteral(value: string): string {
   let out = '"';
