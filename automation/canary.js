@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+// The `canary` bin. It runs the TypeScript CLI from source through ts-node in transpile-only
+// mode: no build step, so it works right after `npm ci` (ts-node is a dev dependency; `npm test`
+// type-checks the same code).
+"use strict";
+const path = require("path");
+
+require("ts-node").register({
+  transpileOnly: true,
+  project: path.join(__dirname, "..", "tsconfig.json"),
+});
+require("./cli")
+  .runFromProcess()
+  .catch((error) => {
+    process.stderr.write(`error: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exitCode = 1;
+  });

@@ -1,0 +1,805 @@
+// The `canary` command: arguments (commander), output for people and for tools (--json), exit
+// codes, the stack file under git, and Ctrl-C. Decisions live in operations.ts and rollout.ts.
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { analyseCandidate, validateAnalysisOptions } from "./analysis";
+import type { AnalysisOptions, AnalysisResult, MetricsScheme } from "./analysisTypes";
+import { CanaryRefusedError, errorMessage } from "./errors";
+import { EXIT_CODES_HELP, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED } from "./exitCodes";
+import { commitStackFile, isGitCheckout, stackFileDiff } from "./git";
+import {
+  promoteCandidate,
+  readStatus,
+  rollbackCanary,
+  setCanaryPercent,
+  type CanaryStatus,
+  type ChangeResult,
+  type CommandOptions,
+} from "./operations";
+import { readFileIfExists, resolveProjectDir, stackFilePath } from "./project";
+import {
+  DEFAULT_MAX_INCONCLUSIVE,
+  rolloutExitCode,
+  runRollout,
+  stepsProblems,
+  type RolloutEvent,
+  type RolloutReport,
+} from "./rollout";
+import {
+  openPulumiStack,
+  withConcurrentUpdateRetries,
+  type OpenStackOptions,
+  type RetryPolicy,
+  type StackDriver,
+  type UpSummary,
+} from "./stackDriver";
+import { formatDuration, parseDuration, promqlDuration, realSleep, type Sleep } from "./time";
+
+/** Default of `--min-requests`: below it, a window says too little to judge. */
+export const DEFAULT_MIN_REQUESTS = 50;
+export const DEFAULT_INTERVAL = "5m";
+
+/** Everything the command reaches outside itself, so tests run it in-process. */
+export interface CliDeps {
+  /** Where the project directory is searched from (up to the root) without --cwd. */
+  readonly cwd: string;
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  /** Opens the stack; called only once the arguments are valid. */
+  readonly openStack: (options: OpenStackOptions) => Promise<StackDriver>;
+  readonly analyse: (options: AnalysisOptions) => Promise<AnalysisResult>;
+  readonly sleep: Sleep;
+  readonly now: () => Date;
+  /** Aborted on Ctrl-C: a rollout stops between two actions. */
+  readonly signal?: AbortSignal;
+  readonly retryPolicy?: RetryPolicy;
+}
+
+export function defaultCliDeps(signal?: AbortSignal): CliDeps {
+  return {
+    cwd: process.cwd(),
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    openStack: openPulumiStack,
+    analyse: analyseCandidate,
+    sleep: realSleep,
+    now: () => new Date(),
+    ...(signal !== undefined ? { signal } : {}),
+  };
+}
+
+interface CommonFlags {
+  readonly stack: string;
+  readonly cwd?: string;
+  readonly json: boolean;
+  readonly verbose: boolean;
+}
+
+interface ChangeFlags extends CommonFlags {
+  readonly commit: boolean;
+  /** `--no-up` sets it false. */
+  readonly up: boolean;
+}
+
+interface RolloutFlags extends CommonFlags {
+  readonly commit: boolean;
+  readonly steps: number[];
+  readonly interval: number;
+  readonly window?: number;
+  readonly prometheus: string;
+  readonly minSuccessRate: number;
+  readonly maxP99Ms: number;
+  readonly minRequests: number;
+  readonly maxInconclusive: number;
+  readonly promote: boolean;
+  readonly metrics?: MetricsScheme;
+}
+
+// Argument parsers: a bad value stops here, before any stack is opened.
+
+export function parsePercentArgument(text: string): number {
+  if (!/^\d+$/.test(text.trim()) || Number(text) > 100) {
+    throw new InvalidArgumentError(`canaryPercent must be a whole number from 0 to 100.`);
+  }
+  return Number(text);
+}
+
+export function parseStepsArgument(text: string): number[] {
+  const parts = text.split(",").map((part) => part.trim());
+  const bad = parts.filter((part) => !/^\d+$/.test(part));
+  if (bad.length > 0) {
+    throw new InvalidArgumentError(
+      `steps must be whole percentages separated by commas, e.g. 5,20,50,100 ` +
+        `(not ${bad.map((b) => JSON.stringify(b)).join(", ")}).`,
+    );
+  }
+  const steps = parts.map(Number);
+  const problems = stepsProblems(steps);
+  if (problems.length > 0) throw new InvalidArgumentError(`${problems.join("; ")}.`);
+  return steps;
+}
+
+function parseDurationArgument(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < 1_000) {
+    throw new InvalidArgumentError(`must be a duration of at least 1s, like 30s, 2m, 1m30s or 1h.`);
+  }
+  return ms;
+}
+
+function numberIn(min: number, max: number, what: string): (text: string) => number {
+  return (text) => {
+    const value = Number(text);
+    if (text.trim() === "" || !Number.isFinite(value) || value < min || value > max) {
+      throw new InvalidArgumentError(`${what} must be a number from ${min} to ${max}.`);
+    }
+    return value;
+  };
+}
+
+function wholeNumberIn(min: number, max: number): (text: string) => number {
+  return (text) => {
+    if (!/^\d+$/.test(text.trim()) || Number(text) < min || Number(text) > max) {
+      throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}.`);
+    }
+    return Number(text);
+  };
+}
+
+function parseUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new InvalidArgumentError(`must be a URL like http://prometheus:9090.`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new InvalidArgumentError(`must be an http:// or https:// URL.`);
+  }
+  if (url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") {
+    throw new InvalidArgumentError(`must have no query, fragment or credentials.`);
+  }
+  return text.replace(/\/+$/, "");
+}
+
+/** Human progress goes to stdout, or to stderr with --json, where stdout holds one object. */
+class Output {
+  constructor(
+    private readonly deps: CliDeps,
+    readonly json: boolean,
+    readonly verbose: boolean,
+  ) {}
+
+  progress(line: string): void {
+    (this.json ? this.deps.stderr : this.deps.stdout)(`${line}\n`);
+  }
+
+  /** Pulumi's own output, with --verbose only. */
+  get onOutput(): ((text: string) => void) | undefined {
+    if (!this.verbose) return undefined;
+    return (text) => (this.json ? this.deps.stderr : this.deps.stdout)(text);
+  }
+
+  result(value: object): void {
+    if (this.json) this.deps.stdout(`${JSON.stringify(value, null, 2)}\n`);
+  }
+
+  error(exitCode: number, message: string, extra: object = {}): number {
+    if (this.json) {
+      this.deps.stdout(
+        `${JSON.stringify({ ok: false, exitCode, error: message, ...extra }, null, 2)}\n`,
+      );
+    } else {
+      this.deps.stderr(`error: ${message}\n`);
+    }
+    return exitCode;
+  }
+}
+
+/** What happened to Pulumi.<stack>.yaml, for people and for --json. */
+interface StackFileReport {
+  readonly path: string;
+  readonly changed: boolean;
+  readonly gitCheckout: boolean;
+  readonly diff?: string;
+  readonly commit?: string;
+}
+
+interface Session {
+  readonly output: Output;
+  readonly projectDir: string;
+  readonly stackFile: string;
+  readonly gitCheckout: boolean;
+  readonly before: string | undefined;
+}
+
+/** Checks what can be checked without the stack; refuses --commit outside a git checkout. */
+async function startSession(
+  flags: CommonFlags & { commit?: boolean },
+  deps: CliDeps,
+  output: Output,
+): Promise<Session> {
+  const projectDir = resolveProjectDir(flags.cwd, deps.cwd);
+  const stackFile = stackFilePath(projectDir, flags.stack);
+  const gitCheckout = await isGitCheckout(projectDir);
+  if (flags.commit === true && !gitCheckout) {
+    throw new CanaryRefusedError(
+      `--commit: ${projectDir} is not a git checkout, there is nothing to commit to`,
+    );
+  }
+  return { output, projectDir, stackFile, gitCheckout, before: readFileIfExists(stackFile) };
+}
+
+async function openDriver(flags: CommonFlags, session: Session, deps: CliDeps) {
+  const driver = await deps.openStack({ stackName: flags.stack, workDir: session.projectDir });
+  return withConcurrentUpdateRetries(driver, {
+    sleep: deps.sleep,
+    ...(deps.retryPolicy !== undefined ? { policy: deps.retryPolicy } : {}),
+    onRetry: (retry) =>
+      session.output.progress(
+        `stack ${flags.stack} is busy (another update is in progress): ${retry.operation}, ` +
+          `attempt ${retry.attempt + 1}/${retry.attempts} in ${formatDuration(retry.delayMs)}`,
+      ),
+  });
+}
+
+/**
+ * After a command: if the stack file changed, show the diff and say it must be committed;
+ * with --commit (and a command that did not fail), commit it.
+ */
+async function finishStackFile(
+  session: Session,
+  commit: { requested: boolean; allowed: boolean; message: string },
+): Promise<StackFileReport> {
+  const after = readFileIfExists(session.stackFile);
+  const relative = session.stackFile.slice(session.projectDir.length + 1);
+  const base = { path: session.stackFile, gitCheckout: session.gitCheckout };
+  if (after === session.before) return { ...base, changed: false };
+  const out = session.output;
+  if (!session.gitCheckout) {
+    out.progress(
+      `${relative} changed. Keep it with the project (it is not in a git checkout): it holds the ` +
+        `stack's config.`,
+    );
+    return { ...base, changed: true };
+  }
+  const diff = await stackFileDiff(session.projectDir, session.stackFile);
+  out.progress(`${relative} changed:\n${diff.trimEnd()}`);
+  if (commit.requested && commit.allowed) {
+    const id = await commitStackFile(session.projectDir, session.stackFile, commit.message);
+    out.progress(`committed ${id.slice(0, 12)}: ${commit.message}`);
+    return { ...base, changed: true, diff, commit: id };
+  }
+  out.progress(
+    commit.requested
+      ? `not committed, because the command failed. Commit ${relative} once it says what is deployed.`
+      : `Commit ${relative} (or pass --commit): the next reviewed \`pulumi up\` from the ` +
+          `repository would otherwise revert this change.`,
+  );
+  return { ...base, changed: true, diff };
+}
+
+function describeSummary(summary: UpSummary | undefined): string {
+  const changes = Object.entries(summary?.resourceChanges ?? {})
+    .filter(([, count]) => count > 0)
+    .map(([op, count]) => `${count} ${op === "same" ? "unchanged" : op}`);
+  return changes.length > 0 ? ` (${changes.join(", ")})` : "";
+}
+
+/** Maps an error to its exit code and prints it; never hides Pulumi's message. */
+function fail(output: Output, error: unknown, extra: object = {}): number {
+  if (error instanceof CanaryRefusedError) {
+    return output.error(EXIT_REFUSED, `refused: ${error.message}`, extra);
+  }
+  return output.error(EXIT_ERROR, errorMessage(error), extra);
+}
+
+async function runChange(
+  flags: ChangeFlags,
+  deps: CliDeps,
+  describe: string,
+  action: (driver: StackDriver, options: CommandOptions) => Promise<ChangeResult>,
+): Promise<number> {
+  const output = new Output(deps, flags.json, flags.verbose);
+  let session: Session;
+  try {
+    session = await startSession(flags, deps, output);
+  } catch (error) {
+    return fail(output, error);
+  }
+  let result: ChangeResult | undefined;
+  let failure: unknown;
+  try {
+    const driver = await openDriver(flags, session, deps);
+    output.progress(
+      `stack ${flags.stack}: ${describe}` +
+        (flags.up ? " (config, then one pulumi up)" : " (config only, --no-up)"),
+    );
+    const onOutput = output.onOutput;
+    result = await action(driver, {
+      up: flags.up,
+      ...(onOutput !== undefined ? { onOutput } : {}),
+    });
+    output.progress(
+      flags.up
+        ? `done: ${result.message}${describeSummary(result.summary)}`
+        : `written, not deployed: ${result.message}. Deploy it with \`pulumi up\` once reviewed.`,
+    );
+  } catch (error) {
+    failure = error;
+  }
+  let stackFile: StackFileReport | undefined;
+  try {
+    stackFile = await finishStackFile(session, {
+      requested: flags.commit,
+      allowed: failure === undefined,
+      message: result?.message ?? describe,
+    });
+  } catch (error) {
+    failure ??= error;
+  }
+  if (failure !== undefined) return fail(output, failure, { stackFile });
+  output.result({
+    ok: true,
+    exitCode: EXIT_OK,
+    stack: flags.stack,
+    message: result?.message,
+    change: result?.change,
+    previous: result?.previous,
+    deployed: flags.up,
+    summary: result?.summary ?? null,
+    stackFile,
+  });
+  return EXIT_OK;
+}
+
+async function runStatus(flags: CommonFlags, deps: CliDeps): Promise<number> {
+  const output = new Output(deps, flags.json, flags.verbose);
+  try {
+    const session = await startSession(flags, deps, output);
+    const driver = await openDriver(flags, session, deps);
+    const status = await readStatus(driver);
+    if (flags.json) output.result({ ok: true, exitCode: EXIT_OK, ...status });
+    else deps.stdout(formatStatus(status));
+    return EXIT_OK;
+  } catch (error) {
+    return fail(output, error);
+  }
+}
+
+function text(value: unknown): string {
+  if (value === null || value === undefined) return "-";
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+export function formatStatus(status: CanaryStatus): string {
+  const shown = status.deployed ?? status.config;
+  const lines = [`stack ${status.stack}${status.deployed === null ? " (never deployed)" : ""}`];
+  const row = (name: string, value: string): void => {
+    lines.push(`  ${name.padEnd(13)} ${value}`);
+  };
+  row("stable", text(shown.stableRevision));
+  row(
+    "candidate",
+    shown.candidateRevision === null
+      ? "-"
+      : `${shown.candidateRevision} at ${text(shown.canaryPercent)} %`,
+  );
+  row("percent", text(shown.canaryPercent));
+  const smoke = status.candidateSmokeTest;
+  if (smoke !== null && typeof smoke === "object") {
+    const record = smoke as Record<string, unknown>;
+    // {state: passed|failed|untested, result: what the tester measured, or null}
+    const result =
+      record.result === null || record.result === undefined ? "" : ` ${text(record.result)}`;
+    row("smoke test", `${text(record.state)}${result}`);
+  } else {
+    row("smoke test", text(smoke));
+  }
+  row("url", text(status.url));
+  if (status.urls !== null && typeof status.urls === "object") {
+    for (const [tag, url] of Object.entries(status.urls as Record<string, unknown>)) {
+      row(`url ${tag}`, text(url));
+    }
+  }
+  if (status.webhookUrl !== null) row("webhook", text(status.webhookUrl));
+  for (const pending of status.pending) {
+    row("pending", `${pending} (not deployed yet: \`pulumi up\`)`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+function rolloutProgress(event: RolloutEvent, intervalMs: number, maxInconclusive: number): string {
+  switch (event.type) {
+    case "plan":
+      return (
+        `rollout of ${event.candidate}: ${event.from} % -> ${event.steps.join(", ")} %, ` +
+        `analysed every ${formatDuration(intervalMs)}`
+      );
+    case "step":
+      return `step ${event.stepIndex + 1}/${event.stepCount}: canaryPercent ${event.percent}, pulumi up...`;
+    case "deployed":
+      return `  ${event.percent} % deployed${describeSummary(event.summary)}`;
+    case "wait":
+      return event.reason === "settle"
+        ? `  waiting ${formatDuration(event.ms)} (until ${event.until.toISOString()}) before analysing ${event.percent} %`
+        : `  holding at ${event.percent} % for ${formatDuration(event.ms)} more (until ` +
+            `${event.until.toISOString()}), then analysing again (at most ${maxInconclusive} ` +
+            `inconclusive verdicts)`;
+    case "analysis":
+      return `  analysis at ${event.percent} % (attempt ${event.attempt}): ${event.result.verdict.toUpperCase()}: ${event.result.reason}`;
+    case "rollback":
+      return `rolling back to 0 %: ${event.reason}`;
+    case "rolledBack":
+      return `  rolled back: canaryPercent 0 deployed`;
+    case "promote":
+      return `promoting ${event.candidate}: stableRevision, candidate removed, canaryPercent 0, pulumi up...`;
+    case "promoted":
+      return `  promoted: ${event.stable} is the stable revision`;
+  }
+}
+
+function rolloutSummary(report: RolloutReport): string {
+  switch (report.status) {
+    case "completed":
+      return report.promoted
+        ? `rollout completed: ${report.candidate} promoted to stable`
+        : `rollout completed: ${report.candidate} at ${report.deployedPercent} % ` +
+            `(promote it with \`canary promote --stack ${report.stack}\`)`;
+    case "rolled-back":
+      return `rolled back: ${report.reason}`;
+    case "interrupted":
+      return `${report.reason}${report.error !== undefined ? `\n${report.error}` : ""}\nContinue with \`canary rollout --steps <above ${report.deployedPercent}>\`, or \`canary rollback\`.`;
+    case "failed":
+      return `rollout failed: ${report.reason}\n${report.error ?? ""}`;
+  }
+}
+
+async function runRolloutCommand(flags: RolloutFlags, deps: CliDeps): Promise<number> {
+  const output = new Output(deps, flags.json, flags.verbose);
+  let session: Session;
+  try {
+    session = await startSession(flags, deps, output);
+  } catch (error) {
+    return fail(output, error);
+  }
+  const windowMs = flags.window ?? flags.interval;
+  const analysisOptions = (target: {
+    namespace: string;
+    revision: string;
+    at?: Date;
+  }): AnalysisOptions => ({
+    prometheusUrl: flags.prometheus,
+    namespace: target.namespace,
+    revision: target.revision,
+    window: promqlDuration(windowMs),
+    ...(target.at !== undefined ? { at: target.at } : {}),
+    minSuccessRate: flags.minSuccessRate,
+    maxP99Ms: flags.maxP99Ms,
+    minRequests: flags.minRequests,
+    ...(flags.metrics !== undefined ? { metrics: flags.metrics } : {}),
+  });
+  let report: RolloutReport | undefined;
+  let failure: unknown;
+  try {
+    const driver = await openDriver(flags, session, deps);
+    const onOutput = output.onOutput;
+    report = await runRollout(driver, {
+      steps: flags.steps,
+      intervalMs: flags.interval,
+      maxInconclusive: flags.maxInconclusive,
+      promote: flags.promote,
+      sleep: deps.sleep,
+      now: deps.now,
+      ...(deps.signal !== undefined ? { signal: deps.signal } : {}),
+      ...(onOutput !== undefined ? { onOutput } : {}),
+      onEvent: (event) =>
+        output.progress(rolloutProgress(event, flags.interval, flags.maxInconclusive)),
+      checkAnalysis: (target) => validateAnalysisOptions(analysisOptions(target)),
+      analyse: (request) => deps.analyse(analysisOptions(request)),
+    });
+    output.progress(rolloutSummary(report));
+  } catch (error) {
+    failure = error;
+  }
+  const exitCode = report !== undefined ? rolloutExitCode(report) : undefined;
+  let stackFile: StackFileReport | undefined;
+  try {
+    stackFile = await finishStackFile(session, {
+      requested: flags.commit,
+      // The file holds what is deployed in every outcome but a failure's.
+      allowed: exitCode !== undefined && exitCode !== EXIT_ERROR,
+      message:
+        report === undefined
+          ? `canary ${flags.stack}: rollout`
+          : `canary ${flags.stack}: rollout ${report.steps.join(",")} ${report.status}` +
+            (report.promoted ? `, ${report.candidate} promoted` : "") +
+            `, canaryPercent ${report.deployedPercent}`,
+    });
+  } catch (error) {
+    failure ??= error;
+  }
+  if (report === undefined || failure !== undefined) {
+    return fail(output, failure, { ...(report !== undefined ? { report } : {}), stackFile });
+  }
+  output.result({ ok: exitCode === EXIT_OK, exitCode, ...report, stackFile });
+  if (!flags.json && report.status === "failed")
+    deps.stderr(`error: ${report.error ?? report.reason}\n`);
+  return exitCode ?? EXIT_ERROR;
+}
+
+const STACK_OPTION_HELP = "the stack, e.g. prod (its config is Pulumi.<stack>.yaml)";
+
+/**
+ * Marks options required. Commander's own mandatory check runs before its unknown-option check,
+ * so a typo (`--stak prod`) would be reported as "--stack not specified"; checked before the
+ * action instead, the typo is named (with commander's "Did you mean --stack?").
+ */
+function requireOptions(command: Command, ...flags: string[]): Command {
+  return command.hook("preAction", (_root, action) => {
+    if (action !== command) return;
+    for (const option of command.options) {
+      if (
+        flags.includes(option.long ?? "") &&
+        action.getOptionValue(option.attributeName()) === undefined
+      ) {
+        action.error(`error: required option '${option.flags}' not specified`, {
+          code: "commander.missingMandatoryOptionValue",
+          exitCode: EXIT_REFUSED,
+        });
+      }
+    }
+  });
+}
+
+function addCommonOptions(command: Command): Command {
+  return requireOptions(command, "--stack")
+    .option("-s, --stack <name>", `${STACK_OPTION_HELP} (required)`)
+    .option(
+      "-C, --cwd <dir>",
+      "the Pulumi project directory (default: the nearest directory with a Pulumi.yaml, from the current one up)",
+    )
+    .option("--json", "print one JSON object on stdout (progress goes to stderr)", false)
+    .option("-v, --verbose", "stream Pulumi's own output", false);
+}
+
+function addChangeOptions(command: Command): Command {
+  return addCommonOptions(command)
+    .option("--no-up", "only write Pulumi.<stack>.yaml (e.g. for a pull request); no pulumi up")
+    .option("--commit", "commit Pulumi.<stack>.yaml with a message naming the change", false);
+}
+
+const STACK_FILE_HELP = `
+The new config lands in Pulumi.<stack>.yaml. In a git checkout the command prints its diff: commit
+it (or pass --commit), or the next reviewed \`pulumi up\` from the repository reverts the change.
+If the update fails, the config is set back to the values deployed before, and Pulumi's message
+is printed.`;
+
+/** The program; `setExitCode` receives each action's exit code. */
+export function buildProgram(deps: CliDeps, setExitCode: (code: number) => void): Command {
+  const program = new Command("canary");
+  program
+    .description(
+      "Steer the canary release of this Pulumi stack: traffic steps, promotion, rollback, and " +
+        "metric-gated rollouts, through the Pulumi Automation API.",
+    )
+    .exitOverride()
+    .configureOutput({ writeOut: deps.stdout, writeErr: deps.stderr })
+    .showHelpAfterError("(add --help for usage)")
+    .addHelpText("after", `\n${EXIT_CODES_HELP}`);
+
+  const helpAfter = (command: Command, examples: string, extra = ""): Command =>
+    command.addHelpText(
+      "after",
+      `\nExamples:\n${examples}\n${extra.trim() === "" ? "" : `\n${extra.trim()}\n`}\n${EXIT_CODES_HELP}`,
+    );
+
+  helpAfter(
+    addCommonOptions(
+      program
+        .command("status")
+        .description(
+          "show the stable and candidate revisions, canaryPercent, the candidate's smoke test and the URLs",
+        ),
+    ),
+    "  canary status --stack prod\n  canary status --stack prod --json",
+  ).action(async (flags: CommonFlags) => setExitCode(await runStatus(flags, deps)));
+
+  helpAfter(
+    addChangeOptions(
+      program
+        .command("step")
+        .description("set canaryPercent to PERCENT and run one pulumi up")
+        .addArgument(
+          new Argument("<percent>", "the candidate's share of traffic, 0..100").argParser(
+            parsePercentArgument,
+          ),
+        ),
+    ),
+    "  canary step 20 --stack prod\n  canary step 20 --stack prod --no-up --commit   # for a pull request",
+    `A percent above 0 needs canary-release:candidateRevision.\n${STACK_FILE_HELP}`,
+  ).action(async (percent: number, flags: ChangeFlags) =>
+    setExitCode(
+      await runChange(flags, deps, `canaryPercent ${percent}`, (driver, options) =>
+        setCanaryPercent(driver, percent, options),
+      ),
+    ),
+  );
+
+  helpAfter(
+    addChangeOptions(
+      program
+        .command("promote")
+        .description(
+          "make the candidate the stable revision, remove the candidate, canaryPercent 0: one pulumi up",
+        ),
+    ),
+    "  canary promote --stack prod --commit",
+    `Refused when no candidate is set.\n${STACK_FILE_HELP}`,
+  ).action(async (flags: ChangeFlags) =>
+    setExitCode(await runChange(flags, deps, "promote", promoteCandidate)),
+  );
+
+  helpAfter(
+    addChangeOptions(
+      program
+        .command("rollback")
+        .description(
+          "send all traffic back to the stable revision (canaryPercent 0): one pulumi up",
+        ),
+    ),
+    "  canary rollback --stack prod",
+    STACK_FILE_HELP,
+  ).action(async (flags: ChangeFlags) =>
+    setExitCode(await runChange(flags, deps, "rollback", rollbackCanary)),
+  );
+
+  const rollout = addCommonOptions(
+    program
+      .command("rollout")
+      .description(
+        "raise canaryPercent step by step; after each step wait, analyse the candidate's " +
+          "metrics in Prometheus, and go on, hold, or roll back",
+      ),
+  )
+    .addOption(
+      new Option(
+        "--steps <list>",
+        "canaryPercent of each step, strictly increasing, 1..100 (required)",
+      ).argParser(parseStepsArgument),
+    )
+    .addOption(
+      new Option("--interval <duration>", "how long each step runs before it is analysed")
+        .argParser(parseDurationArgument)
+        .default(parseDuration(DEFAULT_INTERVAL), DEFAULT_INTERVAL),
+    )
+    .addOption(
+      new Option(
+        "--window <duration>",
+        "metrics window of each analysis (default: --interval)",
+      ).argParser(parseDurationArgument),
+    )
+    .addOption(
+      new Option(
+        "--prometheus <url>",
+        "Prometheus base URL, e.g. http://prometheus:9090 (required)",
+      ).argParser(parseUrl),
+    )
+    .addOption(
+      new Option(
+        "--min-success-rate <percent>",
+        "least share of non-5xx responses, e.g. 99 (required)",
+      ).argParser(numberIn(0, 100, "--min-success-rate")),
+    )
+    .addOption(
+      new Option(
+        "--max-p99-ms <ms>",
+        "largest 99th-percentile latency in milliseconds (required)",
+      ).argParser(numberIn(1, 3_600_000, "--max-p99-ms")),
+    )
+    .addOption(
+      new Option(
+        "--min-requests <n>",
+        "fewer requests than this in a window make the analysis inconclusive",
+      )
+        .argParser(wholeNumberIn(1, 1_000_000_000))
+        .default(DEFAULT_MIN_REQUESTS),
+    )
+    .addOption(
+      new Option(
+        "--max-inconclusive <n>",
+        "inconclusive verdicts tolerated at one step (each holds one more interval); one more rolls back",
+      )
+        .argParser(wholeNumberIn(0, 100))
+        .default(DEFAULT_MAX_INCONCLUSIVE),
+    )
+    .addOption(
+      new Option(
+        "--metrics <scheme>",
+        "metric names of Knative's queue-proxy (default: detect)",
+      ).choices(["opencensus", "otel"]),
+    )
+    .option(
+      "--promote",
+      "after the last step passed, promote the candidate (one more update)",
+      false,
+    )
+    .option("--commit", "commit Pulumi.<stack>.yaml at the end, naming the outcome", false);
+  requireOptions(rollout, "--steps", "--prometheus", "--min-success-rate", "--max-p99-ms");
+
+  helpAfter(
+    rollout,
+    "  canary rollout --stack prod --steps 5,20,50,100 --interval 2m \\\n" +
+      "    --prometheus http://prometheus:9090 --min-success-rate 99 --max-p99-ms 500",
+    `
+The plan is checked before anything changes: steps strictly increasing, 1..100, the first above
+the current canaryPercent, no increase (the first one included) above canary-release:maxStepPercent
+when set, a candidate set, and the stack file equal to what is deployed.
+A failed analysis rolls back (canaryPercent 0, one update). An inconclusive one holds the step for
+another interval, at most --max-inconclusive times, then rolls back. An analysis that errors counts
+as inconclusive. A failed update sets the config back to the last deployed value and stops.
+Ctrl-C stops between two actions and says where (the deployed step stays); Ctrl-C again exits
+at once. Pulumi sees that Ctrl-C too and cancels an update in progress, which then counts as failed.
+${STACK_FILE_HELP}`,
+  ).action(async (flags: RolloutFlags) => setExitCode(await runRolloutCommand(flags, deps)));
+
+  return program;
+}
+
+/** Runs the command with `argv` (without node and script) and returns its exit code. */
+export async function main(argv: readonly string[], deps: CliDeps): Promise<number> {
+  let exitCode = EXIT_OK;
+  const program = buildProgram(deps, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander printed the message already.
+      return error.code === "commander.helpDisplayed" || error.code === "commander.version"
+        ? EXIT_OK
+        : EXIT_REFUSED;
+    }
+    deps.stderr(`error: ${errorMessage(error)}\n`);
+    return EXIT_ERROR;
+  }
+  return exitCode;
+}
+
+/**
+ * Ctrl-C handling: the first aborts `controller` (a rollout stops between actions), another one
+ * exits at once. A second signal within `graceMs` of the first is the same keypress delivered
+ * twice: the terminal signals the whole process group, and `npx`/`npm exec` forwards its own
+ * copy to us as well.
+ */
+export function interruptHandler(
+  controller: AbortController,
+  io: { write: (text: string) => void; exit: (code: number) => void; now: () => number },
+  graceMs = 1_000,
+): () => void {
+  let firstAt: number | undefined;
+  return () => {
+    const now = io.now();
+    if (firstAt === undefined) {
+      firstAt = now;
+      io.write("\nCtrl-C: stopping after the current action (Ctrl-C again to exit at once)\n");
+      controller.abort();
+    } else if (now - firstAt >= graceMs) {
+      io.exit(EXIT_INTERRUPTED);
+    }
+  };
+}
+
+/** The bin's entry: wires Ctrl-C to an AbortSignal, runs the command, sets the exit code. */
+export async function runFromProcess(): Promise<void> {
+  const controller = new AbortController();
+  process.on(
+    "SIGINT",
+    interruptHandler(controller, {
+      write: (text) => process.stderr.write(text),
+      exit: (code) => process.exit(code),
+      now: () => Date.now(),
+    }),
+  );
+  process.exitCode = await main(process.argv.slice(2), defaultCliDeps(controller.signal));
+}

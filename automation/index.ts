@@ -1,0 +1,66 @@
+// The canary library: steer the stack's canary release from code through the Pulumi Automation
+// API. The `canary` command (cli.ts, bin canary.js) is one user of it.
+export {
+  EXIT_CODES_HELP,
+  EXIT_ERROR,
+  EXIT_INTERRUPTED,
+  EXIT_OK,
+  EXIT_REFUSED,
+  EXIT_ROLLED_BACK,
+} from "./exitCodes";
+export { CanaryRefusedError, StackBusyError, UpFailedError } from "./errors";
+export {
+  AutomationStackDriver,
+  CONFIG_KEYS,
+  DEFAULT_RETRY_POLICY,
+  PROJECT_NAME,
+  isConcurrentUpdateError,
+  openPulumiStack,
+  withConcurrentUpdateRetries,
+  type OpenStackOptions,
+  type RetryEvent,
+  type RetryOptions,
+  type RetryPolicy,
+  type StackDriver,
+  type UpOptions,
+  type UpSummary,
+} from "./stackDriver";
+export {
+  applyConfigChange,
+  checkPercent,
+  configDrift,
+  deployedFromOutputs,
+  describeChange,
+  promoteCandidate,
+  readCanaryConfig,
+  readStatus,
+  rollbackCanary,
+  setCanaryPercent,
+  type CanaryConfigView,
+  type CanaryStatus,
+  type ChangeOptions,
+  type ChangeResult,
+  type CommandOptions,
+  type ConfigChange,
+  type DeployedView,
+} from "./operations";
+export {
+  DEFAULT_MAX_INCONCLUSIVE,
+  planProblems,
+  rolloutExitCode,
+  runRollout,
+  stepsProblems,
+  type AnalysisRecord,
+  type AnalysisRequest,
+  type PlanStart,
+  type RolloutEvent,
+  type RolloutOptions,
+  type RolloutReport,
+  type RolloutStatus,
+} from "./rollout";
+export { commitStackFile, isGitCheckout, runGit, stackFileDiff, type GitResult } from "./git";
+export { findProjectDir, resolveProjectDir, stackFilePath } from "./project";
+export { formatDuration, parseDuration, promqlDuration, realSleep, type Sleep } from "./time";
+export { analyseCandidate } from "./analysis";
+export type { AnalysisOptions, AnalysisResult, MetricsScheme } from "./analysisTypes";
+export { main, defaultCliDeps, type CliDeps } from "./cli";

@@ -1,0 +1,337 @@
+// The canary commands as library functions over a StackDriver: read the canary state, and change
+// it with exactly one `pulumi up`, setting the config back when that update fails.
+import { CanaryRefusedError, UpFailedError, errorMessage } from "./errors";
+import { CONFIG_KEYS, PROJECT_NAME, type StackDriver, type UpSummary } from "./stackDriver";
+
+/** The canary part of the stack config, as `Pulumi.<stack>.yaml` holds it. */
+export interface CanaryConfigView {
+  readonly stableRevision?: string;
+  readonly candidateRevision?: string;
+  /** Default 0, as in config.ts. */
+  readonly canaryPercent: number;
+  /** Default `default`, as in config.ts. */
+  readonly namespace: string;
+  /** The largest traffic increase one update may give; unset: no limit. */
+  readonly maxStepPercent?: number;
+}
+
+/** What the last successful update deployed, from the stack outputs. */
+export interface DeployedView {
+  readonly stableRevision?: string;
+  readonly candidateRevision?: string;
+  readonly canaryPercent?: number;
+}
+
+/** Config values to write: a full key to its new value, or undefined to remove the key. */
+export type ConfigChange = Readonly<Record<string, string | undefined>>;
+
+const shortKey = (key: string): string =>
+  key.startsWith(`${PROJECT_NAME}:`) ? key.slice(PROJECT_NAME.length + 1) : key;
+
+/** A whole number from `min` to `max`, or undefined. */
+export function parseWholeNumber(text: string, min: number, max: number): number | undefined {
+  const trimmed = text.trim();
+  if (!/^\d+$/.test(trimmed)) return undefined;
+  const value = Number(trimmed);
+  return value >= min && value <= max ? value : undefined;
+}
+
+function blankToUndefined(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === "" ? undefined : value.trim();
+}
+
+/** Reads the canary keys; a value the program would refuse is refused here, naming the key. */
+export async function readCanaryConfig(driver: StackDriver): Promise<CanaryConfigView> {
+  const [stable, candidate, percentText, namespace, maxStepText] = await Promise.all([
+    driver.getConfig(CONFIG_KEYS.stableRevision),
+    driver.getConfig(CONFIG_KEYS.candidateRevision),
+    driver.getConfig(CONFIG_KEYS.canaryPercent),
+    driver.getConfig(CONFIG_KEYS.namespace),
+    driver.getConfig(CONFIG_KEYS.maxStepPercent),
+  ]);
+  const stackFile = `Pulumi.${driver.stackName}.yaml`;
+  let canaryPercent = 0;
+  if (percentText !== undefined) {
+    const parsed = parseWholeNumber(percentText, 0, 100);
+    if (parsed === undefined) {
+      throw new CanaryRefusedError(
+        `${CONFIG_KEYS.canaryPercent} = ${JSON.stringify(percentText)} in ${stackFile}: ` +
+          `must be a whole number from 0 to 100`,
+      );
+    }
+    canaryPercent = parsed;
+  }
+  let maxStepPercent: number | undefined;
+  if (blankToUndefined(maxStepText) !== undefined) {
+    maxStepPercent = parseWholeNumber(maxStepText ?? "", 1, 100);
+    if (maxStepPercent === undefined) {
+      throw new CanaryRefusedError(
+        `${CONFIG_KEYS.maxStepPercent} = ${JSON.stringify(maxStepText)} in ${stackFile}: ` +
+          `must be a whole number from 1 to 100`,
+      );
+    }
+  }
+  const stableRevision = blankToUndefined(stable);
+  const candidateRevision = blankToUndefined(candidate);
+  return {
+    ...(stableRevision !== undefined ? { stableRevision } : {}),
+    ...(candidateRevision !== undefined ? { candidateRevision } : {}),
+    canaryPercent,
+    namespace: blankToUndefined(namespace) ?? "default",
+    ...(maxStepPercent !== undefined ? { maxStepPercent } : {}),
+  };
+}
+
+/** The deployed canary state from stack outputs; undefined when the stack has no outputs. */
+export function deployedFromOutputs(
+  outputs: Readonly<Record<string, unknown>>,
+): DeployedView | undefined {
+  if (Object.keys(outputs).length === 0) return undefined;
+  const text = (value: unknown): string | undefined =>
+    typeof value === "string" && value !== "" ? value : undefined;
+  const stableRevision = text(outputs.stableRevision);
+  const candidateRevision = text(outputs.candidateRevision);
+  const percent = outputs.canaryPercent;
+  return {
+    ...(stableRevision !== undefined ? { stableRevision } : {}),
+    ...(candidateRevision !== undefined ? { candidateRevision } : {}),
+    ...(typeof percent === "number" ? { canaryPercent: percent } : {}),
+  };
+}
+
+/** Where config and the last update disagree, as `key: config X, deployed Y` lines. */
+export function configDrift(config: CanaryConfigView, deployed: DeployedView): string[] {
+  const drift: string[] = [];
+  const compare = (name: string, inConfig: unknown, inDeployment: unknown): void => {
+    if (inConfig !== inDeployment) {
+      drift.push(`${name}: config ${show(inConfig)}, deployed ${show(inDeployment)}`);
+    }
+  };
+  compare("stableRevision", config.stableRevision, deployed.stableRevision);
+  compare("candidateRevision", config.candidateRevision, deployed.candidateRevision);
+  if (deployed.canaryPercent !== undefined) {
+    compare("canaryPercent", config.canaryPercent, deployed.canaryPercent);
+  }
+  return drift;
+}
+
+const show = (value: unknown): string => (value === undefined ? "(unset)" : String(value));
+
+/** `canaryPercent 20, candidateRevision (removed)`: a change as people read it. */
+export function describeChange(change: ConfigChange): string {
+  return Object.entries(change)
+    .map(([key, value]) => `${shortKey(key)} ${value === undefined ? "(unset)" : value}`)
+    .join(", ");
+}
+
+export interface ChangeOptions {
+  /** Run `pulumi up` after writing the config (default). False: only write the stack file. */
+  readonly up?: boolean;
+  /** Names the change: the update's message in the stack history, and the commit message. */
+  readonly message: string;
+  readonly onOutput?: (text: string) => void;
+}
+
+export interface ChangeResult {
+  readonly stack: string;
+  readonly message: string;
+  readonly change: ConfigChange;
+  /** The values before the change: what is deployed, and what a failed update restores. */
+  readonly previous: ConfigChange;
+  /** The update's summary; undefined when the change was only written (`up: false`). */
+  readonly summary?: UpSummary;
+}
+
+async function writeConfig(driver: StackDriver, change: ConfigChange): Promise<void> {
+  for (const [key, value] of Object.entries(change)) {
+    if (value === undefined) await driver.removeConfig(key);
+    else await driver.setConfig(key, value);
+  }
+}
+
+/** Writes `previous` back; returns what went wrong instead of throwing, for the caller's message. */
+async function restoreConfig(driver: StackDriver, previous: ConfigChange): Promise<string> {
+  try {
+    await writeConfig(driver, previous);
+    return `Pulumi.${driver.stackName}.yaml was set back to the values deployed before: ${describeChange(previous)}.`;
+  } catch (error) {
+    return (
+      `Setting the config back failed too (${errorMessage(error)}): Pulumi.${driver.stackName}.yaml ` +
+      `may now hold values that are not deployed; set them back by hand: ${describeChange(previous)}.`
+    );
+  }
+}
+
+/**
+ * Writes a config change, then runs one `pulumi up`. The config before the change is taken as
+ * what is deployed; if writing or the update fails, that config is written back, so the stack
+ * file never claims a state that no successful update produced, and the error keeps Pulumi's
+ * message. (A failed update may still have changed some resources: Pulumi updates are not
+ * transactional. The restored config is what the next `pulumi up` converges to.)
+ */
+export async function applyConfigChange(
+  driver: StackDriver,
+  change: ConfigChange,
+  options: ChangeOptions,
+): Promise<ChangeResult> {
+  const previous: Record<string, string | undefined> = {};
+  for (const key of Object.keys(change)) previous[key] = await driver.getConfig(key);
+
+  try {
+    await writeConfig(driver, change);
+  } catch (error) {
+    const note = await restoreConfig(driver, previous);
+    throw new Error(`writing ${describeChange(change)} failed: ${errorMessage(error)}\n${note}`, {
+      cause: error,
+    });
+  }
+  const base = { stack: driver.stackName, message: options.message, change, previous };
+  if (options.up === false) return base;
+
+  try {
+    const summary = await driver.up({
+      message: options.message,
+      ...(options.onOutput !== undefined ? { onOutput: options.onOutput } : {}),
+    });
+    return { ...base, summary };
+  } catch (error) {
+    const note = await restoreConfig(driver, previous);
+    throw new UpFailedError(
+      `pulumi up failed on stack ${driver.stackName} (${describeChange(change)}):\n` +
+        `${errorMessage(error).trim()}\n${note}`,
+      error,
+    );
+  }
+}
+
+export interface CommandOptions {
+  /** Run `pulumi up` (default true); false only writes `Pulumi.<stack>.yaml`. */
+  readonly up?: boolean;
+  readonly onOutput?: (text: string) => void;
+}
+
+/** `canaryPercent` must be a whole number 0..100: refused otherwise, naming the value. */
+export function checkPercent(percent: number): void {
+  if (!Number.isInteger(percent) || percent < 0 || percent > 100) {
+    throw new CanaryRefusedError(`canaryPercent ${percent}: must be a whole number from 0 to 100`);
+  }
+}
+
+/** `canary step N`: set canaryPercent to N and update. Refused without a candidate when N > 0. */
+export async function setCanaryPercent(
+  driver: StackDriver,
+  percent: number,
+  options: CommandOptions = {},
+): Promise<ChangeResult> {
+  checkPercent(percent);
+  const config = await readCanaryConfig(driver);
+  if (percent > 0 && config.candidateRevision === undefined) {
+    // The program refuses this too (config.ts), but only after we would have written the file.
+    throw new CanaryRefusedError(
+      `canaryPercent ${percent} needs a candidate, and ${CONFIG_KEYS.candidateRevision} is not ` +
+        `set in stack ${driver.stackName}: set it first ` +
+        `(\`pulumi config set candidateRevision <app>-<sha7>\`), or use 0`,
+    );
+  }
+  return applyConfigChange(
+    driver,
+    { [CONFIG_KEYS.canaryPercent]: String(percent) },
+    { ...options, message: `canary ${driver.stackName}: canaryPercent ${percent}` },
+  );
+}
+
+/**
+ * `canary promote`: the candidate becomes the stable revision, the candidate is removed and
+ * canaryPercent goes to 0, in one update. Refused without a candidate.
+ */
+export async function promoteCandidate(
+  driver: StackDriver,
+  options: CommandOptions = {},
+): Promise<ChangeResult> {
+  const config = await readCanaryConfig(driver);
+  const candidate = config.candidateRevision;
+  if (candidate === undefined) {
+    throw new CanaryRefusedError(
+      `nothing to promote: ${CONFIG_KEYS.candidateRevision} is not set in stack ${driver.stackName}`,
+    );
+  }
+  return applyConfigChange(
+    driver,
+    {
+      [CONFIG_KEYS.stableRevision]: candidate,
+      [CONFIG_KEYS.candidateRevision]: undefined,
+      [CONFIG_KEYS.canaryPercent]: "0",
+    },
+    { ...options, message: `canary ${driver.stackName}: promote ${candidate}, canaryPercent 0` },
+  );
+}
+
+/** `canary rollback`: canaryPercent 0 in one update; the candidate stays, at 0 %. */
+export async function rollbackCanary(
+  driver: StackDriver,
+  options: CommandOptions = {},
+): Promise<ChangeResult> {
+  return applyConfigChange(
+    driver,
+    { [CONFIG_KEYS.canaryPercent]: "0" },
+    { ...options, message: `canary ${driver.stackName}: rollback, canaryPercent 0` },
+  );
+}
+
+/** `canary status`: config and deployed state side by side; JSON-ready (null, not undefined). */
+export interface CanaryStatus {
+  readonly stack: string;
+  readonly config: {
+    readonly stableRevision: string | null;
+    readonly candidateRevision: string | null;
+    readonly canaryPercent: number;
+    readonly namespace: string;
+    readonly maxStepPercent: number | null;
+  };
+  /** From the last successful update's outputs; null when the stack was never updated. */
+  readonly deployed: {
+    readonly stableRevision: string | null;
+    readonly candidateRevision: string | null;
+    readonly canaryPercent: number | null;
+  } | null;
+  /** Config differences not deployed yet, e.g. `canaryPercent: config 30, deployed 20`. */
+  readonly pending: readonly string[];
+  readonly candidateSmokeTest: unknown;
+  readonly url: unknown;
+  readonly urls: unknown;
+  readonly traffic: unknown;
+  readonly pipelineName: unknown;
+  readonly webhookUrl: unknown;
+}
+
+export async function readStatus(driver: StackDriver): Promise<CanaryStatus> {
+  const config = await readCanaryConfig(driver);
+  const outputs = await driver.outputs();
+  const deployed = deployedFromOutputs(outputs);
+  const output = (name: string): unknown => outputs[name] ?? null;
+  return {
+    stack: driver.stackName,
+    config: {
+      stableRevision: config.stableRevision ?? null,
+      candidateRevision: config.candidateRevision ?? null,
+      canaryPercent: config.canaryPercent,
+      namespace: config.namespace,
+      maxStepPercent: config.maxStepPercent ?? null,
+    },
+    deployed:
+      deployed === undefined
+        ? null
+        : {
+            stableRevision: deployed.stableRevision ?? null,
+            candidateRevision: deployed.candidateRevision ?? null,
+            canaryPercent: deployed.canaryPercent ?? null,
+          },
+    pending: deployed === undefined ? [] : configDrift(config, deployed),
+    candidateSmokeTest: output("candidateSmokeTest"),
+    url: output("url"),
+    urls: output("urls"),
+    traffic: output("traffic"),
+    pipelineName: output("pipelineName"),
+    webhookUrl: output("webhookUrl"),
+  };
+}

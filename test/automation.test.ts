@@ -1,0 +1,1311 @@
+// The canary library and command: rollout paths over a recording in-memory stack, the commands,
+// argument errors that must not touch the stack, the stack file under git, and (with a real
+// Pulumi CLI on PATH) one end-to-end run on a local file backend.
+import { strict as assert } from "assert";
+import { execFile, execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import {
+  CONFIG_KEYS,
+  CanaryRefusedError,
+  EXIT_ERROR,
+  EXIT_INTERRUPTED,
+  EXIT_OK,
+  EXIT_REFUSED,
+  EXIT_ROLLED_BACK,
+  PROJECT_NAME,
+  StackBusyError,
+  UpFailedError,
+  main,
+  openPulumiStack,
+  parseDuration,
+  planProblems,
+  promoteCandidate,
+  readStatus,
+  rollbackCanary,
+  rolloutExitCode,
+  runRollout,
+  setCanaryPercent,
+  stackFileDiff,
+  commitStackFile,
+  withConcurrentUpdateRetries,
+  type AnalysisOptions,
+  type AnalysisRequest,
+  type AnalysisResult,
+  type CliDeps,
+  type OpenStackOptions,
+  type RolloutEvent,
+  type RolloutOptions,
+  type StackDriver,
+} from "../automation";
+import { interruptHandler } from "../automation/cli";
+import { PROJECT } from "../config";
+import {
+  MemoryStackDriver,
+  concurrentUpdateError,
+  scriptedAnalysis,
+  type MemoryStackOptions,
+} from "./support/memoryStackDriver";
+
+const ROOT = path.resolve(__dirname, "..");
+const BIN = path.join(ROOT, "automation", "canary.js");
+const K = CONFIG_KEYS;
+const STABLE = "hello-1a2b3c4";
+const CANDIDATE = "hello-5d6e7f8";
+const MINUTE = 60_000;
+
+/** A prod-like stack at 0 % with a candidate, deployed. */
+const BASE: Readonly<Record<string, string>> = {
+  "canary-release:app": "hello",
+  [K.namespace]: "hello",
+  [K.stableRevision]: STABLE,
+  [K.candidateRevision]: CANDIDATE,
+  [K.canaryPercent]: "0",
+};
+
+function stack(config: Record<string, string> = {}, options: MemoryStackOptions = {}) {
+  return new MemoryStackDriver({ ...options, config: { ...BASE, ...config } });
+}
+
+/** Sleep and clock that never wait: each sleep advances the clock and is recorded. */
+function fakeTime(onSleep?: (ms: number, call: number) => void) {
+  let now = Date.parse("2026-03-01T12:00:00Z");
+  const sleeps: number[] = [];
+  return {
+    sleeps,
+    now: () => new Date(now),
+    sleep: async (ms: number) => {
+      sleeps.push(ms);
+      now += ms;
+      onSleep?.(ms, sleeps.length);
+    },
+  };
+}
+
+const set = (key: string, value: string): string => `set ${key}=${value}`;
+const percent = (value: number): string => set(K.canaryPercent, String(value));
+
+function rollout(
+  driver: StackDriver,
+  verdicts: Parameters<typeof scriptedAnalysis>[0],
+  options: Partial<RolloutOptions> = {},
+) {
+  const time = fakeTime();
+  const analysis = scriptedAnalysis<AnalysisRequest>(verdicts);
+  const events: RolloutEvent[] = [];
+  const run = runRollout(driver, {
+    steps: [5, 20, 50],
+    intervalMs: 2 * MINUTE,
+    analyse: analysis.analyse,
+    sleep: time.sleep,
+    now: time.now,
+    onEvent: (event) => events.push(event),
+    ...options,
+  });
+  return { run, time, analysis, events };
+}
+
+describe("canary rollout (automation/rollout.ts)", () => {
+  it("passes every step: set, up, wait, analyse, in that order", async () => {
+    const driver = stack();
+    const { run, time, analysis, events } = rollout(driver, ["pass", "pass", "pass"]);
+    const report = await run;
+
+    assert.equal(report.status, "completed");
+    assert.equal(rolloutExitCode(report), EXIT_OK);
+    assert.deepEqual(driver.writes, [percent(5), "up", percent(20), "up", percent(50), "up"]);
+    assert.deepEqual(time.sleeps, [2 * MINUTE, 2 * MINUTE, 2 * MINUTE]);
+    assert.deepEqual(
+      analysis.requests.map((r) => [r.percent, r.attempt, r.namespace, r.revision]),
+      [
+        [5, 1, "hello", CANDIDATE],
+        [20, 1, "hello", CANDIDATE],
+        [50, 1, "hello", CANDIDATE],
+      ],
+    );
+    // Each analysis looks at the window that just ended.
+    assert.equal(analysis.requests[0].at.toISOString(), "2026-03-01T12:02:00.000Z");
+    assert.equal(report.deployedPercent, 50);
+    assert.equal(driver.config[K.canaryPercent], "50");
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ["plan", ...Array<string[]>(3).fill(["step", "deployed", "wait", "analysis"]).flat()],
+    );
+  });
+
+  it("promotes after the last step with promote: one more update", async () => {
+    const driver = stack({ [K.canaryPercent]: "50" });
+    const report = await rollout(driver, ["pass"], { steps: [100], promote: true }).run;
+    assert.equal(report.status, "completed");
+    assert.equal(report.promoted, true);
+    assert.deepEqual(driver.writes, [
+      percent(100),
+      "up",
+      set(K.stableRevision, CANDIDATE),
+      `rm ${K.candidateRevision}`,
+      percent(0),
+      "up",
+    ]);
+  });
+
+  it("rolls back on a failed analysis: percent 0, one update, the rolled-back exit code", async () => {
+    const driver = stack();
+    const { run, analysis } = rollout(driver, ["pass", "fail"]);
+    const report = await run;
+    assert.equal(report.status, "rolled-back");
+    assert.equal(rolloutExitCode(report), EXIT_ROLLED_BACK);
+    assert.deepEqual(driver.writes, [percent(5), "up", percent(20), "up", percent(0), "up"]);
+    assert.equal(analysis.requests.length, 2);
+    assert.match(report.reason ?? "", /analysis failed at 20 %: scripted fail/);
+    assert.equal(report.deployedPercent, 0);
+    assert.equal(driver.deployed?.[K.canaryPercent], "0");
+  });
+
+  it("holds on inconclusive and analyses again after another interval", async () => {
+    const driver = stack();
+    const { run, time, analysis, events } = rollout(driver, ["inconclusive", "pass"], {
+      steps: [5],
+    });
+    const report = await run;
+    assert.equal(report.status, "completed");
+    assert.deepEqual(driver.writes, [percent(5), "up"]);
+    assert.deepEqual(time.sleeps, [2 * MINUTE, 2 * MINUTE]);
+    assert.deepEqual(
+      analysis.requests.map((r) => r.attempt),
+      [1, 2],
+    );
+    assert.deepEqual(
+      events.filter((e) => e.type === "wait").map((e) => (e.type === "wait" ? e.reason : "")),
+      ["settle", "hold"],
+    );
+  });
+
+  it("rolls back when the analysis stays inconclusive past --max-inconclusive (fail safe)", async () => {
+    const driver = stack();
+    const { run, analysis } = rollout(driver, ["inconclusive", "inconclusive", "inconclusive"], {
+      steps: [5, 20],
+      maxInconclusive: 2,
+    });
+    const report = await run;
+    assert.equal(report.status, "rolled-back");
+    assert.equal(analysis.requests.length, 3);
+    assert.deepEqual(driver.writes, [percent(5), "up", percent(0), "up"]);
+    assert.match(report.reason ?? "", /still inconclusive at 5 % after 3 attempts/);
+  });
+
+  it("counts an analysis that throws as inconclusive", async () => {
+    const driver = stack();
+    const { run } = rollout(driver, [new Error("connect ECONNREFUSED"), "pass"], { steps: [5] });
+    const report = await run;
+    assert.equal(report.status, "completed");
+    assert.equal(report.analyses[0].result.verdict, "inconclusive");
+    assert.match(report.analyses[0].result.reason, /analysis error: connect ECONNREFUSED/);
+  });
+
+  it("counts a result without a verdict as inconclusive", async () => {
+    const driver = stack();
+    let calls = 0;
+    const report = await runRollout(driver, {
+      steps: [5],
+      intervalMs: MINUTE,
+      maxInconclusive: 0,
+      analyse: async () => {
+        calls += 1;
+        return { reason: "nothing" } as unknown as AnalysisResult;
+      },
+      ...fakeTime(),
+    });
+    assert.equal(calls, 1);
+    assert.equal(report.status, "rolled-back");
+    assert.match(report.analyses[0].result.reason, /analysis error: no verdict/);
+  });
+
+  it("a failed up mid-rollout writes the deployed percent back and keeps Pulumi's message", async () => {
+    const driver = stack(
+      {},
+      {
+        upScript: (call) =>
+          call === 2
+            ? new Error("error: update failed: Route hello: admission webhook denied")
+            : undefined,
+      },
+    );
+    const { run, analysis } = rollout(driver, ["pass", "pass"]);
+    const report = await run;
+    assert.equal(report.status, "failed");
+    assert.equal(rolloutExitCode(report), EXIT_ERROR);
+    assert.deepEqual(driver.writes, [
+      percent(5),
+      "up",
+      percent(20),
+      "up failed: error: update failed: Route hello: admission webhook denied",
+      percent(5),
+    ]);
+    assert.equal(driver.config[K.canaryPercent], "5");
+    assert.equal(report.deployedPercent, 5);
+    assert.match(report.error ?? "", /admission webhook denied/);
+    assert.match(report.error ?? "", /set back to the values deployed before: canaryPercent 5/);
+    assert.equal(analysis.requests.length, 1, "no analysis after the failed update");
+  });
+
+  it("a failed rollback is a failure that says the candidate still has traffic", async () => {
+    const driver = stack(
+      {},
+      { upScript: (call) => (call === 2 ? new Error("error: cluster unreachable") : undefined) },
+    );
+    const report = await rollout(driver, ["fail"], { steps: [5, 20] }).run;
+    assert.equal(report.status, "failed");
+    assert.deepEqual(driver.writes, [
+      percent(5),
+      "up",
+      percent(0),
+      "up failed: error: cluster unreachable",
+      percent(5),
+    ]);
+    assert.match(report.error ?? "", /ROLLBACK FAILED: hello-5d6e7f8 may still receive 5 %/);
+    assert.match(report.error ?? "", /cluster unreachable/);
+  });
+
+  it("retries an update held off by another one, with backoff, then goes on", async () => {
+    const inner = stack({}, { conflicts: 2 });
+    const time = fakeTime();
+    const retries: number[] = [];
+    const driver = withConcurrentUpdateRetries(inner, {
+      sleep: time.sleep,
+      policy: { attempts: 4, initialDelayMs: 1_000, maxDelayMs: 1_500 },
+      onRetry: (retry) => retries.push(retry.attempt),
+    });
+    const summary = await driver.up();
+    assert.equal(summary.result, "succeeded");
+    assert.deepEqual(time.sleeps, [1_000, 1_500], "doubled, capped at maxDelayMs");
+    assert.deepEqual(retries, [1, 2]);
+    assert.deepEqual(inner.log, ["conflict", "conflict", "up"]);
+  });
+
+  it("gives up after the bounded attempts with a clear StackBusyError", async () => {
+    const inner = stack({}, { conflicts: 10 });
+    const time = fakeTime();
+    const driver = withConcurrentUpdateRetries(inner, {
+      sleep: time.sleep,
+      policy: { attempts: 3, initialDelayMs: 1_000, maxDelayMs: 60_000 },
+    });
+    await assert.rejects(driver.up(), (error: unknown) => {
+      assert.ok(error instanceof StackBusyError);
+      assert.match(
+        error.message,
+        /another update is in progress; gave up after 3 attempts over 3s/,
+      );
+      assert.match(error.message, /\[409\] Conflict/);
+      return true;
+    });
+    assert.deepEqual(time.sleeps, [1_000, 2_000]);
+    assert.equal(inner.upCalls, 0);
+  });
+
+  it("a rollout whose update stays locked fails with the config written back", async () => {
+    const time = fakeTime();
+    const inner = stack({}, { conflicts: 0 });
+    let conflicts = 0;
+    // The first config write goes through; every update after it is held off.
+    const locked: StackDriver = {
+      ...inner,
+      stackName: inner.stackName,
+      getConfig: (key) => inner.getConfig(key),
+      setConfig: (key, value) => inner.setConfig(key, value),
+      removeConfig: (key) => inner.removeConfig(key),
+      outputs: () => inner.outputs(),
+      up: async () => {
+        conflicts += 1;
+        throw concurrentUpdateError();
+      },
+    };
+    const driver = withConcurrentUpdateRetries(locked, {
+      sleep: time.sleep,
+      policy: { attempts: 3, initialDelayMs: 10, maxDelayMs: 10 },
+    });
+    const report = await rollout(driver, ["pass"]).run;
+    assert.equal(report.status, "failed");
+    assert.equal(conflicts, 3);
+    assert.deepEqual(inner.writes, [percent(5), percent(0)]);
+    assert.match(report.error ?? "", /gave up after 3 attempts/);
+  });
+
+  it("stops between actions when aborted, says where, and leaves the deployed step", async () => {
+    const controller = new AbortController();
+    const driver = stack();
+    const time = fakeTime((_, call) => {
+      if (call === 2) controller.abort();
+    });
+    const analysis = scriptedAnalysis<AnalysisRequest>(["pass", "pass", "pass"]);
+    const report = await runRollout(driver, {
+      steps: [5, 20, 50],
+      intervalMs: MINUTE,
+      analyse: analysis.analyse,
+      sleep: time.sleep,
+      now: time.now,
+      signal: controller.signal,
+    });
+    assert.equal(report.status, "interrupted");
+    assert.equal(rolloutExitCode(report), EXIT_INTERRUPTED);
+    assert.deepEqual(driver.writes, [percent(5), "up", percent(20), "up"]);
+    assert.equal(analysis.requests.length, 1, "no analysis after the abort");
+    assert.match(report.reason ?? "", /while waiting at step 2\/3, before its analysis/);
+    assert.match(report.reason ?? "", /canaryPercent 20 is deployed/);
+  });
+
+  it("an abort during an update lets it finish and stops before the next action", async () => {
+    const controller = new AbortController();
+    const driver = stack({}, { onUp: () => controller.abort() });
+    const analysis = scriptedAnalysis<AnalysisRequest>(["pass"]);
+    const report = await runRollout(driver, {
+      steps: [5, 20],
+      intervalMs: MINUTE,
+      analyse: analysis.analyse,
+      ...fakeTime(),
+      signal: controller.signal,
+    });
+    assert.equal(report.status, "interrupted");
+    assert.deepEqual(driver.writes, [percent(5), "up"]);
+    assert.equal(driver.config[K.canaryPercent], "5");
+    assert.match(report.reason ?? "", /before waiting at step 1\/2/);
+  });
+
+  it("an update that Ctrl-C cancelled reports the interruption, config written back", async () => {
+    const controller = new AbortController();
+    const driver = stack(
+      {},
+      {
+        upScript: (call) => {
+          if (call !== 2) return undefined;
+          controller.abort();
+          return new Error("error: update canceled");
+        },
+      },
+    );
+    const report = await runRollout(driver, {
+      steps: [5, 20],
+      intervalMs: MINUTE,
+      analyse: scriptedAnalysis<AnalysisRequest>(["pass"]).analyse,
+      ...fakeTime(),
+      signal: controller.signal,
+    });
+    assert.equal(report.status, "interrupted");
+    assert.deepEqual(driver.writes, [
+      percent(5),
+      "up",
+      percent(20),
+      "up failed: error: update canceled",
+      percent(5),
+    ]);
+    assert.match(report.reason ?? "", /during the update to canaryPercent 20 \(step 2\/2\)/);
+    assert.match(report.error ?? "", /update canceled/);
+  });
+
+  describe("refuses a plan before any write", () => {
+    const refused = async (
+      steps: number[],
+      config: Record<string, string> = {},
+      options: MemoryStackOptions = {},
+    ): Promise<string> => {
+      const driver = stack(config, options);
+      const analysis = scriptedAnalysis<AnalysisRequest>([]);
+      let message = "";
+      await assert.rejects(
+        runRollout(driver, { steps, intervalMs: MINUTE, analyse: analysis.analyse, ...fakeTime() }),
+        (error: unknown) => {
+          assert.ok(error instanceof CanaryRefusedError, String(error));
+          message = error.message;
+          return true;
+        },
+      );
+      assert.deepEqual(driver.log, [], "nothing written, no update");
+      assert.equal(analysis.requests.length, 0);
+      return message;
+    };
+
+    it("steps that do not strictly increase", async () => {
+      assert.match(await refused([5, 20, 20]), /steps must strictly increase: 20 then 20/);
+      assert.match(await refused([50, 20]), /50 then 20/);
+    });
+
+    it("steps outside 1..100", async () => {
+      assert.match(await refused([5, 120]), /step 120 must be a whole number from 1 to 100/);
+      assert.match(await refused([0, 5]), /step 0 must be/);
+    });
+
+    it("a first step not above the current percent", async () => {
+      assert.match(
+        await refused([20, 50], { [K.canaryPercent]: "20" }),
+        /the first step \(20\) must be above the current canaryPercent \(20\)/,
+      );
+    });
+
+    it("an increase above maxStepPercent, the one from the current percent included", async () => {
+      const message = await refused([30, 50], {
+        [K.canaryPercent]: "5",
+        [K.maxStepPercent]: "20",
+      });
+      assert.match(
+        message,
+        /5 -> 30 is an increase of 25, more than canary-release:maxStepPercent = 20/,
+      );
+      assert.doesNotMatch(message, /30 -> 50/);
+      assert.match(
+        await refused([5, 20, 50], { [K.maxStepPercent]: "20" }),
+        /20 -> 50 is an increase of 30/,
+      );
+    });
+
+    it("no candidate", async () => {
+      assert.match(
+        await refused([5], { [K.candidateRevision]: "" }),
+        /no candidate to roll out: set canary-release:candidateRevision/,
+      );
+    });
+
+    it("config that is not deployed", async () => {
+      const driver = stack();
+      driver.config[K.canaryPercent] = "30";
+      await assert.rejects(
+        runRollout(driver, {
+          steps: [50],
+          intervalMs: MINUTE,
+          analyse: scriptedAnalysis<AnalysisRequest>([]).analyse,
+          ...fakeTime(),
+        }),
+        /differs from what the last update deployed:\n {2}- canaryPercent: config 30, deployed 0/,
+      );
+      assert.deepEqual(driver.log, []);
+    });
+
+    it("analysis options the analysis rejects", async () => {
+      const driver = stack();
+      await assert.rejects(
+        runRollout(driver, {
+          steps: [5],
+          intervalMs: MINUTE,
+          analyse: scriptedAnalysis<AnalysisRequest>([]).analyse,
+          checkAnalysis: () => {
+            throw new Error("prometheusUrl: must have no query");
+          },
+          ...fakeTime(),
+        }),
+        /the analysis cannot run: prometheusUrl: must have no query/,
+      );
+      assert.deepEqual(driver.log, []);
+    });
+
+    it("planProblems lists every problem at once", () => {
+      assert.deepEqual(planProblems([5, 5], { canaryPercent: 10, candidateRevision: CANDIDATE }), [
+        "steps must strictly increase: 5 then 5",
+        "the first step (5) must be above the current canaryPercent (10); start the steps above it",
+      ]);
+    });
+  });
+});
+
+describe("canary step, promote, rollback, status (automation/operations.ts)", () => {
+  it("step: one config write, one update", async () => {
+    const driver = stack();
+    const result = await setCanaryPercent(driver, 20);
+    assert.deepEqual(driver.writes, [percent(20), "up"]);
+    assert.equal(result.message, "canary prod: canaryPercent 20");
+    assert.deepEqual(result.previous, { [K.canaryPercent]: "0" });
+  });
+
+  it("step --no-up only writes the config", async () => {
+    const driver = stack();
+    await setCanaryPercent(driver, 20, { up: false });
+    assert.deepEqual(driver.writes, [percent(20)]);
+  });
+
+  it("step refuses a percent above 0 without a candidate, and any value outside 0..100", async () => {
+    const driver = stack({ [K.candidateRevision]: "" });
+    delete driver.config[K.candidateRevision];
+    await assert.rejects(setCanaryPercent(driver, 20), (error: unknown) => {
+      assert.ok(error instanceof CanaryRefusedError);
+      assert.match(error.message, /canaryPercent 20 needs a candidate/);
+      return true;
+    });
+    await assert.rejects(setCanaryPercent(driver, 120), /must be a whole number from 0 to 100/);
+    await assert.rejects(setCanaryPercent(driver, 2.5), /must be a whole number from 0 to 100/);
+    assert.deepEqual(driver.log, []);
+    await setCanaryPercent(driver, 0);
+    assert.deepEqual(driver.writes, [percent(0), "up"]);
+  });
+
+  it("a failed update restores the config and keeps Pulumi's message", async () => {
+    const driver = stack(
+      { [K.canaryPercent]: "5" },
+      {
+        upScript: () => new Error("code: 255\n stderr: error: preview failed: candidate not Ready"),
+      },
+    );
+    await assert.rejects(setCanaryPercent(driver, 20), (error: unknown) => {
+      assert.ok(error instanceof UpFailedError);
+      assert.match(error.message, /pulumi up failed on stack prod \(canaryPercent 20\)/);
+      assert.match(error.message, /candidate not Ready/);
+      assert.match(error.message, /set back to the values deployed before: canaryPercent 5/);
+      return true;
+    });
+    assert.equal(driver.config[K.canaryPercent], "5");
+  });
+
+  it("promote: candidate becomes stable, candidate removed, percent 0, one update", async () => {
+    const driver = stack({ [K.canaryPercent]: "100" });
+    const result = await promoteCandidate(driver);
+    assert.deepEqual(driver.writes, [
+      set(K.stableRevision, CANDIDATE),
+      `rm ${K.candidateRevision}`,
+      percent(0),
+      "up",
+    ]);
+    assert.equal(result.message, `canary prod: promote ${CANDIDATE}, canaryPercent 0`);
+    assert.equal(driver.config[K.stableRevision], CANDIDATE);
+    assert.equal(driver.config[K.candidateRevision], undefined);
+  });
+
+  it("promote refuses without a candidate", async () => {
+    const driver = stack();
+    delete driver.config[K.candidateRevision];
+    await assert.rejects(promoteCandidate(driver), (error: unknown) => {
+      assert.ok(error instanceof CanaryRefusedError);
+      assert.match(error.message, /nothing to promote/);
+      return true;
+    });
+    assert.deepEqual(driver.log, []);
+  });
+
+  it("a failed promote puts all three keys back", async () => {
+    const driver = stack(
+      { [K.canaryPercent]: "100" },
+      { upScript: () => new Error("error: update failed") },
+    );
+    await assert.rejects(promoteCandidate(driver), UpFailedError);
+    assert.equal(driver.config[K.stableRevision], STABLE);
+    assert.equal(driver.config[K.candidateRevision], CANDIDATE);
+    assert.equal(driver.config[K.canaryPercent], "100");
+  });
+
+  it("rollback: percent 0, one update", async () => {
+    const driver = stack({ [K.canaryPercent]: "50" });
+    await rollbackCanary(driver);
+    assert.deepEqual(driver.writes, [percent(0), "up"]);
+  });
+
+  it("status: config, what is deployed, and what is pending", async () => {
+    const driver = stack({ [K.canaryPercent]: "20" });
+    driver.config[K.canaryPercent] = "30";
+    const status = await readStatus(driver);
+    assert.equal(status.config.canaryPercent, 30);
+    assert.deepEqual(status.deployed, {
+      stableRevision: STABLE,
+      candidateRevision: CANDIDATE,
+      canaryPercent: 20,
+    });
+    assert.deepEqual(status.pending, ["canaryPercent: config 30, deployed 20"]);
+    assert.deepEqual(status.candidateSmokeTest, {
+      state: "passed",
+      result: { status: 200, ms: 12 },
+    });
+    assert.deepEqual(driver.log, [], "status writes nothing");
+  });
+
+  it("uses the project's config namespace", () => {
+    assert.equal(PROJECT_NAME, PROJECT);
+  });
+});
+
+/** A temporary project directory with the real Pulumi.yaml and Pulumi.prod.yaml. */
+function tempProject(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "canary-cli-"));
+  fs.copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+  fs.copyFileSync(path.join(ROOT, "Pulumi.prod.yaml"), path.join(dir, "Pulumi.prod.yaml"));
+  return dir;
+}
+
+interface CliRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly opened: OpenStackOptions[];
+}
+
+async function cli(
+  argv: string[],
+  options: {
+    cwd: string;
+    driver?: StackDriver;
+    verdicts?: Parameters<typeof scriptedAnalysis>[0];
+    analysisRequests?: AnalysisOptions[];
+  },
+): Promise<CliRun> {
+  let stdout = "";
+  let stderr = "";
+  const opened: OpenStackOptions[] = [];
+  const analysis = scriptedAnalysis<AnalysisOptions>(options.verdicts ?? []);
+  const deps: CliDeps = {
+    cwd: options.cwd,
+    stdout: (text) => (stdout += text),
+    stderr: (text) => (stderr += text),
+    openStack: async (open) => {
+      opened.push(open);
+      if (options.driver === undefined) throw new Error("this test opens no stack");
+      return options.driver;
+    },
+    analyse: async (request) => {
+      options.analysisRequests?.push(request);
+      return analysis.analyse(request);
+    },
+    ...fakeTime(),
+    retryPolicy: { attempts: 2, initialDelayMs: 1, maxDelayMs: 1 },
+  };
+  const code = await main(argv, deps);
+  return { code, stdout, stderr, opened };
+}
+
+const ROLLOUT_FLAGS = [
+  "--prometheus",
+  "http://prometheus:9090",
+  "--min-success-rate",
+  "99",
+  "--max-p99-ms",
+  "500",
+];
+
+describe("canary command (automation/cli.ts)", () => {
+  let project: string;
+  beforeEach(() => {
+    project = tempProject();
+  });
+  afterEach(() => fs.rmSync(project, { recursive: true, force: true }));
+
+  for (const command of ["status", "step", "promote", "rollback", "rollout"]) {
+    it(`${command} --help shows usage and the exit codes`, async () => {
+      const run = await cli([command, "--help"], { cwd: project });
+      assert.equal(run.code, EXIT_OK);
+      assert.match(run.stdout, new RegExp(`Usage: canary ${command}`));
+      assert.match(run.stdout, /--stack <name>/);
+      assert.match(run.stdout, /Exit codes:\n {2}0 {4}done/);
+      assert.match(run.stdout, /3 {4}rolled back/);
+      assert.deepEqual(run.opened, []);
+    });
+  }
+
+  const refusals: Array<[string, string[], RegExp]> = [
+    [
+      "percent 120",
+      ["step", "120", "--stack", "prod"],
+      /value '120' is invalid for argument 'percent'.*0 to 100/,
+    ],
+    ["percent 2.5", ["step", "2.5", "--stack", "prod"], /whole number from 0 to 100/],
+    [
+      "an unknown flag",
+      ["status", "--stak", "prod"],
+      /unknown option '--stak'[\s\S]*Did you mean --stack\?/,
+    ],
+    ["a missing --stack", ["rollback"], /required option '-s, --stack <name>' not specified/],
+    [
+      "steps not increasing",
+      ["rollout", "--stack", "prod", "--steps", "5,20,10", ...ROLLOUT_FLAGS],
+      /steps must strictly increase: 20 then 10/,
+    ],
+    [
+      "a step above 100",
+      ["rollout", "--stack", "prod", "--steps", "50,120", ...ROLLOUT_FLAGS],
+      /step 120 must be a whole number from 1 to 100/,
+    ],
+    [
+      "a bad interval",
+      ["rollout", "--stack", "prod", "--steps", "5", "--interval", "2", ...ROLLOUT_FLAGS],
+      /--interval <duration>' argument '2' is invalid.*like 30s, 2m/,
+    ],
+    [
+      "a missing --prometheus",
+      [
+        "rollout",
+        "--stack",
+        "prod",
+        "--steps",
+        "5",
+        "--min-success-rate",
+        "99",
+        "--max-p99-ms",
+        "1",
+      ],
+      /required option '--prometheus <url>' not specified/,
+    ],
+    ["no command", [], /Usage: canary/],
+  ];
+  for (const [what, argv, message] of refusals) {
+    it(`refuses ${what} with exit ${EXIT_REFUSED}, without opening the stack`, async () => {
+      const before = fs.readFileSync(path.join(project, "Pulumi.prod.yaml"), "utf8");
+      const run = await cli(argv, { cwd: project, driver: stack() });
+      assert.equal(run.code, EXIT_REFUSED, run.stderr);
+      assert.match(run.stderr, message);
+      assert.deepEqual(run.opened, [], "the stack was never opened");
+      assert.equal(fs.readFileSync(path.join(project, "Pulumi.prod.yaml"), "utf8"), before);
+    });
+  }
+
+  it("refuses to run outside a Pulumi project", async () => {
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), "canary-none-"));
+    try {
+      const run = await cli(["status", "--stack", "prod"], { cwd: elsewhere, driver: stack() });
+      assert.equal(run.code, EXIT_REFUSED);
+      assert.match(run.stderr, /no Pulumi.yaml in .* or any directory above it/);
+      assert.deepEqual(run.opened, []);
+    } finally {
+      fs.rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+
+  it("finds the project directory from a subdirectory", async () => {
+    const sub = path.join(project, "a", "b");
+    fs.mkdirSync(sub, { recursive: true });
+    const run = await cli(["status", "--stack", "prod"], { cwd: sub, driver: stack() });
+    assert.equal(run.code, EXIT_OK, run.stderr);
+    assert.deepEqual(run.opened, [{ stackName: "prod", workDir: project }]);
+  });
+
+  it("refuses --commit outside a git checkout before opening the stack", async () => {
+    const run = await cli(["step", "20", "--stack", "prod", "--commit"], {
+      cwd: project,
+      driver: stack(),
+    });
+    assert.equal(run.code, EXIT_REFUSED);
+    assert.match(run.stderr, /--commit: .* is not a git checkout/);
+    assert.deepEqual(run.opened, []);
+  });
+
+  it("step without a candidate is refused with exit 2 and no write", async () => {
+    const driver = stack();
+    delete driver.config[K.candidateRevision];
+    const run = await cli(["step", "20", "--stack", "prod"], { cwd: project, driver });
+    assert.equal(run.code, EXIT_REFUSED);
+    assert.match(run.stderr, /refused: canaryPercent 20 needs a candidate/);
+    assert.deepEqual(driver.log, []);
+  });
+
+  it("step --json prints one JSON object; progress goes to stderr", async () => {
+    const driver = stack();
+    const run = await cli(["step", "20", "--stack", "prod", "--json"], { cwd: project, driver });
+    assert.equal(run.code, EXIT_OK, run.stderr);
+    const result = JSON.parse(run.stdout) as Record<string, unknown>;
+    assert.equal(result.ok, true);
+    assert.equal(result.message, "canary prod: canaryPercent 20");
+    assert.deepEqual(result.change, { [K.canaryPercent]: "20" });
+    assert.match(run.stderr, /done: canary prod: canaryPercent 20 \(9 unchanged, 1 update\)/);
+  });
+
+  it("a failed up exits 1 with Pulumi's message, in --json too", async () => {
+    const driver = stack({}, { upScript: () => new Error("error: Route hello: forbidden") });
+    const human = await cli(["rollback", "--stack", "prod"], { cwd: project, driver });
+    assert.equal(human.code, EXIT_ERROR);
+    assert.match(
+      human.stderr,
+      /error: pulumi up failed on stack prod[\s\S]*Route hello: forbidden/,
+    );
+    const json = await cli(["rollback", "--stack", "prod", "--json"], { cwd: project, driver });
+    assert.equal(json.code, EXIT_ERROR);
+    const result = JSON.parse(json.stdout) as { ok: boolean; exitCode: number; error: string };
+    assert.deepEqual([result.ok, result.exitCode], [false, EXIT_ERROR]);
+    assert.match(result.error, /Route hello: forbidden/);
+  });
+
+  it("--verbose streams Pulumi's output", async () => {
+    const run = await cli(["rollback", "--stack", "prod", "--verbose"], {
+      cwd: project,
+      driver: stack(),
+    });
+    assert.equal(run.code, EXIT_OK);
+    assert.match(run.stdout, /Updating \(prod\)/);
+    const quiet = await cli(["rollback", "--stack", "prod"], { cwd: project, driver: stack() });
+    assert.doesNotMatch(quiet.stdout, /Updating \(prod\)/);
+  });
+
+  it("status prints stable, candidate, percent, smoke test and URLs; --json one object", async () => {
+    const driver = stack({ [K.canaryPercent]: "20" });
+    const human = await cli(["status", "--stack", "prod"], { cwd: project, driver });
+    assert.equal(human.code, EXIT_OK);
+    assert.match(human.stdout, /stable +hello-1a2b3c4/);
+    assert.match(human.stdout, /candidate +hello-5d6e7f8 at 20 %/);
+    assert.match(human.stdout, /smoke test +passed \{"status":200,"ms":12\}/);
+    assert.match(human.stdout, /url candidate +http:\/\/candidate-hello/);
+    const json = await cli(["status", "--stack", "prod", "--json"], { cwd: project, driver });
+    const status = JSON.parse(json.stdout) as { deployed: { canaryPercent: number } };
+    assert.equal(status.deployed.canaryPercent, 20);
+  });
+
+  it("rollout shows progress and exits 3 when it rolled back", async () => {
+    const driver = stack();
+    const requests: AnalysisOptions[] = [];
+    const run = await cli(
+      ["rollout", "--stack", "prod", "--steps", "5,20", "--interval", "2m", ...ROLLOUT_FLAGS],
+      { cwd: project, driver, verdicts: ["pass", "fail"], analysisRequests: requests },
+    );
+    assert.equal(run.code, EXIT_ROLLED_BACK, run.stderr);
+    assert.match(run.stdout, /step 1\/2: canaryPercent 5, pulumi up/);
+    assert.match(run.stdout, /waiting 2m \(until 2026-03-01T12:02:00.000Z\) before analysing 5 %/);
+    assert.match(run.stdout, /analysis at 20 % \(attempt 1\): FAIL: scripted fail/);
+    assert.match(run.stdout, /rolled back: analysis failed at 20 %/);
+    assert.deepEqual(driver.writes, [percent(5), "up", percent(20), "up", percent(0), "up"]);
+    assert.deepEqual(requests[0], {
+      prometheusUrl: "http://prometheus:9090",
+      namespace: "hello",
+      revision: CANDIDATE,
+      window: "120s",
+      at: new Date("2026-03-01T12:02:00Z"),
+      minSuccessRate: 99,
+      maxP99Ms: 500,
+      minRequests: 50,
+    });
+  });
+
+  it("rollout --json ends with one report object; window and min-requests flags reach the analysis", async () => {
+    const requests: AnalysisOptions[] = [];
+    const run = await cli(
+      [
+        "rollout",
+        "--stack",
+        "prod",
+        "--steps",
+        "10",
+        "--interval",
+        "1m30s",
+        "--window",
+        "5m",
+        "--min-requests",
+        "200",
+        "--metrics",
+        "otel",
+        "--json",
+        ...ROLLOUT_FLAGS,
+      ],
+      { cwd: project, driver: stack(), verdicts: ["pass"], analysisRequests: requests },
+    );
+    assert.equal(run.code, EXIT_OK, run.stderr);
+    const report = JSON.parse(run.stdout) as { status: string; deployedPercent: number };
+    assert.deepEqual([report.status, report.deployedPercent], ["completed", 10]);
+    assert.deepEqual(
+      [requests[0].window, requests[0].minRequests, requests[0].metrics],
+      ["300s", 200, "otel"],
+    );
+  });
+
+  it("a prometheus URL the analysis rejects is refused before the first step", async () => {
+    const driver = stack();
+    const run = await cli(
+      [
+        "rollout",
+        "--stack",
+        "prod",
+        "--steps",
+        "5",
+        ...ROLLOUT_FLAGS.slice(2),
+        "--prometheus",
+        "ftp://x",
+      ],
+      { cwd: project, driver },
+    );
+    assert.equal(run.code, EXIT_REFUSED);
+    assert.match(run.stderr, /--prometheus <url>' argument 'ftp:\/\/x' is invalid/);
+    assert.deepEqual(driver.log, []);
+  });
+
+  it("Ctrl-C aborts first, exits on a second press, and ignores npm's forwarded copy", () => {
+    const controller = new AbortController();
+    let now = 0;
+    const exits: number[] = [];
+    let written = "";
+    const onSigint = interruptHandler(controller, {
+      write: (text) => (written += text),
+      exit: (code) => exits.push(code),
+      now: () => now,
+    });
+    onSigint();
+    assert.equal(controller.signal.aborted, true);
+    assert.match(written, /stopping after the current action/);
+    now = 5;
+    onSigint();
+    assert.deepEqual(exits, [], "the same keypress, forwarded by npm");
+    now = 2_000;
+    onSigint();
+    assert.deepEqual(exits, [EXIT_INTERRUPTED]);
+  });
+
+  it("parses durations as people write them", () => {
+    assert.equal(parseDuration("2m"), 120_000);
+    assert.equal(parseDuration("1m30s"), 90_000);
+    assert.equal(parseDuration("1h"), 3_600_000);
+    assert.equal(parseDuration("120"), undefined);
+  });
+});
+
+describe("canary bin (automation/canary.js) as a child process", () => {
+  const runBin = (args: string[], cwd: string): Promise<{ code: number; out: string }> =>
+    new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        [BIN, ...args],
+        { cwd, timeout: 20_000 },
+        (error, stdout, stderr) => {
+          const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
+          resolve({ code, out: stdout + stderr });
+        },
+      );
+    });
+
+  it("--help exits 0; percent 120 exits 2 and leaves the stack file alone", async function () {
+    this.timeout(30_000);
+    const project = tempProject();
+    try {
+      const before = fs.readFileSync(path.join(project, "Pulumi.prod.yaml"), "utf8");
+      const [help, bad] = await Promise.all([
+        runBin(["step", "--help"], project),
+        runBin(["step", "120", "--stack", "prod"], project),
+      ]);
+      assert.equal(help.code, EXIT_OK, help.out);
+      assert.match(help.out, /Usage: canary step \[options\] <percent>/);
+      assert.equal(bad.code, EXIT_REFUSED, bad.out);
+      assert.match(bad.out, /0 to 100/);
+      assert.equal(fs.readFileSync(path.join(project, "Pulumi.prod.yaml"), "utf8"), before);
+    } finally {
+      fs.rmSync(project, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the stack file under git", () => {
+  let repo: string;
+  const git = (...args: string[]): string =>
+    execFileSync("git", args, { cwd: repo, encoding: "utf8" }).trim();
+
+  beforeEach(() => {
+    repo = tempProject();
+    git("init", "--quiet");
+    git("config", "user.email", "canary@example.com");
+    git("config", "user.name", "canary test");
+    git("config", "commit.gpgsign", "false");
+    git("add", ".");
+    git("commit", "--quiet", "-m", "prod at 20 %");
+  });
+  afterEach(() => fs.rmSync(repo, { recursive: true, force: true }));
+
+  const fileDriver = (): MemoryStackDriver =>
+    new MemoryStackDriver({
+      config: { ...BASE, [K.canaryPercent]: "20" },
+      stackFile: path.join(repo, "Pulumi.prod.yaml"),
+    });
+
+  it("prints the diff and says it must be committed", async () => {
+    const run = await cli(["step", "50", "--stack", "prod"], { cwd: repo, driver: fileDriver() });
+    assert.equal(run.code, EXIT_OK, run.stderr);
+    assert.match(run.stdout, /Pulumi.prod.yaml changed:/);
+    assert.match(run.stdout, /^- {2}canary-release:canaryPercent: "20"$/m);
+    assert.match(run.stdout, /^\+ {2}canary-release:canaryPercent: "50"$/m);
+    assert.match(run.stdout, /Commit Pulumi.prod.yaml \(or pass --commit\)/);
+    assert.match(git("status", "--porcelain"), /M Pulumi.prod.yaml/);
+  });
+
+  it("--commit commits the stack file alone, with the step in the message", async () => {
+    fs.writeFileSync(path.join(repo, "unrelated.txt"), "not mine\n");
+    git("add", "unrelated.txt");
+    const run = await cli(["step", "50", "--stack", "prod", "--commit", "--no-up"], {
+      cwd: repo,
+      driver: fileDriver(),
+    });
+    assert.equal(run.code, EXIT_OK, run.stderr);
+    assert.equal(git("log", "-1", "--format=%s"), "canary prod: canaryPercent 50");
+    assert.equal(git("show", "--name-only", "--format=", "HEAD"), "Pulumi.prod.yaml");
+    assert.match(git("show", "HEAD:Pulumi.prod.yaml"), /canary-release:canaryPercent: "50"/);
+    // Comments of the committed file survive.
+    assert.match(git("show", "HEAD:Pulumi.prod.yaml"), /# Production: its own cluster/);
+    assert.equal(git("status", "--porcelain"), "A  unrelated.txt");
+    assert.match(run.stdout, /committed [0-9a-f]{12}: canary prod: canaryPercent 50/);
+  });
+
+  it("a failed command is not committed", async () => {
+    const driver = new MemoryStackDriver({
+      config: { ...BASE, [K.canaryPercent]: "20" },
+      stackFile: path.join(repo, "Pulumi.prod.yaml"),
+      upScript: () => new Error("error: update failed"),
+    });
+    const head = git("rev-parse", "HEAD");
+    const run = await cli(["step", "50", "--stack", "prod", "--commit"], { cwd: repo, driver });
+    assert.equal(run.code, EXIT_ERROR);
+    assert.equal(git("rev-parse", "HEAD"), head);
+    assert.equal(driver.config[K.canaryPercent], "20");
+  });
+
+  it("git helpers: diff of an untracked file, commit of a tracked one", async () => {
+    const file = path.join(repo, "Pulumi.staging.yaml");
+    fs.writeFileSync(file, 'config:\n  canary-release:canaryPercent: "5"\n');
+    assert.match(await stackFileDiff(repo, file), /^\+ {2}canary-release:canaryPercent: "5"$/m);
+    const id = await commitStackFile(repo, file, "canary staging: canaryPercent 5");
+    assert.equal(git("rev-parse", "HEAD"), id);
+    assert.equal(await stackFileDiff(repo, file), "");
+  });
+});
+
+/** Why a real Pulumi CLI cannot be used here, or undefined when it can. */
+function pulumiAbsence(): string | undefined {
+  const result = spawnSync("pulumi", ["version"], { encoding: "utf8", timeout: 10_000 });
+  if (result.error !== undefined)
+    return `\`pulumi version\` could not run: ${result.error.message}`;
+  if (result.status !== 0) {
+    // node_modules/.bin/pulumi downloads the CLI on first use; offline that fails, as absent.
+    return `\`pulumi version\` exited ${result.status}: ${(result.stderr || result.stdout).trim()}`;
+  }
+  return undefined;
+}
+
+describe("end to end with a real Pulumi CLI (local file backend, render mode)", function () {
+  this.timeout(15 * MINUTE);
+
+  it("status, then step 20, on a fresh stack", async function () {
+    const absent = pulumiAbsence();
+    if (absent !== undefined) {
+      console.log(`    skipping: no usable Pulumi CLI on PATH (${absent})`);
+      this.skip();
+    }
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "canary-e2e-"));
+    const project = path.join(tmp, "project");
+    fs.cpSync(ROOT, project, {
+      recursive: true,
+      filter: (source) =>
+        !["node_modules", ".git", "rendered", "bin"].includes(path.basename(source)) &&
+        !/^Pulumi\.(?!yaml$).*\.yaml$/.test(path.basename(source)),
+    });
+    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(project, "node_modules"), "dir");
+    fs.mkdirSync(path.join(tmp, "state"));
+    const envVars = {
+      PULUMI_BACKEND_URL: `file://${path.join(tmp, "state")}`,
+      PULUMI_CONFIG_PASSPHRASE: "test",
+      PULUMI_SKIP_UPDATE_CHECK: "true",
+    };
+    try {
+      const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
+      const created = await LocalWorkspace.createStack(
+        { stackName: "e2e", workDir: project },
+        { envVars },
+      );
+      await created.setAllConfig({
+        "canary-release:app": { value: "hello" },
+        [K.namespace]: { value: "hello" },
+        [K.stableRevision]: { value: "hello-1111111" },
+        [K.candidateRevision]: { value: "hello-2222222" },
+      });
+      await created.setConfig(
+        "canary-release:render.directory",
+        { value: path.join(tmp, "rendered") },
+        true,
+      );
+
+      const deps = (outputs: { stdout: string }): CliDeps => ({
+        cwd: project,
+        stdout: (text) => (outputs.stdout += text),
+        stderr: (text) => process.stderr.write(text),
+        openStack: (open) => openPulumiStack({ ...open, envVars }),
+        analyse: async () => ({ verdict: "inconclusive", reason: "not used" }),
+        sleep: async () => undefined,
+        now: () => new Date(),
+      });
+      const before = { stdout: "" };
+      assert.equal(await main(["status", "--stack", "e2e", "--json"], deps(before)), EXIT_OK);
+      assert.equal((JSON.parse(before.stdout) as { deployed: unknown }).deployed, null);
+
+      const step = { stdout: "" };
+      assert.equal(await main(["step", "20", "--stack", "e2e", "--json"], deps(step)), EXIT_OK);
+      assert.match(
+        fs.readFileSync(path.join(project, "Pulumi.e2e.yaml"), "utf8"),
+        /canaryPercent: "20"/,
+      );
+
+      const after = { stdout: "" };
+      assert.equal(await main(["status", "--stack", "e2e", "--json"], deps(after)), EXIT_OK);
+      const status = JSON.parse(after.stdout) as { deployed: { canaryPercent: number } };
+      assert.equal(status.deployed.canaryPercent, 20);
+      assert.ok(fs.readdirSync(path.join(tmp, "rendered")).length > 0, "manifests were rendered");
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the Automation API driver against a stand-in Pulumi CLI (test/support/fakePulumi.js)", function () {
+  // Each CLI call is a Node process; the Automation API makes a dozen per command.
+  this.timeout(30_000);
+  let tmp: string;
+  let project: string;
+  let statePath: string;
+  let savedPath: string | undefined;
+
+  const PROD_YAML = [
+    "# prod, for the fake CLI",
+    "config:",
+    "  canary-release:app: hello",
+    "  canary-release:namespace: hello",
+    `  canary-release:stableRevision: ${STABLE}`,
+    `  canary-release:candidateRevision: ${CANDIDATE}`,
+    '  canary-release:canaryPercent: "0"',
+    "",
+  ].join("\n");
+
+  const writeState = (extra: Record<string, unknown> = {}): void => {
+    const outputs = { stableRevision: STABLE, candidateRevision: CANDIDATE, canaryPercent: 0 };
+    fs.writeFileSync(statePath, JSON.stringify({ stacks: { prod: { outputs } }, ...extra }));
+  };
+  const calls = (): string[][] =>
+    fs
+      .readFileSync(`${statePath}.calls`, "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as string[]);
+  const stackYaml = (): string => fs.readFileSync(path.join(project, "Pulumi.prod.yaml"), "utf8");
+
+  beforeEach(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "canary-fake-"));
+    project = path.join(tmp, "project");
+    fs.mkdirSync(project);
+    fs.copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(project, "Pulumi.yaml"));
+    fs.writeFileSync(path.join(project, "Pulumi.prod.yaml"), PROD_YAML);
+    const bin = path.join(tmp, "bin");
+    fs.mkdirSync(bin);
+    const fake = path.join(ROOT, "test", "support", "fakePulumi.js");
+    fs.writeFileSync(
+      path.join(bin, "pulumi"),
+      `#!/bin/sh\nexec "${process.execPath}" "${fake}" "$@"\n`,
+      { mode: 0o755 },
+    );
+    statePath = path.join(tmp, "state.json");
+    fs.writeFileSync(`${statePath}.calls`, "");
+    writeState();
+    savedPath = process.env.PATH;
+    process.env.PATH = `${bin}${path.delimiter}${savedPath ?? ""}`;
+    process.env.FAKE_PULUMI_STATE = statePath;
+  });
+  afterEach(() => {
+    process.env.PATH = savedPath;
+    delete process.env.FAKE_PULUMI_STATE;
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("reads, writes and removes config, updates, and reads outputs", async () => {
+    const driver = await openPulumiStack({ stackName: "prod", workDir: project });
+    assert.equal(await driver.getConfig(K.canaryPercent), "0");
+    assert.equal(await driver.getConfig(K.maxStepPercent), undefined, "an unset key");
+    await driver.setConfig(K.canaryPercent, "20");
+    await driver.removeConfig(K.stableRevision);
+    assert.match(stackYaml(), /^# prod, for the fake CLI/);
+    assert.match(stackYaml(), /canary-release:canaryPercent: "20"/);
+    assert.doesNotMatch(stackYaml(), /stableRevision/);
+    const summary = await driver.up({ message: "canary prod: canaryPercent 20" });
+    assert.deepEqual(summary, {
+      result: "succeeded",
+      version: 1,
+      resourceChanges: { same: 9, update: 1 },
+    });
+    assert.deepEqual(await driver.outputs(), {
+      stableRevision: null,
+      candidateRevision: CANDIDATE,
+      canaryPercent: 20,
+    });
+    const made = calls();
+    assert.ok(
+      made.some(
+        (c) =>
+          c.join(" ") ===
+          "config set canary-release:canaryPercent --stack prod --plaintext --non-interactive -- 20",
+      ),
+    );
+    const up = made.find((c) => c[0] === "up");
+    assert.ok(up !== undefined);
+    assert.deepEqual(up.slice(0, 5), [
+      "up",
+      "--yes",
+      "--skip-preview",
+      "--message",
+      "canary prod: canaryPercent 20",
+    ]);
+  });
+
+  it("a stack that does not exist is refused; a locked stack is retried", async () => {
+    await assert.rejects(
+      openPulumiStack({ stackName: "staging", workDir: project }),
+      (error: unknown) => {
+        assert.ok(error instanceof CanaryRefusedError);
+        assert.match(error.message, /stack "staging" does not exist/);
+        return true;
+      },
+    );
+    writeState({ lockedUps: 1 });
+    const retries: number[] = [];
+    const driver = withConcurrentUpdateRetries(
+      await openPulumiStack({ stackName: "prod", workDir: project }),
+      { sleep: async () => undefined, onRetry: (r) => retries.push(r.attempt) },
+    );
+    assert.equal((await driver.up()).result, "succeeded");
+    assert.deepEqual(retries, [1], "the SDK classified the 409 as ConcurrentUpdateError");
+  });
+
+  it("canary step: a failed up exits 1 with Pulumi's message and the stack file set back", async () => {
+    writeState({ failAtPercent: "20" });
+    let stderr = "";
+    const code = await main(["step", "20", "--stack", "prod", "--cwd", project], {
+      cwd: tmp,
+      stdout: () => undefined,
+      stderr: (text) => (stderr += text),
+      openStack: openPulumiStack,
+      analyse: async () => ({ verdict: "inconclusive", reason: "unused" }),
+      ...fakeTime(),
+    });
+    assert.equal(code, EXIT_ERROR);
+    assert.match(stderr, /canaryPercent 20 refused by the fake/);
+    assert.match(stderr, /set back to the values deployed before: canaryPercent 0/);
+    assert.match(stackYaml(), /canary-release:canaryPercent: "0"/);
+  });
+
+  it("the bin: Ctrl-C during a rollout's wait stops it, says where, exits 130", async () => {
+    const child = execFile(
+      process.execPath,
+      [
+        BIN,
+        "rollout",
+        "--stack",
+        "prod",
+        "--steps",
+        "5,20",
+        "--interval",
+        "20s",
+        // Nothing listens there: the analysis would be inconclusive, but it never runs.
+        "--prometheus",
+        "http://127.0.0.1:9",
+        "--min-success-rate",
+        "99",
+        "--max-p99-ms",
+        "500",
+      ],
+      { cwd: project, env: { ...process.env }, timeout: 25_000 },
+    );
+    let out = "";
+    const exited = new Promise<number | null>((resolve) =>
+      child.on("exit", (code) => resolve(code)),
+    );
+    const onData = (chunk: Buffer | string): void => {
+      out += String(chunk);
+      if (/waiting 20s/.test(out) && !child.killed) child.kill("SIGINT");
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    const code = await exited;
+    assert.equal(code, EXIT_INTERRUPTED, out);
+    assert.match(out, /Ctrl-C: stopping after the current action/);
+    assert.match(
+      out,
+      /interrupted while waiting at step 1\/2, before its analysis; canaryPercent 5 is deployed/,
+    );
+    assert.match(stackYaml(), /canary-release:canaryPercent: "5"/);
+  });
+});
