@@ -1049,27 +1049,43 @@ describe("the stack file under git", () => {
   });
 });
 
-/** Why a real Pulumi CLI cannot be used here, or undefined when it can. */
-function pulumiAbsence(): string | undefined {
-  const result = spawnSync("pulumi", ["version"], { encoding: "utf8", timeout: 10_000 });
-  if (result.error !== undefined)
-    return `\`pulumi version\` could not run: ${result.error.message}`;
-  if (result.status !== 0) {
-    // node_modules/.bin/pulumi downloads the CLI on first use; offline that fails, as absent.
-    return `\`pulumi version\` exited ${result.status}: ${(result.stderr || result.stdout).trim()}`;
+/**
+ * A real Pulumi CLI on PATH, or why there is none. node_modules/.bin/pulumi is npm's wrapper,
+ * which downloads the CLI on first use: it is never run here (offline, that would be a request
+ * to a public host, and a download in the middle of a test run).
+ */
+function realPulumi(): { path: string } | { absent: string } {
+  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
+    if (dir === "" || dir.split(path.sep).includes("node_modules")) continue;
+    const candidate = path.join(dir, "pulumi");
+    if (!fs.existsSync(candidate)) continue;
+    const result = spawnSync(candidate, ["version"], {
+      encoding: "utf8",
+      timeout: 10_000,
+      env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: "true" },
+    });
+    if (result.error === undefined && result.status === 0) return { path: candidate };
+    return {
+      absent: `${candidate} version failed: ${(result.stderr || result.stdout || "").trim()}`,
+    };
   }
-  return undefined;
+  return { absent: "no pulumi outside node_modules on PATH (npm's wrapper is not used offline)" };
 }
 
 describe("end to end with a real Pulumi CLI (local file backend, render mode)", function () {
   this.timeout(15 * MINUTE);
 
   it("status, then step 20, on a fresh stack", async function () {
-    const absent = pulumiAbsence();
-    if (absent !== undefined) {
-      console.log(`    skipping: no usable Pulumi CLI on PATH (${absent})`);
+    const pulumi = realPulumi();
+    if ("absent" in pulumi) {
+      console.log(`    skipping: no usable Pulumi CLI (${pulumi.absent})`);
       this.skip();
+      return;
     }
+    // The Automation API runs `pulumi` from PATH: make it this one, not npm's wrapper.
+    const savedPath = process.env.PATH;
+    process.env.PATH = `${path.dirname(pulumi.path)}${path.delimiter}${savedPath ?? ""}`;
+
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "canary-e2e-"));
     const project = path.join(tmp, "project");
     fs.cpSync(ROOT, project, {
@@ -1129,6 +1145,7 @@ describe("end to end with a real Pulumi CLI (local file backend, render mode)", 
       assert.equal(status.deployed.canaryPercent, 20);
       assert.ok(fs.readdirSync(path.join(tmp, "rendered")).length > 0, "manifests were rendered");
     } finally {
+      process.env.PATH = savedPath;
       fs.rmSync(tmp, { recursive: true, force: true });
     }
   });
