@@ -46,8 +46,8 @@ export interface GitHubConfig {
   readonly repository: string;
   /** Only pushes to exactly this branch are built. Default `main`. */
   readonly branch: string;
-  /** `github:token` (secret): manages the repository's webhook. */
-  readonly token: pulumi.Output<string>;
+  /** `github:token` (secret): manages the repository's webhook. Not needed to render. */
+  readonly token?: pulumi.Output<string>;
 }
 
 /** `webhook`: the public entry through which GitHub reaches the EventListener. */
@@ -478,7 +478,7 @@ export function parseConfig(
 
   const render = readRender(read);
   const tester = readTester(read);
-  const build = readBuildConfig(read);
+  const build = readBuildConfig(read, render !== undefined);
   const context = read.optionalText("kubernetes:context");
   // Not trimmed: it may be the kubeconfig itself, passed on byte for byte.
   const kubeconfigText = read.text("kubernetes:kubeconfig");
@@ -569,7 +569,7 @@ type BuildConfig = Pick<
 >;
 
 /** The build-on-push keys: github, webhook, image, source, stepImages and their credentials. */
-function readBuildConfig(read: ConfigReader): BuildConfig {
+function readBuildConfig(read: ConfigReader, renderOnly: boolean): BuildConfig {
   const githubObject = read.object(
     "github",
     ["owner", "repository", "branch"],
@@ -652,7 +652,8 @@ function readBuildConfig(read: ConfigReader): BuildConfig {
     if (webhookObject === undefined) {
       read.problem("github", undefined, `GitHub needs a public entry: set ${key("webhook")} too`);
     }
-    if (githubToken === undefined) {
+    // Rendering registers no webhook (it is not a manifest), so it needs no token.
+    if (githubToken === undefined && !renderOnly) {
       read.problem(
         "github:token",
         undefined,
@@ -669,8 +670,15 @@ function readBuildConfig(read: ConfigReader): BuildConfig {
   }
 
   return {
-    ...(owner !== undefined && repository !== undefined && githubToken !== undefined
-      ? { github: Object.freeze({ owner, repository, branch, token: githubToken }) }
+    ...(owner !== undefined && repository !== undefined
+      ? {
+          github: Object.freeze({
+            owner,
+            repository,
+            branch,
+            ...(githubToken !== undefined ? { token: githubToken } : {}),
+          }),
+        }
       : {}),
     ...(host !== undefined
       ? {

@@ -9,6 +9,7 @@ import { GitHubTrigger } from "./components/githubTrigger";
 import { kubernetesProviderArgs } from "./components/kubernetesProvider";
 import { GITHUB_TOKEN_SECRET_KEY, pipelineResourceNames } from "./components/pipelineContract";
 import { candidateGateMode } from "./components/revisionGate";
+import { webhookRegistration } from "./components/webhookEntry";
 import { RevisionTester } from "./components/revisionTester";
 import { loadConfig } from "./config";
 
@@ -112,6 +113,11 @@ const pipeline =
       )
     : undefined;
 
+const registration = webhookRegistration(config.render !== undefined);
+if (config.github !== undefined && registration.warning !== undefined) {
+  pulumi.log.warn(registration.warning);
+}
+const githubToken = config.github?.token;
 const trigger =
   config.github !== undefined && config.webhook !== undefined && pipeline !== undefined
     ? new GitHubTrigger(
@@ -126,15 +132,15 @@ const trigger =
           ...(config.registryCredentials !== undefined
             ? { dockerConfigSecretName: names.registrySecret }
             : {}),
+          registerWebhook: registration.register,
           dependsOn: [pipeline],
         },
         {
           providers: [
             provider,
-            new github.Provider("github", {
-              owner: config.github.owner,
-              token: config.github.token,
-            }),
+            ...(registration.register && githubToken !== undefined
+              ? [new github.Provider("github", { owner: config.github.owner, token: githubToken })]
+              : []),
           ],
         },
       )

@@ -32,6 +32,11 @@ export interface GitHubTriggerArgs {
   readonly pipelineRunServiceAccountName: string;
   /** kubernetes.io/dockerconfigjson Secret for the build; unset: anonymous registry. */
   readonly dockerConfigSecretName?: string;
+  /**
+   * Register the GitHub webhook (needs a GitHub provider in the component's providers).
+   * Default true; false in render mode, which writes manifests only.
+   */
+  readonly registerWebhook?: boolean;
   /** Resources to create the trigger after (the Pipeline it starts). */
   readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
@@ -173,21 +178,23 @@ export class GitHubTrigger extends pulumi.ComponentResource {
       { parent: this, dependsOn: [listener] },
     );
 
-    new github.RepositoryWebhook(
-      `${name}-webhook`,
-      {
-        repository: args.github.repository,
-        events: ["push"],
-        active: true,
-        configuration: {
-          url,
-          contentType: "json",
-          secret: secret.result,
-          insecureSsl: false,
+    if (args.registerWebhook ?? true) {
+      new github.RepositoryWebhook(
+        `${name}-webhook`,
+        {
+          repository: args.github.repository,
+          events: ["push"],
+          active: true,
+          configuration: {
+            url,
+            contentType: "json",
+            secret: secret.result,
+            insecureSsl: false,
+          },
         },
-      },
-      { parent: this, dependsOn: [listener] },
-    );
+        { parent: this, dependsOn: [listener] },
+      );
+    }
 
     this.webhookUrl = pulumi.output(url);
     this.eventListenerName = pulumi.output(eventListenerName(spec));

@@ -69,3 +69,22 @@ export function webhookIngress(
     },
   };
 }
+
+/**
+ * Whether this update registers the GitHub webhook. Render mode writes manifests only: the
+ * webhook is a GitHub object, and registering it would point GitHub at a cluster that may never
+ * get those manifests, so it is left out, and the user is told.
+ */
+export function webhookRegistration(renderOnly: boolean): {
+  readonly register: boolean;
+  readonly warning?: string;
+} {
+  return renderOnly
+    ? {
+        register: false,
+        warning:
+          "Render mode: the GitHub webhook is not registered (it is not a manifest). Run " +
+          "`pulumi up` without render.directory, with github:token set, to register it.",
+      }
+    : { register: true };
+}

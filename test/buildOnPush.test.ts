@@ -316,6 +316,21 @@ describe("build on push: what config turns on", () => {
     assert.equal((ingress.inputs.spec as { tls?: unknown }).tls, undefined);
   });
 
+  it("render mode renders the trigger but registers no GitHub webhook, and needs no github:token", async () => {
+    const run = await prodRun({
+      "canary-release:render": JSON.stringify({ directory: "rendered" }),
+      "github:token": undefined,
+    });
+    const types = new Set(run.resources.map((r) => r.type));
+    assert.ok(types.has("kubernetes:triggers.tekton.dev/v1beta1:EventListener"));
+    assert.equal(types.has(WEBHOOK), false);
+    assert.equal(types.has(GITHUB_PROVIDER), false);
+    assert.ok(
+      run.logs.some((line) => /Render mode: the GitHub webhook is not registered/.test(line)),
+      run.logs.join("\n"),
+    );
+  });
+
   it("a canary step with build on push still changes only the Route", async () => {
     const at = async (percent: number): Promise<Map<string, string>> => {
       const step = await prodRun({ "canary-release:canaryPercent": String(percent) });
