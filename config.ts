@@ -359,41 +359,9 @@ export function parseConfig(
   secretKeys: readonly string[] = [],
 ): Readonly<CanaryConfig> {
   const read = new ConfigReader(raw, new Set(secretKeys));
+  reportUnknownKeys(read, raw);
 
-  for (const fullKey of Object.keys(raw).sort()) {
-    if (!fullKey.startsWith(`${PROJECT}:`)) continue;
-    const name = fullKey.slice(PROJECT.length + 1);
-    if (!(KNOWN_KEYS as readonly string[]).includes(name)) {
-      const hint = closestKnownKey(name);
-      read.problem(
-        name,
-        undefined,
-        `unknown key${hint ? ` (did you mean ${key(hint)}?)` : ""}; known keys: ${KNOWN_KEYS.join(", ")}`,
-      );
-    }
-  }
-
-  const app = read.text("app");
-  let validApp: string | undefined;
-  if (app === undefined || app === "") {
-    read.problem(
-      "app",
-      app,
-      "required: the name of the Knative Configuration and Route, e.g. `hello`",
-    );
-  } else if (!isDns1035Label(app)) {
-    read.problem("app", app, DNS_1035_LABEL_TEXT);
-  } else if (app.length > MAX_APP_LENGTH) {
-    read.problem(
-      "app",
-      app,
-      `at most ${MAX_APP_LENGTH} characters (is ${app.length}), so that the per-build test route ` +
-        `\`<app>-<sha7>-smoke\` fits in a ${MAX_LABEL_LENGTH}-character DNS label`,
-    );
-  } else {
-    validApp = app;
-  }
-
+  const validApp = readApp(read);
   const namespace = read.text("namespace") ?? DEFAULTS.namespace;
   if (!isDns1035Label(namespace)) read.problem("namespace", namespace, DNS_1035_LABEL_TEXT);
 
@@ -414,7 +382,92 @@ export function parseConfig(
     DEFAULTS.allowUntestedCandidate,
   );
   const protect = read.boolean("protect", DEFAULTS.protect);
+  const { stableRevision, candidateRevision, canaryPercent } = readTrafficKeys(read, validApp);
 
+  if (validApp !== undefined && read.problems.length === 0) {
+    const plan = { app: validApp, stableRevision, candidateRevision, canaryPercent };
+    const tags = trafficFor(plan).flatMap((target) => (target.tag ? [target.tag] : []));
+    read.problems.push(...tagHostProblems(validApp, namespace, domain, tags));
+  }
+
+  const render = readRender(read);
+  const tester = readTester(read);
+  const build = readBuildConfig(read, render !== undefined);
+  const context = read.optionalText("kubernetes:context");
+  // Not trimmed: it may be the kubeconfig itself, passed on byte for byte.
+  const kubeconfigText = read.text("kubernetes:kubeconfig");
+  const kubeconfig = kubeconfigText?.trim() ? kubeconfigText : undefined;
+
+  // validApp is always set when there is no problem; the second test is for the compiler.
+  if (read.problems.length > 0 || validApp === undefined) throw new ConfigError(read.problems);
+
+  return Object.freeze({
+    app: validApp,
+    namespace,
+    createNamespace,
+    domain,
+    ...(stableRevision !== undefined ? { stableRevision } : {}),
+    ...(candidateRevision !== undefined ? { candidateRevision } : {}),
+    canaryPercent,
+    verifyCandidate,
+    allowUntestedCandidate,
+    protect,
+    tester,
+    ...(render !== undefined ? { render } : {}),
+    kubernetes: Object.freeze({
+      ...(context !== undefined ? { context } : {}),
+      // A kubeconfig's contents are credentials; a path is harmless as a secret too.
+      ...(kubeconfig !== undefined ? { kubeconfig: pulumi.secret(kubeconfig) } : {}),
+    }),
+    ...build,
+  });
+}
+
+/** Any other `canary-release:` key is most likely a typo: refuse it, naming the likely key. */
+function reportUnknownKeys(read: ConfigReader, raw: RawConfig): void {
+  for (const fullKey of Object.keys(raw).sort()) {
+    if (!fullKey.startsWith(`${PROJECT}:`)) continue;
+    const name = fullKey.slice(PROJECT.length + 1);
+    if (!(KNOWN_KEYS as readonly string[]).includes(name)) {
+      const hint = closestKnownKey(name);
+      read.problem(
+        name,
+        undefined,
+        `unknown key${hint ? ` (did you mean ${key(hint)}?)` : ""}; known keys: ${KNOWN_KEYS.join(", ")}`,
+      );
+    }
+  }
+}
+
+/** `app`, or undefined when it is missing or invalid (then reported). */
+function readApp(read: ConfigReader): string | undefined {
+  const app = read.text("app");
+  if (app === undefined || app === "") {
+    read.problem(
+      "app",
+      app,
+      "required: the name of the Knative Configuration and Route, e.g. `hello`",
+    );
+  } else if (!isDns1035Label(app)) {
+    read.problem("app", app, DNS_1035_LABEL_TEXT);
+  } else if (app.length > MAX_APP_LENGTH) {
+    read.problem(
+      "app",
+      app,
+      `at most ${MAX_APP_LENGTH} characters (is ${app.length}), so that the per-build test route ` +
+        `\`<app>-<sha7>-smoke\` fits in a ${MAX_LABEL_LENGTH}-character DNS label`,
+    );
+  } else {
+    return app;
+  }
+  return undefined;
+}
+
+/** canaryPercent and the two revisions, each valid on its own and together. */
+function readTrafficKeys(
+  read: ConfigReader,
+  validApp: string | undefined,
+): { stableRevision?: string; candidateRevision?: string; canaryPercent: number } {
   const canaryPercentText = read.text("canaryPercent");
   let canaryPercent: number = DEFAULTS.canaryPercent;
   if (canaryPercentText !== undefined) {
@@ -469,44 +522,11 @@ export function parseConfig(
       `must be 0 without a candidate: set ${key("candidateRevision")} first`,
     );
   }
-
-  if (validApp !== undefined && read.problems.length === 0) {
-    const plan = { app: validApp, stableRevision, candidateRevision, canaryPercent };
-    const tags = trafficFor(plan).flatMap((target) => (target.tag ? [target.tag] : []));
-    read.problems.push(...tagHostProblems(validApp, namespace, domain, tags));
-  }
-
-  const render = readRender(read);
-  const tester = readTester(read);
-  const build = readBuildConfig(read, render !== undefined);
-  const context = read.optionalText("kubernetes:context");
-  // Not trimmed: it may be the kubeconfig itself, passed on byte for byte.
-  const kubeconfigText = read.text("kubernetes:kubeconfig");
-  const kubeconfig = kubeconfigText?.trim() ? kubeconfigText : undefined;
-
-  // validApp is always set when there is no problem; the second test is for the compiler.
-  if (read.problems.length > 0 || validApp === undefined) throw new ConfigError(read.problems);
-
-  return Object.freeze({
-    app: validApp,
-    namespace,
-    createNamespace,
-    domain,
+  return {
     ...(stableRevision !== undefined ? { stableRevision } : {}),
     ...(candidateRevision !== undefined ? { candidateRevision } : {}),
     canaryPercent,
-    verifyCandidate,
-    allowUntestedCandidate,
-    protect,
-    tester,
-    ...(render !== undefined ? { render } : {}),
-    kubernetes: Object.freeze({
-      ...(context !== undefined ? { context } : {}),
-      // A kubeconfig's contents are credentials; a path is harmless as a secret too.
-      ...(kubeconfig !== undefined ? { kubeconfig: pulumi.secret(kubeconfig) } : {}),
-    }),
-    ...build,
-  });
+  };
 }
 
 function readRender(read: ConfigReader): RenderConfig | undefined {
