@@ -9,7 +9,8 @@ import {
 } from "./buildPipelineManifests";
 import { withNamespace } from "./manifest";
 import { PIPELINE_NAME, pipelineResourceNames } from "./pipelineContract";
-import { PIPELINE_RULES, rbacProblems, roleRules } from "./rbac";
+import { PIPELINE_RULES } from "./rbac";
+import { serviceAccountWithRole } from "./serviceAccount";
 import { validatePipelineManifests } from "./tektonRules";
 
 export interface BuildPipelineArgs {
@@ -49,10 +50,6 @@ export class BuildPipeline extends pulumi.ComponentResource {
   constructor(name: string, args: BuildPipelineArgs, opts?: pulumi.ComponentResourceOptions) {
     super("canary:tekton:BuildPipeline", name, {}, opts);
 
-    const rbac = rbacProblems(PIPELINE_RULES, "namespace");
-    if (rbac.length > 0) {
-      throw new pulumi.ResourceError(`pipeline RBAC: ${rbac.join("; ")}`, this);
-    }
     const names = pipelineResourceNames(args.app);
     const registrySecretName =
       args.registryCredentials !== undefined ? names.registrySecret : undefined;
@@ -104,33 +101,12 @@ export class BuildPipeline extends pulumi.ComponentResource {
       { parent: this, dependsOn: credentials },
     );
 
-    const pipelineServiceAccount = new k8s.core.v1.ServiceAccount(
+    serviceAccountWithRole(
+      this,
       `${name}-pipeline`,
-      { metadata: { name: pipelineServiceAccountName, namespace: args.namespace } },
-      { parent: this },
-    );
-    const role = new k8s.rbac.v1.Role(
-      `${name}-pipeline`,
-      {
-        metadata: { name: pipelineServiceAccountName, namespace: args.namespace },
-        rules: roleRules(PIPELINE_RULES),
-      },
-      { parent: this },
-    );
-    new k8s.rbac.v1.RoleBinding(
-      `${name}-pipeline`,
-      {
-        metadata: { name: pipelineServiceAccountName, namespace: args.namespace },
-        roleRef: {
-          apiGroup: "rbac.authorization.k8s.io",
-          kind: "Role",
-          name: pipelineServiceAccountName,
-        },
-        subjects: [
-          { kind: "ServiceAccount", name: pipelineServiceAccountName, namespace: args.namespace },
-        ],
-      },
-      { parent: this, dependsOn: [role, pipelineServiceAccount] },
+      pipelineServiceAccountName,
+      PIPELINE_RULES,
+      args.namespace,
     );
 
     const taskResources = tasks.map(

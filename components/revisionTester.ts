@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { withNamespace } from "./manifest";
-import { rbacProblems, roleRules } from "./rbac";
+import { serviceAccountWithRole } from "./serviceAccount";
 import {
   revisionSourceManifest,
   RevisionTesterSpec,
@@ -45,15 +45,6 @@ export class RevisionTester extends pulumi.ComponentResource {
   constructor(name: string, args: RevisionTesterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("canary:knative:RevisionTester", name, {}, opts);
 
-    for (const [what, rules] of [
-      ["tester", TESTER_RULES],
-      ["revision source", SOURCE_RULES],
-    ] as const) {
-      const problems = rbacProblems(rules, "namespace");
-      if (problems.length > 0) {
-        throw new pulumi.ResourceError(`${what} RBAC: ${problems.join("; ")}`, this);
-      }
-    }
     const names = testerNames(args.app);
     const spec: RevisionTesterSpec = {
       app: args.app,
@@ -76,13 +67,15 @@ export class RevisionTester extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const tester = this.serviceAccountWithRole(
+    const tester = serviceAccountWithRole(
+      this,
       `${name}-tester`,
       names.serviceAccount,
       TESTER_RULES,
       args.namespace,
     );
-    const source = this.serviceAccountWithRole(
+    const source = serviceAccountWithRole(
+      this,
       `${name}-source`,
       names.sourceServiceAccount,
       SOURCE_RULES,
@@ -102,34 +95,5 @@ export class RevisionTester extends pulumi.ComponentResource {
 
     this.serviceName = pulumi.output(names.service);
     this.registerOutputs({ serviceName: this.serviceName });
-  }
-
-  /** A ServiceAccount with a namespaced Role of exactly `rules`, bound to it. */
-  private serviceAccountWithRole(
-    name: string,
-    accountName: string,
-    rules: Parameters<typeof roleRules>[0],
-    namespace: pulumi.Input<string>,
-  ): pulumi.Resource[] {
-    const account = new k8s.core.v1.ServiceAccount(
-      name,
-      { metadata: { name: accountName, namespace } },
-      { parent: this },
-    );
-    const role = new k8s.rbac.v1.Role(
-      name,
-      { metadata: { name: accountName, namespace }, rules: roleRules(rules) },
-      { parent: this },
-    );
-    const binding = new k8s.rbac.v1.RoleBinding(
-      name,
-      {
-        metadata: { name: accountName, namespace },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: accountName },
-        subjects: [{ kind: "ServiceAccount", name: accountName, namespace }],
-      },
-      { parent: this, dependsOn: [account, role] },
-    );
-    return [account, role, binding];
   }
 }
