@@ -2,12 +2,11 @@
 // Components never read config themselves: they take typed args built from this object, so a
 // run under mocks and a real `pulumi up` see exactly the same values and defaults.
 import * as pulumi from "@pulumi/pulumi";
-import { isDns1035Label, trafficFor } from "./components/traffic";
+import { isDns1035Label, isDnsHostName, MAX_LABEL_LENGTH } from "./components/dnsNames";
+import { trafficFor } from "./components/traffic";
 
 export const PROJECT = "canary-release";
 
-/** Longest Kubernetes/DNS label: names, revision names and each host label must fit in it. */
-export const MAX_LABEL_LENGTH = 63;
 /** `<app>-<7 hex chars>-smoke` (the per-build revision's test route) must fit in one label. */
 export const PER_BUILD_SUFFIX_LENGTH = "-0123456-smoke".length;
 export const MAX_APP_LENGTH = MAX_LABEL_LENGTH - PER_BUILD_SUFFIX_LENGTH;
@@ -366,7 +365,7 @@ export function parseConfig(
   if (!isDns1035Label(namespace)) read.problem("namespace", namespace, DNS_1035_LABEL_TEXT);
 
   const domain = read.text("domain") ?? DEFAULTS.domain;
-  if (!isDnsSubdomain(domain)) {
+  if (!isDnsHostName(domain)) {
     read.problem(
       "domain",
       domain,
@@ -608,7 +607,7 @@ function readBuildConfig(read: ConfigReader, renderOnly: boolean): BuildConfig {
     "pulumi config set --path webhook.host hooks.example.com",
   );
   const dnsName = (value: string): string | undefined =>
-    isDnsSubdomain(value) ? undefined : DNS_SUBDOMAIN_TEXT;
+    isDnsHostName(value) ? undefined : DNS_SUBDOMAIN_TEXT;
   const host = webhookObject?.text("host", { required: true, check: dnsName });
   const ingressClassName = webhookObject?.text("ingressClassName", { check: dnsName });
   const tlsSecretName = webhookObject?.text("tlsSecretName", { check: dnsName });
@@ -802,13 +801,6 @@ export function loadConfig(): Readonly<CanaryConfig> {
     raw,
     Object.keys(raw).filter((name) => isSecret(name)),
   );
-}
-
-function isDnsSubdomain(value: string): boolean {
-  if (value.length === 0 || value.length > 253) return false;
-  return value
-    .split(".")
-    .every((label) => label.length <= 63 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(label));
 }
 
 /**

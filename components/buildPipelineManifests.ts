@@ -10,7 +10,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { Manifest } from "./manifest";
-import { isDns1035Label } from "./traffic";
+import { isDns1035Label, isDns1123Label, isDns1123Subdomain } from "./dnsNames";
 import {
   GITHUB_TOKEN_SECRET_KEY,
   PIPELINE_NAME,
@@ -186,8 +186,6 @@ export const BUILDAH_SECURITY_CONTEXT = Object.freeze({
 
 // ---- validation of the spec ------------------------------------------------------------------
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 // registry[:port]/path, no tag and no digest (the distribution reference grammar, simplified:
 // the first component may be a host with a port, the rest are lowercase path components).
 const PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
@@ -239,7 +237,7 @@ export function validateBuildPipelineSpec(spec: BuildPipelineSpec): void {
         `revision name <app>-<sha7> is at most 63`,
     );
   }
-  if (!DNS1123_LABEL.test(spec.namespace) || spec.namespace.length > 63) {
+  if (!isDns1123Label(spec.namespace)) {
     fail("namespace", spec.namespace, "must be a DNS-1123 label of at most 63 characters");
   }
   if (!IMAGE_REPOSITORY.test(spec.imageRepository)) {
@@ -254,16 +252,10 @@ export function validateBuildPipelineSpec(spec: BuildPipelineSpec): void {
   checkImage("images.git", spec.images.git);
   checkImage("images.buildah", spec.images.buildah);
   checkImage("images.node", spec.images.node);
-  if (
-    !DNS1123_SUBDOMAIN.test(spec.appServiceAccountName) ||
-    spec.appServiceAccountName.length > 253
-  ) {
+  if (!isDns1123Subdomain(spec.appServiceAccountName)) {
     fail("appServiceAccountName", spec.appServiceAccountName, "must be a DNS-1123 subdomain");
   }
-  if (
-    spec.statusTokenSecretName !== undefined &&
-    (!DNS1123_SUBDOMAIN.test(spec.statusTokenSecretName) || spec.statusTokenSecretName.length > 253)
-  ) {
+  if (spec.statusTokenSecretName !== undefined && !isDns1123Subdomain(spec.statusTokenSecretName)) {
     fail("statusTokenSecretName", spec.statusTokenSecretName, "must be a DNS-1123 subdomain");
   }
   if (spec.githubApiUrl !== undefined) {

@@ -24,6 +24,7 @@
 // substitutes all the same.
 //
 // Pure module: no Pulumi, no I/O.
+import { isDns1123Label } from "./dnsNames";
 import type { Manifest } from "./manifest";
 
 export interface TektonRuleViolation {
@@ -46,7 +47,6 @@ function str(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 // task_validation.go stringAndArrayVariableNameFormat
 const PARAM_NAME = /^[_a-zA-Z][_a-zA-Z0-9.-]*$/;
 // result_validation.go: ResultNameFormat
@@ -234,7 +234,7 @@ export function validateTaskManifest(task: Manifest): TektonRuleViolation[] {
     if (name !== undefined) {
       if (stepNames.has(name)) v.add(`${base}.name`, `step name "${name}" appears twice`);
       stepNames.add(name);
-      if (!DNS1123_LABEL.test(name) || name.length > 63) {
+      if (!isDns1123Label(name)) {
         v.add(`${base}.name`, `step name "${name}" must be a DNS-1123 label`);
       }
     }
@@ -377,7 +377,7 @@ export function validatePipelineManifests(
 
   const checkPipelineTask = (pt: Json, base: string, isFinally: boolean): void => {
     const name = str(pt.name) ?? "";
-    if (!DNS1123_LABEL.test(name) || name.length > 63) {
+    if (!isDns1123Label(name)) {
       v.add(`${base}.name`, `pipeline task name "${name}" must be a DNS-1123 label`);
     }
     const taskRef = isRecord(pt.taskRef) ? pt.taskRef : undefined;

@@ -11,6 +11,16 @@
 //
 // Pure module: no Pulumi, no I/O.
 
+import {
+  DNS1035_LABEL,
+  DNS1123_SUBDOMAIN,
+  MAX_LABEL_LENGTH,
+  MAX_SUBDOMAIN_LENGTH,
+} from "./dnsNames";
+
+// IsDNS1035Label, which traffic tags must satisfy, from the one module of name formats.
+export { isDns1035Label } from "./dnsNames";
+
 /** One entry of a Knative Route/Service spec.traffic (serving.knative.dev/v1 TrafficTarget). */
 export interface TrafficTarget {
   readonly tag?: string;
@@ -178,20 +188,13 @@ export function validateTraffic(
   return errors;
 }
 
-/** k8s validation.IsDNS1035Label: a lowercase RFC 1035 label of at most 63 characters. */
-export function isDns1035Label(value: string): boolean {
-  return dns1035LabelErrors(value).length === 0;
-}
-
 /** k8s validation.IsQualifiedName: optional DNS-1123 subdomain prefix and "/", then a name. */
 export function isQualifiedName(value: string): boolean {
   return qualifiedNameErrors(value).length === 0;
 }
 
-const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1035_LABEL_MAX = 63;
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const DNS1123_SUBDOMAIN_MAX = 253;
+const DNS1035_LABEL_MAX = MAX_LABEL_LENGTH;
+const DNS1123_SUBDOMAIN_MAX = MAX_SUBDOMAIN_LENGTH;
 const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 const QUALIFIED_NAME_MAX = 63;
 

@@ -21,6 +21,7 @@
 // or never (a template param nobody supplies stays a literal `$(tt.params.X)` in the PipelineRun).
 // A few webhook checks are left out because these manifests never use the fields: pod template
 // masks of spec.resources, webhook interceptor headers, EventListener annotations.
+import { isDns1123Subdomain } from "./dnsNames";
 import { KubernetesManifest } from "./githubTriggerManifests";
 
 export interface TriggerRuleViolation {
@@ -78,7 +79,6 @@ class Collector {
   }
 }
 
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 /** EventListener names: at most 60, because the Service is named `el-<name>`. */
@@ -92,7 +92,7 @@ function checkObjectName(c: Collector, manifest: KubernetesManifest, max: number
     c.add("metadata.name", "is missing: every Triggers object needs a name");
     return;
   }
-  if (name.length > 253 || !DNS1123_SUBDOMAIN.test(name)) {
+  if (!isDns1123Subdomain(name)) {
     c.add(
       "metadata.name",
       `${JSON.stringify(name)} is not a valid name: use lowercase letters, digits, '-' and '.', ` +
