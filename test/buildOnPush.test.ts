@@ -12,6 +12,7 @@ import {
   withStandInSecrets,
 } from "../conformance/programRunner";
 import { PolicyRule, rbacProblems } from "../components/rbac";
+import { named, ofType, withChanges } from "./support/resources";
 
 const SECRET = "kubernetes:core/v1:Secret";
 const SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount";
@@ -21,11 +22,9 @@ const GITHUB_PROVIDER = "pulumi:providers:github";
 const ROUTE = "kubernetes:serving.knative.dev/v1:Route";
 
 async function prodRun(changes: Record<string, string | undefined> = {}): Promise<ProgramRun> {
-  const { config, secretKeys } = withStandInSecrets(loadStackConfig(stackFiles().prod));
-  for (const [key, value] of Object.entries(changes)) {
-    if (value === undefined) delete config[key];
-    else config[key] = value;
-  }
+  const loaded = withStandInSecrets(loadStackConfig(stackFiles().prod));
+  const config = withChanges(loaded.config, changes);
+  const secretKeys = loaded.secretKeys;
   const run = await runProgram({
     config,
     secretKeys: secretKeys.filter((key) => key in config),
@@ -34,18 +33,6 @@ async function prodRun(changes: Record<string, string | undefined> = {}): Promis
   });
   assert.equal(run.error, undefined, run.error?.message);
   return run;
-}
-
-function named(run: ProgramRun, type: string, name: string): RecordedResource {
-  const found = run.resources.filter(
-    (r) => r.type === type && (r.inputs.metadata as { name?: string } | undefined)?.name === name,
-  );
-  assert.equal(found.length, 1, `expected one ${type} named ${name}, got ${found.length}`);
-  return found[0];
-}
-
-function ofType(run: ProgramRun, type: string): RecordedResource[] {
-  return run.resources.filter((r) => r.type === type);
 }
 
 /** Whether the input at `path` reached the engine as a secret (itself or a parent object). */

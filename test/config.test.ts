@@ -13,6 +13,7 @@ import {
   TESTER_DEFAULTS,
 } from "../config";
 import { everyRevisionPassed, runProgram } from "../conformance/programRunner";
+import { withChanges } from "./support/resources";
 
 const BASE: Record<string, string> = {
   "canary-release:app": "hello",
@@ -22,14 +23,9 @@ const BASE: Record<string, string> = {
   "canary-release:canaryPercent": "20",
 };
 
-/** Apply changes to BASE; `undefined` removes a key. */
+/** BASE with changes; `undefined` removes a key. */
 function configWith(changes: Record<string, string | undefined>): Record<string, string> {
-  const config = { ...BASE };
-  for (const [key, value] of Object.entries(changes)) {
-    if (value === undefined) delete config[key];
-    else config[key] = value;
-  }
-  return config;
+  return withChanges(BASE, changes);
 }
 
 function problemsOf(raw: Record<string, string>): ConfigError["problems"] {
@@ -425,12 +421,7 @@ const BUILD_SECRETS = [
 ];
 
 function buildWith(changes: Record<string, string | undefined>): Record<string, string> {
-  const config = { ...BUILD };
-  for (const [name, value] of Object.entries(changes)) {
-    if (value === undefined) delete config[name];
-    else config[name] = value;
-  }
-  return config;
+  return withChanges(BUILD, changes);
 }
 
 describe("config: build on push", () => {

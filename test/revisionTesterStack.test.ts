@@ -5,7 +5,6 @@ import * as fs from "fs";
 import {
   everyRevisionPassed,
   ProgramRun,
-  RecordedResource,
   runProgram,
   STAND_IN_SECRETS,
 } from "../conformance/programRunner";
@@ -13,6 +12,7 @@ import { PolicyRule, rbacProblems } from "../components/rbac";
 import { SMOKE_TEST_LABEL, SMOKE_TEST_RESULT_ANNOTATION } from "../components/revisionGate";
 import { TESTER_SCRIPT_PATH, TESTER_SCRIPT_SHA256 } from "../components/revisionTesterManifests";
 import { REVISION_ANNOTATIONS } from "../components/pipelineContract";
+import { named, only } from "./support/resources";
 
 const SERVICE = "kubernetes:serving.knative.dev/v1:Service";
 const SOURCE = "kubernetes:sources.knative.dev/v1:ApiServerSource";
@@ -35,12 +35,6 @@ async function run(
   });
   assert.equal(result.error, undefined, result.error?.message);
   return result;
-}
-
-function only(result: ProgramRun, type: string): RecordedResource {
-  const found = result.resources.filter((r) => r.type === type);
-  assert.equal(found.length, 1, `expected one ${type}, got ${found.length}`);
-  return found[0];
 }
 
 interface Container {
@@ -129,7 +123,7 @@ describe("revision tester in the stack", () => {
       name: "github-token",
       secret: { secretName: "hello-github-status" },
     });
-    const secret = secretNamed(result, "hello-github-status");
+    const secret = named(result, "kubernetes:core/v1:Secret", "hello-github-status");
     assert.ok(secret.secretPaths.some((p) => p === "stringData" || p === "stringData.token"));
     // Never the token that manages webhooks.
     assert.equal(JSON.stringify(only(result, SERVICE).inputs).includes("github:token"), false);
@@ -225,13 +219,3 @@ describe("revision tester in the stack", () => {
     }
   });
 });
-
-function secretNamed(result: ProgramRun, name: string): RecordedResource {
-  const found = result.resources.find(
-    (r) =>
-      r.type === "kubernetes:core/v1:Secret" &&
-      (r.inputs.metadata as { name: string }).name === name,
-  );
-  assert.ok(found, `Secret ${name}`);
-  return found;
-}

@@ -6,11 +6,11 @@ import {
   everyRevisionPassed,
   loadStackConfig,
   ProgramRun,
-  RecordedResource,
   runProgram,
   stackFiles,
   withStandInSecrets,
 } from "../conformance/programRunner";
+import { only } from "./support/resources";
 
 const ROUTE = "kubernetes:serving.knative.dev/v1:Route";
 const REVISION = "kubernetes:serving.knative.dev/v1:Revision";
@@ -26,13 +26,6 @@ const PROD = {
   "canary-release:canaryPercent": "20",
   "kubernetes:context": "prod",
 };
-
-function only(run: ProgramRun, type: string): RecordedResource {
-  assert.equal(run.error, undefined, `the program failed: ${run.error?.message}`);
-  const found = run.resources.filter((r) => r.type === type && r.readId === undefined);
-  assert.equal(found.length, 1, `expected one ${type}, got ${found.length}`);
-  return found[0];
-}
 
 function routeTraffic(run: ProgramRun): unknown {
   return (only(run, ROUTE).inputs.spec as { traffic: unknown }).traffic;
