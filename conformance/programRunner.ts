@@ -6,9 +6,11 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
+import { PROJECT } from "../config";
 
 export const PROJECT_ROOT = path.resolve(__dirname, "..");
 export const PROGRAM = path.join(PROJECT_ROOT, "index.ts");
+const STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference";
 
 /** One resource registration (or read) the program made. */
 export interface RecordedResource {
@@ -27,6 +29,11 @@ export interface RecordedResource {
   readonly protect: boolean;
   /** Dotted paths of inputs that reached the engine as Pulumi secrets (`inputs` shows them plain). */
   readonly secretPaths: readonly string[];
+  /**
+   * URNs of the resources this one waits for (`dependsOn`, and the resources its input Outputs
+   * came from), as the engine receives them: the ordering edges of the deployment.
+   */
+  readonly dependencies: readonly string[];
 }
 
 export interface ProgramRun {
@@ -71,6 +78,14 @@ export interface RunOptions {
   readonly cluster?: ClusterState;
   /** The program to run; default index.ts of this project. */
   readonly program?: string;
+  /** The organization Pulumi reports; default `organization`, as for a self-managed backend. */
+  readonly organization?: string;
+  /**
+   * The outputs of this stack's last deployment, which a StackReference to the stack's own full
+   * name `<organization>/canary-release/<stack>` reads. Default `{}`: never deployed. A
+   * reference to any other stack fails, as to a stack that does not exist.
+   */
+  readonly deployedOutputs?: Readonly<Record<string, unknown>>;
 }
 
 interface PromisingOutput {
@@ -92,9 +107,16 @@ type RuntimeWithRpcs = typeof pulumi.runtime & { waitForRPCs?: () => Promise<voi
  * overlapping runs would mix their registrations.
  */
 export async function runProgram(options: RunOptions): Promise<ProgramRun> {
-  const registered: Omit<RecordedResource, "urn" | "protect">[] = [];
+  const registered: Omit<RecordedResource, "urn" | "protect" | "dependencies">[] = [];
   const cluster = options.cluster ?? emptyCluster;
-  const registrations: Registrations = { protected: new Set(), secretOutputs: new Map() };
+  const stack = options.stack ?? "test";
+  const organization = options.organization ?? "organization";
+  const ownStack = `${organization}/${PROJECT}/${stack}`;
+  const registrations: Registrations = {
+    protected: new Set(),
+    secretOutputs: new Map(),
+    dependencies: new Map(),
+  };
   const logs: string[] = [];
 
   await pulumi.runtime.setMocks(
@@ -111,6 +133,12 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
           ...(args.provider ? { provider: args.provider } : {}),
           ...(isRead ? { readId: args.id } : {}),
         });
+        if (isRead && args.type === STACK_REFERENCE_TYPE) {
+          // The engine's own provider answers these from the backend, not from the cluster.
+          if (args.id !== ownStack) throw new Error(`unknown stack "${args.id}"`);
+          const outputs = { ...(options.deployedOutputs ?? {}) };
+          return { id: args.id, state: { name: args.id, outputs, secretOutputNames: [] } };
+        }
         if (isRead) {
           const state = cluster(args.type, args.id as string);
           // The same words the Kubernetes provider uses when a read finds nothing.
@@ -128,9 +156,10 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
         throw new Error(`the program made an unexpected provider call: ${args.token}`);
       },
     },
-    "canary-release",
-    options.stack ?? "test",
+    PROJECT,
+    stack,
     options.preview ?? true,
+    organization,
   );
   pulumi.runtime.setAllConfig({ ...options.config }, [...(options.secretKeys ?? [])]);
   recordRegistrationOptions(registrations);
@@ -173,6 +202,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
       ...resource,
       urn: urns.get(key) ?? `unregistered:${key}`,
       protect: registrations.protected.has(key),
+      dependencies: registrations.dependencies.get(key) ?? [],
     };
   });
   return { resources, outputs, logs, ...(error !== undefined ? { error } : {}) };
@@ -183,12 +213,14 @@ interface RegisterRequest {
   getName(): string;
   getProtect(): boolean | undefined;
   getAdditionalsecretoutputsList(): string[];
+  getDependenciesList(): string[];
 }
 
 /** Resource options the mocks do not see, keyed by `<type>::<name>`. */
 interface Registrations {
   readonly protected: Set<string>;
   readonly secretOutputs: Map<string, string[]>;
+  readonly dependencies: Map<string, string[]>;
 }
 
 /**
@@ -207,8 +239,8 @@ interface MonitorLike {
 }
 
 /**
- * `protect` and `additionalSecretOutputs` are resource options, not inputs, so the mocks never
- * see them: read them from the registration requests instead.
+ * `protect`, `additionalSecretOutputs` and the dependencies are resource options, not inputs, so
+ * the mocks never see them: read them from the registration requests instead.
  */
 function recordRegistrationOptions(into: Registrations): void {
   const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
@@ -217,6 +249,7 @@ function recordRegistrationOptions(into: Registrations): void {
     const key = `${request.getType()}::${request.getName()}`;
     if (request.getProtect() === true) into.protected.add(key);
     into.secretOutputs.set(key, request.getAdditionalsecretoutputsList());
+    into.dependencies.set(key, [...request.getDependenciesList()].sort());
     return register(request, callback);
   };
 }

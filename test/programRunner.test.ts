@@ -44,4 +44,40 @@ describe("program runner", () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  const fixture = path.join(__dirname, "fixtures", "referencesAndOrder.ts");
+
+  it("answers a StackReference to the stack's own full name with its deployed outputs", async () => {
+    const firstDeploy = await runProgram({ config: {}, stack: "prod", program: fixture });
+    assert.equal(firstDeploy.error, undefined);
+    assert.equal(firstDeploy.outputs.previousGreeting, undefined);
+    const reference = firstDeploy.resources.find((r) => r.type === "pulumi:pulumi:StackReference");
+    assert.equal(reference?.readId, "organization/canary-release/prod");
+
+    const later = await runProgram({
+      config: {},
+      stack: "prod",
+      program: fixture,
+      deployedOutputs: { greeting: "hello" },
+    });
+    assert.equal(later.outputs.previousGreeting, "hello");
+  });
+
+  it("fails a StackReference to any other stack, as to one that does not exist", async () => {
+    const run = await runProgram({
+      config: { "fixture:stack": "dev" },
+      stack: "prod",
+      program: fixture,
+      deployedOutputs: { greeting: "hello" },
+    });
+    assert.match(run.error?.message ?? "", /unknown stack "organization\/canary-release\/dev"/);
+  });
+
+  it("records each resource's dependencies as URNs", async () => {
+    const run = await runProgram({ config: {}, stack: "prod", program: fixture });
+    const first = run.resources.find((r) => r.name === "first");
+    const second = run.resources.find((r) => r.name === "second");
+    assert.deepEqual(first?.dependencies, []);
+    assert.deepEqual(second?.dependencies, [first?.urn]);
+  });
 });
