@@ -23,6 +23,9 @@ export const DEFAULTS = Object.freeze({
   canaryPercent: 0,
   verifyCandidate: true,
   allowUntestedCandidate: false,
+  // 100: no limit, since no share can grow by more; production stacks set their own.
+  maxStepPercent: 100,
+  allowLargeStep: false,
   protect: false,
 });
 
@@ -129,6 +132,10 @@ export interface CanaryConfig {
   readonly tester: TesterConfig;
   /** Let a candidate that has not passed its smoke test get traffic (Ready is still required). */
   readonly allowUntestedCandidate: boolean;
+  /** The most percentage points one update may add to any revision's share, 1..100. */
+  readonly maxStepPercent: number;
+  /** Let one update add more than maxStepPercent (the preview warns). */
+  readonly allowLargeStep: boolean;
 }
 
 /** One thing wrong with the config: which key, the value found, and what would be valid. */
@@ -179,6 +186,8 @@ export const KNOWN_KEYS = Object.freeze([
   "testerGithubToken",
   "tester",
   "allowUntestedCandidate",
+  "maxStepPercent",
+  "allowLargeStep",
 ] as const);
 
 /** Keys whose values are credentials: they must be set with `pulumi config set --secret`. */
@@ -234,6 +243,18 @@ class ConfigReader {
     if (value === "true") return true;
     if (value === "false") return false;
     this.problem(name, value, "must be true or false");
+    return fallback;
+  }
+
+  /** A whole number within [min, max] (the CLI stores every scalar as text). */
+  wholeNumber(name: string, fallback: number, min: number, max: number, meaning?: string): number {
+    const value = this.text(name);
+    if (value === undefined) return fallback;
+    const trimmed = value.trim();
+    const parsed = /^\d+$/.test(trimmed) ? Number(trimmed) : NaN;
+    if (Number.isInteger(parsed) && parsed >= min && parsed <= max) return parsed;
+    const why = meaning === undefined ? "" : ` (${meaning})`;
+    this.problem(name, value, `must be a whole number from ${min} to ${max}${why}`);
     return fallback;
   }
 
@@ -381,6 +402,14 @@ export function parseConfig(
     DEFAULTS.allowUntestedCandidate,
   );
   const protect = read.boolean("protect", DEFAULTS.protect);
+  const maxStepPercent = read.wholeNumber(
+    "maxStepPercent",
+    DEFAULTS.maxStepPercent,
+    1,
+    100,
+    "the most percentage points one update may add to a revision's share",
+  );
+  const allowLargeStep = read.boolean("allowLargeStep", DEFAULTS.allowLargeStep);
   const { stableRevision, candidateRevision, canaryPercent } = readTrafficKeys(read, validApp);
 
   if (validApp !== undefined && read.problems.length === 0) {
@@ -410,6 +439,8 @@ export function parseConfig(
     canaryPercent,
     verifyCandidate,
     allowUntestedCandidate,
+    maxStepPercent,
+    allowLargeStep,
     protect,
     tester,
     ...(render !== undefined ? { render } : {}),
@@ -467,17 +498,7 @@ function readTrafficKeys(
   read: ConfigReader,
   validApp: string | undefined,
 ): { stableRevision?: string; candidateRevision?: string; canaryPercent: number } {
-  const canaryPercentText = read.text("canaryPercent");
-  let canaryPercent: number = DEFAULTS.canaryPercent;
-  if (canaryPercentText !== undefined) {
-    const trimmed = canaryPercentText.trim();
-    const parsed = /^\d+$/.test(trimmed) ? Number(trimmed) : NaN;
-    if (Number.isInteger(parsed) && parsed >= 0 && parsed <= 100) {
-      canaryPercent = parsed;
-    } else {
-      read.problem("canaryPercent", canaryPercentText, "must be a whole number from 0 to 100");
-    }
-  }
+  const canaryPercent = read.wholeNumber("canaryPercent", DEFAULTS.canaryPercent, 0, 100);
 
   const stableRevision = read.optionalText("stableRevision");
   const candidateRevision = read.optionalText("candidateRevision");

@@ -40,6 +40,20 @@ const gate = candidateGateMode({
 });
 if (gate.warning !== undefined) pulumi.log.warn(gate.warning);
 
+// The step guard compares with the traffic this stack last deployed: its own `traffic` output,
+// read from the backend during preview (a stack never deployed has none). At 100 no step can be
+// too large, so there is nothing to read.
+const stepGuard =
+  config.maxStepPercent < 100
+    ? {
+        maxStepPercent: config.maxStepPercent,
+        allowLargeStep: config.allowLargeStep,
+        deployedTraffic: new pulumi.StackReference("last-deployment", {
+          name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
+        }).getOutput("traffic"),
+      }
+    : undefined;
+
 const route = new CanaryRoute(
   config.app,
   {
@@ -50,6 +64,7 @@ const route = new CanaryRoute(
     candidateRevision: config.candidateRevision,
     canaryPercent: config.canaryPercent,
     candidateGate: gate.gate,
+    ...(stepGuard !== undefined ? { stepGuard } : {}),
     protect: config.protect,
   },
   { provider },

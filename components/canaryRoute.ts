@@ -8,6 +8,7 @@ import {
   SmokeTestRecord,
 } from "./revisionGate";
 import { routeUrl, tagUrls } from "./routeUrls";
+import { judgeStep, StepGuardSettings } from "./stepGuard";
 import { TrafficTarget, trafficFor } from "./traffic";
 
 export interface CanaryRouteArgs {
@@ -28,6 +29,12 @@ export interface CanaryRouteArgs {
    * candidateGateMode). Unset: the candidate is not read, as without a cluster.
    */
   readonly candidateGate?: CandidateGate;
+  /**
+   * Refuse an update that grows any revision's share by more than `maxStepPercent` over
+   * `deployedTraffic`, the `traffic` this stack last deployed (undefined: never deployed).
+   * Unset: no limit.
+   */
+  readonly stepGuard?: StepGuardSettings & { readonly deployedTraffic: pulumi.Input<unknown> };
   /** Protect the Route from `pulumi destroy` and from replacement. Default false. */
   readonly protect?: boolean;
 }
@@ -79,6 +86,7 @@ export class CanaryRoute extends pulumi.ComponentResource {
       traffic = verdict.apply(() => table);
       candidateSmokeTest = verdict.apply((v) => v.smokeTest);
     }
+    if (args.stepGuard !== undefined) traffic = this.guardStep(traffic, args.stepGuard);
 
     new k8s.apiextensions.CustomResource(
       `${name}-route`,
@@ -115,6 +123,22 @@ export class CanaryRoute extends pulumi.ComponentResource {
       urls: this.urls,
       traffic: this.traffic,
       candidateSmokeTest: this.candidateSmokeTest,
+    });
+  }
+
+  /**
+   * The traffic, once the step from the last deployment is known to be small enough; like the
+   * gate, a refusal fails the preview before the Route is sent anywhere.
+   */
+  private guardStep(
+    traffic: pulumi.Output<TrafficTarget[]>,
+    guard: NonNullable<CanaryRouteArgs["stepGuard"]>,
+  ): pulumi.Output<TrafficTarget[]> {
+    return pulumi.all([traffic, guard.deployedTraffic]).apply(([table, deployed]) => {
+      const verdict = judgeStep(deployed, table, guard);
+      if (verdict.refusal !== undefined) throw new pulumi.ResourceError(verdict.refusal, this);
+      if (verdict.warning !== undefined) void pulumi.log.warn(verdict.warning, this);
+      return table;
     });
   }
 

@@ -51,6 +51,8 @@ describe("config: defaults and parsing", () => {
         canaryPercent: DEFAULTS.canaryPercent,
         verifyCandidate: DEFAULTS.verifyCandidate,
         allowUntestedCandidate: DEFAULTS.allowUntestedCandidate,
+        maxStepPercent: DEFAULTS.maxStepPercent,
+        allowLargeStep: DEFAULTS.allowLargeStep,
         protect: DEFAULTS.protect,
         tester: { ...TESTER_DEFAULTS },
         kubernetes: {},
@@ -101,9 +103,13 @@ describe("config: defaults and parsing", () => {
         "canary-release:protect": "true",
         "canary-release:domain": "apps.example.com",
         "canary-release:render": '{"directory":"out"}',
+        "canary-release:maxStepPercent": "50",
+        "canary-release:allowLargeStep": "true",
         "kubernetes:context": "prod",
       }),
     );
+    assert.equal(config.maxStepPercent, 50);
+    assert.equal(config.allowLargeStep, true);
     assert.equal(config.createNamespace, true);
     assert.equal(config.verifyCandidate, false);
     assert.equal(config.protect, true);
@@ -365,6 +371,26 @@ const BAD_CONFIGS: [string, Record<string, string | undefined>, string][] = [
     "allowUntestedCandidate not a boolean",
     { "canary-release:allowUntestedCandidate": "yes" },
     "canary-release:allowUntestedCandidate",
+  ],
+  [
+    "maxStepPercent zero",
+    { "canary-release:maxStepPercent": "0" },
+    "canary-release:maxStepPercent",
+  ],
+  [
+    "maxStepPercent over 100",
+    { "canary-release:maxStepPercent": "150" },
+    "canary-release:maxStepPercent",
+  ],
+  [
+    "maxStepPercent with a percent sign",
+    { "canary-release:maxStepPercent": "50%" },
+    "canary-release:maxStepPercent",
+  ],
+  [
+    "allowLargeStep not a boolean",
+    { "canary-release:allowLargeStep": "once" },
+    "canary-release:allowLargeStep",
   ],
 ];
 

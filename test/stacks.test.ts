@@ -117,10 +117,14 @@ describe("committed stack files under mocks", () => {
       { tag: "candidate", revisionName: candidate, percent },
       { tag: "latest", configurationName: "hello", latestRevision: true, percent: 0 },
     ]);
+    // The candidate from the cluster; the last deployed traffic from the backend (step guard).
     const reads = run.resources.filter((r) => r.readId !== undefined);
     assert.deepEqual(
       reads.map((r) => [r.type, r.readId]),
-      [[REVISION, `hello/${candidate}`]],
+      [
+        ["pulumi:pulumi:StackReference", "organization/canary-release/prod"],
+        [REVISION, `hello/${candidate}`],
+      ],
     );
     assert.deepEqual(only(run, PROVIDER).inputs, { context: config["kubernetes:context"] });
     assert.equal(
