@@ -3,6 +3,12 @@
 // run under mocks and a real `pulumi up` see exactly the same values and defaults.
 import * as pulumi from "@pulumi/pulumi";
 import { isDns1035Label, isDnsHostName, MAX_LABEL_LENGTH } from "./components/dnsNames";
+import {
+  PLATFORM_DEFAULT_VERSIONS,
+  PLATFORM_VERSION_FIELDS,
+  platformVersionProblem,
+  PlatformVersions,
+} from "./components/platformManifests";
 import { trafficFor } from "./components/traffic";
 
 export const PROJECT = "canary-release";
@@ -108,6 +114,13 @@ export const TESTER_DEFAULTS = Object.freeze({
   image: "docker.io/library/node:22.18.0-alpine3.22",
 });
 
+/** `platform`: install Tekton and Knative from pinned release manifests (a kind cluster). */
+export interface PlatformConfig {
+  readonly install: boolean;
+  /** Release tags; unset fields use PLATFORM_DEFAULT_VERSIONS. */
+  readonly versions: PlatformVersions;
+}
+
 export interface CanaryConfig {
   readonly app: string;
   readonly namespace: string;
@@ -130,6 +143,7 @@ export interface CanaryConfig {
   /** `testerGithubToken` (secret): a token that may only post commit statuses. */
   readonly testerGithubToken?: pulumi.Output<string>;
   readonly tester: TesterConfig;
+  readonly platform: PlatformConfig;
   /** Let a candidate that has not passed its smoke test get traffic (Ready is still required). */
   readonly allowUntestedCandidate: boolean;
   /** The most percentage points one update may add to any revision's share, 1..100. */
@@ -188,6 +202,7 @@ export const KNOWN_KEYS = Object.freeze([
   "allowUntestedCandidate",
   "maxStepPercent",
   "allowLargeStep",
+  "platform",
 ] as const);
 
 /** Keys whose values are credentials: they must be set with `pulumi config set --secret`. */
@@ -358,6 +373,25 @@ class ConfigObject {
     return fallback;
   }
 
+  /** An object field (`--path platform.versions.tektonPipeline v1.15.0`), read like a key. */
+  object(field: string, fields: readonly string[], example: string): ConfigObject | undefined {
+    const value = this.fields[field];
+    if (value === undefined || value === null) return undefined;
+    const at = `${this.name}.${field}`;
+    const expected = `must be an object {${fields.join(", ")}}, e.g. \`${example}\``;
+    if (typeof value !== "object" || Array.isArray(value)) {
+      this.reader.problem(at, JSON.stringify(value), expected);
+      return undefined;
+    }
+    const record = value as Record<string, unknown>;
+    for (const name of Object.keys(record)) {
+      if (!fields.includes(name)) {
+        this.reader.problem(`${at}.${name}`, undefined, `unknown field; ${expected}`);
+      }
+    }
+    return new ConfigObject(this.reader, at, record);
+  }
+
   boolean(field: string, fallback: boolean): boolean {
     const value = this.fields[field];
     if (value === undefined) return fallback;
@@ -420,6 +454,7 @@ export function parseConfig(
 
   const render = readRender(read);
   const tester = readTester(read);
+  const platform = readPlatform(read, render !== undefined);
   const build = readBuildConfig(read, render !== undefined);
   const context = read.optionalText("kubernetes:context");
   // Not trimmed: it may be the kubeconfig itself, passed on byte for byte.
@@ -443,6 +478,7 @@ export function parseConfig(
     allowLargeStep,
     protect,
     tester,
+    platform,
     ...(render !== undefined ? { render } : {}),
     kubernetes: Object.freeze({
       ...(context !== undefined ? { context } : {}),
@@ -594,6 +630,41 @@ function readTester(read: ConfigReader): TesterConfig {
       tester?.text("image", {
         check: (value) => (/^\S+$/.test(value) ? undefined : "must be an image reference"),
       }) ?? TESTER_DEFAULTS.image,
+  });
+}
+
+function readPlatform(read: ConfigReader, renderOnly: boolean): PlatformConfig {
+  const platform = read.object(
+    "platform",
+    ["install", "versions"],
+    "pulumi config set --path platform.install true",
+  );
+  const install = platform?.boolean("install", false) ?? false;
+  const versionsObject = platform?.object(
+    "versions",
+    PLATFORM_VERSION_FIELDS,
+    `pulumi config set --path platform.versions.tektonPipeline ${PLATFORM_DEFAULT_VERSIONS.tektonPipeline}`,
+  );
+  const versions: Partial<Record<keyof PlatformVersions, string>> = {};
+  for (const field of PLATFORM_VERSION_FIELDS) {
+    const value = versionsObject?.text(field, {
+      check: (v) => platformVersionProblem(field, v),
+    });
+    versions[field] = value ?? PLATFORM_DEFAULT_VERSIONS[field];
+  }
+  if (install && renderOnly) {
+    // The install is upstream release manifests plus patches of objects they create: only a
+    // live cluster can take those, and a rendered patch would read as a whole object.
+    read.problem(
+      "platform",
+      undefined,
+      `install cannot be rendered: set ${key("platform")}.install false to render, or remove ` +
+        `${key("render")} to install on a cluster`,
+    );
+  }
+  return Object.freeze({
+    install,
+    versions: Object.freeze({ ...PLATFORM_DEFAULT_VERSIONS, ...versions }),
   });
 }
 

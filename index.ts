@@ -7,6 +7,7 @@ import { BuildPipeline } from "./components/buildPipeline";
 import { CanaryRoute } from "./components/canaryRoute";
 import { GitHubTrigger } from "./components/githubTrigger";
 import { kubernetesProviderArgs } from "./components/kubernetesProvider";
+import { Platform } from "./components/platform";
 import { GITHUB_TOKEN_SECRET_KEY, pipelineResourceNames } from "./components/pipelineContract";
 import { candidateGateMode } from "./components/revisionGate";
 import { webhookRegistration } from "./components/webhookEntry";
@@ -16,6 +17,16 @@ import { loadConfig } from "./config";
 const config = loadConfig();
 
 const provider = new k8s.Provider("kubernetes", kubernetesProviderArgs(config));
+
+// Tekton and Knative from pinned releases (dev clusters); every component below waits for the
+// CRDs and webhooks of what it creates.
+const platform = config.platform.install
+  ? new Platform(
+      "platform",
+      { versions: config.platform.versions, domain: config.domain },
+      { provider },
+    )
+  : undefined;
 
 const namespace = config.createNamespace
   ? new k8s.core.v1.Namespace(
@@ -67,7 +78,7 @@ const route = new CanaryRoute(
     ...(stepGuard !== undefined ? { stepGuard } : {}),
     protect: config.protect,
   },
-  { provider },
+  { provider, dependsOn: platform?.readyFor("canaryRoute") ?? [] },
 );
 
 // The commit-status token, shared by the build's and the tester's statuses.
@@ -102,7 +113,7 @@ if (config.tester.enabled) {
         : {}),
       dependsOn: statusToken !== undefined ? [statusToken] : [],
     },
-    { provider },
+    { provider, dependsOn: platform?.readyFor("revisionTester") ?? [] },
   );
 }
 
@@ -124,7 +135,13 @@ const pipeline =
           registryCredentials: config.registryCredentials,
           statusTokenSecretName: statusToken !== undefined ? names.statusTokenSecret : undefined,
         },
-        { provider, dependsOn: statusToken !== undefined ? [statusToken] : [] },
+        {
+          provider,
+          dependsOn: [
+            ...(statusToken !== undefined ? [statusToken] : []),
+            ...(platform?.readyFor("buildPipeline") ?? []),
+          ],
+        },
       )
     : undefined;
 
@@ -151,6 +168,7 @@ const trigger =
           dependsOn: [pipeline],
         },
         {
+          dependsOn: platform?.readyFor("githubTrigger") ?? [],
           providers: [
             provider,
             ...(registration.register && githubToken !== undefined

@@ -2,6 +2,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
+import { PLATFORM_DEFAULT_VERSIONS } from "../components/platformManifests";
 import {
   closestKnownKey,
   ConfigError,
@@ -42,7 +43,12 @@ describe("config: defaults and parsing", () => {
   it("applies the documented defaults to a config with only app", () => {
     const config = parseConfig({ "canary-release:app": "hello" });
     assert.deepEqual(
-      { ...config, kubernetes: { ...config.kubernetes }, tester: { ...config.tester } },
+      {
+        ...config,
+        kubernetes: { ...config.kubernetes },
+        tester: { ...config.tester },
+        platform: { ...config.platform, versions: { ...config.platform.versions } },
+      },
       {
         app: "hello",
         namespace: DEFAULTS.namespace,
@@ -55,6 +61,7 @@ describe("config: defaults and parsing", () => {
         allowLargeStep: DEFAULTS.allowLargeStep,
         protect: DEFAULTS.protect,
         tester: { ...TESTER_DEFAULTS },
+        platform: { install: false, versions: { ...PLATFORM_DEFAULT_VERSIONS } },
         kubernetes: {},
         source: { contextDir: ".", dockerfile: "Dockerfile" },
         stepImages: {},
@@ -195,6 +202,22 @@ describe("config: defaults and parsing", () => {
       problems.map((p) => p.key),
       ["canary-release:domain", "canary-release:domain", "canary-release:domain"],
     );
+  });
+
+  it("reads platform settings: install, and versions over the pinned defaults", () => {
+    const config = parseConfig(
+      configWith({
+        "canary-release:platform": JSON.stringify({
+          install: true,
+          versions: { tektonPipeline: "v1.16.0" },
+        }),
+      }),
+    );
+    assert.equal(config.platform.install, true);
+    assert.deepEqual(config.platform.versions, {
+      ...PLATFORM_DEFAULT_VERSIONS,
+      tektonPipeline: "v1.16.0",
+    });
   });
 
   it("reads tester settings, with the documented defaults for the rest", () => {
@@ -386,6 +409,40 @@ const BAD_CONFIGS: [string, Record<string, string | undefined>, string][] = [
     "maxStepPercent with a percent sign",
     { "canary-release:maxStepPercent": "50%" },
     "canary-release:maxStepPercent",
+  ],
+  ["platform not an object", { "canary-release:platform": "true" }, "canary-release:platform"],
+  [
+    "platform.install not a boolean",
+    { "canary-release:platform": '{"install":"yes"}' },
+    "canary-release:platform.install",
+  ],
+  [
+    "platform with an unknown field",
+    { "canary-release:platform": '{"instal":true}' },
+    "canary-release:platform.instal",
+  ],
+  [
+    "platform.versions not an object",
+    { "canary-release:platform": '{"versions":"latest"}' },
+    "canary-release:platform.versions",
+  ],
+  [
+    "platform version not pinned",
+    { "canary-release:platform": '{"versions":{"knativeServing":"latest"}}' },
+    "canary-release:platform.versions.knativeServing",
+  ],
+  [
+    "platform version of an unknown component",
+    { "canary-release:platform": '{"versions":{"istio":"v1.0.0"}}' },
+    "canary-release:platform.versions.istio",
+  ],
+  [
+    "platform installed in render mode",
+    {
+      "canary-release:platform": '{"install":true}',
+      "canary-release:render": '{"directory":"out"}',
+    },
+    "canary-release:platform",
   ],
   [
     "allowLargeStep not a boolean",

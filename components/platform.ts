@@ -1,0 +1,253 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import {
+  AMENDS_RELEASE_ANNOTATION,
+  CONFIG_CHECKSUM_ANNOTATION,
+  CONTOUR_CONFIG_MAP,
+  CONTOUR_DEPLOYMENT,
+  CONTOUR_ENVOY_SERVICE,
+  CONTOUR_INGRESS_CLASS,
+  contourConfigChecksum,
+  contourConfigFile,
+  DEFAULT_INGRESS_STATUS_ADDRESS,
+  KNATIVE_SERVING_NAMESPACE,
+  knativeDomainData,
+  knativeNetworkData,
+  KOURIER_SERVICE,
+  nodePortServiceSpec,
+  PLATFORM_CONSUMER_NEEDS,
+  PLATFORM_DEFAULT_NODE_PORTS,
+  PlatformCapability,
+  PlatformConsumer,
+  platformInstallPlan,
+  PlatformRelease,
+  PlatformSettings,
+  platformSettingsProblems,
+  PlatformVersions,
+} from "./platformManifests";
+
+export interface PlatformArgs {
+  /** Release tags to install (config `platform.versions`, defaults PLATFORM_DEFAULT_VERSIONS). */
+  readonly versions: PlatformVersions;
+  /** Knative domain, written to config-domain (the dev stack: `127.0.0.1.sslip.io`). */
+  readonly domain: string;
+  /**
+   * Node port of Kourier's HTTP port, which the kind cluster maps to the host's port 80.
+   * Default 31080 (examples/kind/cluster.yaml).
+   */
+  readonly kourierNodePort?: number;
+  /**
+   * Node port of Contour's Envoy HTTP port, which the kind cluster maps to the host's port
+   * 8080, the target of the webhook tunnel. Default 31081 (examples/kind/cluster.yaml).
+   */
+  readonly ingressNodePort?: number;
+  /** Address Contour reports in Ingress status. Default `127.0.0.1`. */
+  readonly ingressStatusAddress?: string;
+}
+
+/**
+ * Tekton Pipelines, Tekton Triggers with its core interceptors, Knative Serving with Kourier,
+ * Knative Eventing and Contour (for `networking.k8s.io` Ingresses, which Kourier does not serve),
+ * from pinned release manifests, for a kind cluster: Kourier's and Contour's LoadBalancer
+ * Services become NodePort Services on the node ports the kind cluster maps to the host.
+ *
+ * Nothing of the other components may reach the API server before the CRDs and admission
+ * webhooks it needs exist, so a consumer waits on its readiness list:
+ *
+ * ```ts
+ * new BuildPipeline("build", args, { provider, dependsOn: platform.readyFor("buildPipeline") });
+ * ```
+ *
+ * `readyFor` follows PLATFORM_CONSUMER_NEEDS; the lists behind it are public too
+ * (`servingReady`, `eventingReady`, `tektonReady`, `triggersReady`, `ingressReady`). Each
+ * release manifest is one `k8s.yaml.v2.ConfigFile`, which completes only once every object of
+ * the release is ready (Deployments available, CRDs established), so waiting on it waits for
+ * the release's webhooks. Kourier's and Contour's files skip that wait (their LoadBalancer
+ * Service would never be ready on kind); the NodePort patches that follow wait for their pods.
+ */
+export class Platform extends pulumi.ComponentResource {
+  /** Knative Serving's CRDs and webhook, Kourier, and the Knative config that selects it. */
+  public readonly servingReady: readonly pulumi.Resource[];
+  /** Knative Eventing's CRDs and webhook. */
+  public readonly eventingReady: readonly pulumi.Resource[];
+  /** Tekton Pipelines' CRDs and webhook. */
+  public readonly tektonReady: readonly pulumi.Resource[];
+  /** Tekton Triggers' CRDs and webhook, and the core ClusterInterceptors serving. */
+  public readonly triggersReady: readonly pulumi.Resource[];
+  /** Contour serving Ingresses and reporting their status. */
+  public readonly ingressReady: readonly pulumi.Resource[];
+  /** The class to give the webhook Ingress (or none: Contour also serves Ingresses without). */
+  public readonly ingressClassName: pulumi.Output<string>;
+  public readonly kourierNodePort: pulumi.Output<number>;
+  public readonly ingressNodePort: pulumi.Output<number>;
+
+  constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("canary:platform:Platform", name, {}, opts);
+
+    const settings: PlatformSettings = {
+      versions: args.versions,
+      domain: args.domain,
+      kourierNodePort: args.kourierNodePort ?? PLATFORM_DEFAULT_NODE_PORTS.kourierHttp,
+      ingressNodePort: args.ingressNodePort ?? PLATFORM_DEFAULT_NODE_PORTS.ingressHttp,
+      ingressStatusAddress: args.ingressStatusAddress ?? DEFAULT_INGRESS_STATUS_ADDRESS,
+    };
+    const problems = platformSettingsProblems(settings);
+    if (problems.length > 0) {
+      throw new pulumi.ResourceError(`Platform ${name}: ${problems.join("; ")}`, this);
+    }
+
+    const releases = new Map<PlatformRelease, k8s.yaml.v2.ConfigFile>();
+    for (const step of platformInstallPlan(settings.versions)) {
+      const after = step.after.map((release) => {
+        const resource = releases.get(release);
+        // The plan lists every release after the ones it needs; this only guards that order.
+        if (resource === undefined) throw new Error(`${step.release} is planned before ${release}`);
+        return resource;
+      });
+      releases.set(
+        step.release,
+        new k8s.yaml.v2.ConfigFile(
+          `${name}-${kebab(step.release)}`,
+          { file: step.url, ...(step.skipAwait ? { skipAwait: true } : {}) },
+          { parent: this, dependsOn: after },
+        ),
+      );
+    }
+    const release = (id: PlatformRelease): k8s.yaml.v2.ConfigFile => {
+      const resource = releases.get(id);
+      if (resource === undefined) throw new Error(`the install plan has no ${id}`);
+      return resource;
+    };
+    const servingCore = release("servingCore");
+    const kourier = release("kourier");
+    const contour = release("ingressController");
+    const amends = (version: string): Record<string, string> => ({
+      [AMENDS_RELEASE_ANNOTATION]: version,
+    });
+
+    // Knative's config webhook (serving-core) validates these ConfigMaps; Kourier must exist
+    // before Knative is told to use it. The release's own keys stay the release's: the patches
+    // only add keys, so they need no force and never take a field from the release.
+    const network = new k8s.core.v1.ConfigMapPatch(
+      `${name}-config-network`,
+      {
+        metadata: {
+          name: "config-network",
+          namespace: KNATIVE_SERVING_NAMESPACE,
+          annotations: amends(settings.versions.knativeServing),
+        },
+        data: knativeNetworkData(),
+      },
+      { parent: this, dependsOn: [servingCore, kourier] },
+    );
+    const domain = new k8s.core.v1.ConfigMapPatch(
+      `${name}-config-domain`,
+      {
+        metadata: {
+          name: "config-domain",
+          namespace: KNATIVE_SERVING_NAMESPACE,
+          annotations: amends(settings.versions.knativeServing),
+        },
+        data: knativeDomainData(settings.domain),
+      },
+      { parent: this, dependsOn: [servingCore, kourier] },
+    );
+    // `type` belongs to the release's apply, hence the force. The release tag in the
+    // annotations changes with a version bump, so the patch is applied again after the
+    // release's own apply has set LoadBalancer back.
+    const kourierService = new k8s.core.v1.ServicePatch(
+      `${name}-kourier-nodeport`,
+      {
+        metadata: {
+          ...KOURIER_SERVICE,
+          annotations: { "pulumi.com/patchForce": "true", ...amends(settings.versions.kourier) },
+        },
+        spec: nodePortServiceSpec(settings.kourierNodePort),
+      },
+      { parent: this, dependsOn: [kourier] },
+    );
+
+    const envoyService = new k8s.core.v1.ServicePatch(
+      `${name}-envoy-nodeport`,
+      {
+        metadata: {
+          ...CONTOUR_ENVOY_SERVICE,
+          annotations: {
+            "pulumi.com/patchForce": "true",
+            ...amends(settings.versions.ingressController),
+          },
+        },
+        spec: nodePortServiceSpec(settings.ingressNodePort),
+      },
+      { parent: this, dependsOn: [contour] },
+    );
+    const contourConfig = contourConfigFile(settings.ingressStatusAddress);
+    const contourConfigMap = new k8s.core.v1.ConfigMapPatch(
+      `${name}-contour-config`,
+      {
+        metadata: {
+          ...CONTOUR_CONFIG_MAP,
+          annotations: {
+            "pulumi.com/patchForce": "true",
+            ...amends(settings.versions.ingressController),
+          },
+        },
+        data: { "contour.yaml": contourConfig },
+      },
+      { parent: this, dependsOn: [contour] },
+    );
+    // Contour reads its file only at start: the checksum in the pod template rolls it, and
+    // the patch completes once the new pods are available.
+    const contourRestart = new k8s.apps.v1.DeploymentPatch(
+      `${name}-contour-restart`,
+      {
+        metadata: { ...CONTOUR_DEPLOYMENT },
+        spec: {
+          template: {
+            metadata: {
+              annotations: { [CONFIG_CHECKSUM_ANNOTATION]: contourConfigChecksum(contourConfig) },
+            },
+          },
+        },
+      },
+      { parent: this, dependsOn: [contourConfigMap] },
+    );
+
+    this.servingReady = [
+      release("servingCrds"),
+      servingCore,
+      kourier,
+      network,
+      domain,
+      kourierService,
+    ];
+    this.eventingReady = [release("eventingCrds"), release("eventingCore")];
+    this.tektonReady = [release("tektonPipeline")];
+    this.triggersReady = [release("tektonTriggers"), release("tektonInterceptors")];
+    this.ingressReady = [contour, envoyService, contourConfigMap, contourRestart];
+    this.ingressClassName = pulumi.output(CONTOUR_INGRESS_CLASS);
+    this.kourierNodePort = pulumi.output(settings.kourierNodePort);
+    this.ingressNodePort = pulumi.output(settings.ingressNodePort);
+    this.registerOutputs({
+      ingressClassName: this.ingressClassName,
+      kourierNodePort: this.kourierNodePort,
+      ingressNodePort: this.ingressNodePort,
+    });
+  }
+
+  /** What `consumer` must wait for, per PLATFORM_CONSUMER_NEEDS: pass it as `dependsOn`. */
+  public readyFor(consumer: PlatformConsumer): pulumi.Resource[] {
+    const lists: Record<PlatformCapability, readonly pulumi.Resource[]> = {
+      serving: this.servingReady,
+      eventing: this.eventingReady,
+      tekton: this.tektonReady,
+      triggers: this.triggersReady,
+      ingress: this.ingressReady,
+    };
+    return PLATFORM_CONSUMER_NEEDS[consumer].flatMap((capability) => [...lists[capability]]);
+  }
+}
+
+function kebab(id: string): string {
+  return id.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+}

@@ -1,0 +1,331 @@
+// What the Platform installs and in which order: pinned release manifest URLs, the patches that
+// fit them to a kind cluster, and which consumer waits for what. Pure, so the plan is tested
+// without Pulumi.
+import { createHash } from "crypto";
+import { isDnsHostName } from "./dnsNames";
+
+/** Release tags of the upstream projects the Platform installs. */
+export interface PlatformVersions {
+  /** knative/serving release, `knative-vX.Y.Z`. */
+  readonly knativeServing: string;
+  /** knative/eventing release, `knative-vX.Y.Z`. */
+  readonly knativeEventing: string;
+  /** knative-extensions/net-kourier release, `knative-vX.Y.Z` (same train as Serving). */
+  readonly kourier: string;
+  /** tektoncd/pipeline release, `vX.Y.Z`. */
+  readonly tektonPipeline: string;
+  /** tektoncd/triggers release (with its core interceptors), `vX.Y.Z`. */
+  readonly tektonTriggers: string;
+  /** projectcontour/contour release, `vX.Y.Z`: the Ingress controller for the webhook Ingress. */
+  readonly ingressController: string;
+}
+
+/**
+ * The versions the project targets: the first four are the tags of ../shared/crds (the CRDs the
+ * stack is validated against); Kourier follows Serving's release train. Contour v1.33.7 is the
+ * newest patch of its maintained 1.33 line found (changelogs/CHANGELOG-v1.33.7.md).
+ */
+export const PLATFORM_DEFAULT_VERSIONS: Readonly<PlatformVersions> = Object.freeze({
+  knativeServing: "knative-v1.23.0",
+  knativeEventing: "knative-v1.22.2",
+  kourier: "knative-v1.23.0",
+  tektonPipeline: "v1.15.0",
+  tektonTriggers: "v0.37.0",
+  ingressController: "v1.33.7",
+});
+
+export const PLATFORM_VERSION_FIELDS: readonly (keyof PlatformVersions)[] = Object.freeze([
+  "knativeServing",
+  "knativeEventing",
+  "kourier",
+  "tektonPipeline",
+  "tektonTriggers",
+  "ingressController",
+]);
+
+interface VersionForm {
+  readonly label: string;
+  readonly pattern: RegExp;
+  readonly form: string;
+}
+
+const KNATIVE_TAG = /^knative-v\d+\.\d+\.\d+$/;
+const SEMVER_TAG = /^v\d+\.\d+\.\d+$/;
+
+const VERSION_FORMS: Readonly<Record<keyof PlatformVersions, VersionForm>> = {
+  knativeServing: { label: "Knative Serving", pattern: KNATIVE_TAG, form: "knative-vX.Y.Z" },
+  knativeEventing: { label: "Knative Eventing", pattern: KNATIVE_TAG, form: "knative-vX.Y.Z" },
+  kourier: { label: "Kourier", pattern: KNATIVE_TAG, form: "knative-vX.Y.Z" },
+  tektonPipeline: { label: "Tekton Pipelines", pattern: SEMVER_TAG, form: "vX.Y.Z" },
+  tektonTriggers: { label: "Tekton Triggers", pattern: SEMVER_TAG, form: "vX.Y.Z" },
+  ingressController: { label: "Contour", pattern: SEMVER_TAG, form: "vX.Y.Z" },
+};
+
+/**
+ * What is wrong with a version value, or undefined. Only exact release tags pass: `latest`, a
+ * branch or `1.23` would let the installed release change under an unchanged stack.
+ */
+export function platformVersionProblem(
+  field: keyof PlatformVersions,
+  value: string,
+): string | undefined {
+  const expected = VERSION_FORMS[field];
+  if (expected.pattern.test(value)) return undefined;
+  return (
+    `must be an exact ${expected.label} release tag of the form ${expected.form} ` +
+    `(e.g. ${PLATFORM_DEFAULT_VERSIONS[field]}); moving names such as latest or a branch are refused`
+  );
+}
+
+/** Each release manifest the Platform applies, one `k8s.yaml.v2.ConfigFile` each. */
+export type PlatformRelease =
+  | "servingCrds"
+  | "servingCore"
+  | "kourier"
+  | "eventingCrds"
+  | "eventingCore"
+  | "tektonPipeline"
+  | "tektonTriggers"
+  | "tektonInterceptors"
+  | "ingressController";
+
+export interface InstallStep {
+  readonly release: PlatformRelease;
+  /** Pinned release asset; the tag of `versionField` is part of the path. */
+  readonly url: string;
+  readonly versionField: keyof PlatformVersions;
+  /** Releases that must be fully applied (CRDs established, webhooks ready) first. */
+  readonly after: readonly PlatformRelease[];
+  /**
+   * Apply without Pulumi's readiness checks. Set where the release has a Service of type
+   * LoadBalancer, which never gets an address on kind: Pulumi would wait for it until the
+   * timeout. The Platform's NodePort patch of that Service waits for its pods instead.
+   */
+  readonly skipAwait: boolean;
+}
+
+/**
+ * The release manifests in install order, with their dependencies. URL forms, as each project
+ * publishes its assets:
+ * - Knative: GitHub release assets, https://github.com/knative/<repo>/releases/download/<tag>/<file>
+ *   (knative.dev "Installing Knative Serving using YAML files"); Kourier moved to the
+ *   knative-extensions organisation, which serves knative-extensions/net-kourier/releases/download/
+ *   knative-vX.Y.Z/kourier.yaml.
+ * - Tekton: https://infra.tekton.dev/tekton-releases/<project>/previous/<tag>/<file>; Tekton left
+ *   storage.googleapis.com for infra.tekton.dev (tektoncd/pipeline#9569 replaced the old URLs in
+ *   its docs, 2026-03; the "installation one-liner" of the pipeline v1.5.0 and v1.11.0 release
+ *   notes has this form). Triggers publishes release.yaml and interceptors.yaml side by side
+ *   under triggers/previous/<tag>/.
+ * - Contour: the rendered examples/render/contour.yaml at the release tag, the URL its own
+ *   release notes give (raw.githubusercontent.com/projectcontour/contour/<tag>/...).
+ */
+export function platformInstallPlan(versions: PlatformVersions): readonly InstallStep[] {
+  const problems = platformVersionsProblems(versions);
+  if (problems.length > 0) throw new Error(problems.join("; "));
+  const serving = `https://github.com/knative/serving/releases/download/${versions.knativeServing}`;
+  const eventing = `https://github.com/knative/eventing/releases/download/${versions.knativeEventing}`;
+  const kourier = `https://github.com/knative-extensions/net-kourier/releases/download/${versions.kourier}`;
+  const tekton = "https://infra.tekton.dev/tekton-releases";
+  const pipeline = `${tekton}/pipeline/previous/${versions.tektonPipeline}`;
+  const triggers = `${tekton}/triggers/previous/${versions.tektonTriggers}`;
+  const contour = `https://raw.githubusercontent.com/projectcontour/contour/${versions.ingressController}`;
+  const step = (
+    release: PlatformRelease,
+    url: string,
+    versionField: keyof PlatformVersions,
+    after: readonly PlatformRelease[],
+    skipAwait = false,
+  ): InstallStep => ({ release, url, versionField, after, skipAwait });
+  return [
+    step("servingCrds", `${serving}/serving-crds.yaml`, "knativeServing", []),
+    // serving-core holds the queue-proxy Image, a custom resource of serving-crds.
+    step("servingCore", `${serving}/serving-core.yaml`, "knativeServing", ["servingCrds"]),
+    // Kourier puts its controller into the knative-serving namespace that serving-core creates.
+    step("kourier", `${kourier}/kourier.yaml`, "kourier", ["servingCore"], true),
+    step("eventingCrds", `${eventing}/eventing-crds.yaml`, "knativeEventing", []),
+    step("eventingCore", `${eventing}/eventing-core.yaml`, "knativeEventing", ["eventingCrds"]),
+    step("tektonPipeline", `${pipeline}/release.yaml`, "tektonPipeline", []),
+    // Triggers runs in the tekton-pipelines namespace, which only the Pipelines release creates.
+    step("tektonTriggers", `${triggers}/release.yaml`, "tektonTriggers", ["tektonPipeline"]),
+    // The core ClusterInterceptors are Triggers custom resources, checked by its webhook.
+    step("tektonInterceptors", `${triggers}/interceptors.yaml`, "tektonTriggers", [
+      "tektonTriggers",
+    ]),
+    step(
+      "ingressController",
+      `${contour}/examples/render/contour.yaml`,
+      "ingressController",
+      [],
+      true,
+    ),
+  ];
+}
+
+export function platformVersionsProblems(versions: PlatformVersions): string[] {
+  const problems: string[] = [];
+  for (const field of PLATFORM_VERSION_FIELDS) {
+    const value = versions[field];
+    const problem = platformVersionProblem(field, value);
+    if (problem !== undefined) {
+      problems.push(`platform.versions.${field} = ${JSON.stringify(value)}: ${problem}`);
+    }
+  }
+  return problems;
+}
+
+/** Where the released objects the Platform patches live. */
+export const KNATIVE_SERVING_NAMESPACE = "knative-serving";
+export const KOURIER_SERVICE = { namespace: "kourier-system", name: "kourier" } as const;
+export const CONTOUR_NAMESPACE = "projectcontour";
+export const CONTOUR_ENVOY_SERVICE = { namespace: CONTOUR_NAMESPACE, name: "envoy" } as const;
+export const CONTOUR_CONFIG_MAP = { namespace: CONTOUR_NAMESPACE, name: "contour" } as const;
+export const CONTOUR_DEPLOYMENT = { namespace: CONTOUR_NAMESPACE, name: "contour" } as const;
+
+/**
+ * Contour, run without `--ingress-class-name` as its release does, serves Ingresses of this
+ * class and Ingresses without any class; it needs no IngressClass object.
+ */
+export const CONTOUR_INGRESS_CLASS = "contour";
+
+/** Knative's name for Kourier in config-network `ingress-class`. */
+export const KOURIER_INGRESS_CLASS = "kourier.ingress.networking.knative.dev";
+
+export function knativeNetworkData(): Record<string, string> {
+  return { "ingress-class": KOURIER_INGRESS_CLASS };
+}
+
+/** config-domain: an empty value makes `domain` the default domain of every Route. */
+export function knativeDomainData(domain: string): Record<string, string> {
+  return { [domain]: "" };
+}
+
+/** Kubernetes' default --service-node-port-range, which kind keeps. */
+export const NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;
+
+/**
+ * Node ports the kind cluster maps to the host (examples/kind/cluster.yaml): Kourier's HTTP port
+ * behind the host's port 80, so Knative URLs need no port; Contour's Envoy HTTP port behind the
+ * host's port 8080, where a tunnel forwards GitHub's webhook deliveries.
+ */
+export const PLATFORM_DEFAULT_NODE_PORTS = Object.freeze({
+  kourierHttp: 31080,
+  ingressHttp: 31081,
+});
+
+/** The address Contour writes into Ingress status: the host end of the kind port mapping. */
+export const DEFAULT_INGRESS_STATUS_ADDRESS = "127.0.0.1";
+
+/**
+ * The ServiceSpec of a NodePort patch: the HTTP port (80 in both releases) gets a fixed node
+ * port; HTTPS keeps the one Kubernetes allocated. Service ports merge by port and protocol.
+ */
+export function nodePortServiceSpec(nodePort: number): {
+  type: "NodePort";
+  ports: { port: number; protocol: "TCP"; nodePort: number }[];
+} {
+  return { type: "NodePort", ports: [{ port: 80, protocol: "TCP", nodePort }] };
+}
+
+/**
+ * Contour's configuration file with one change from the release's (whose settings are all
+ * Contour's defaults): the Ingress status address. Contour otherwise copies the Envoy
+ * Service's load-balancer address, which a NodePort Service never has, and Pulumi waits for
+ * an Ingress until its status has an address.
+ */
+export function contourConfigFile(ingressStatusAddress: string): string {
+  return [
+    "# Written by the canary-release Platform: Contour's defaults, plus the address to report",
+    "# in Ingress status, since the Envoy Service is a NodePort Service without one.",
+    `ingress-status-address: ${ingressStatusAddress}`,
+    "",
+  ].join("\n");
+}
+
+/** Contour reads its file once at start; a changed checksum in the pod template restarts it. */
+export function contourConfigChecksum(configFile: string): string {
+  return createHash("sha256").update(configFile).digest("hex").slice(0, 16);
+}
+
+/** Annotations of Platform-owned metadata. */
+export const AMENDS_RELEASE_ANNOTATION = "canary-release.dev/amends-release";
+export const CONFIG_CHECKSUM_ANNOTATION = "canary-release.dev/contour-config-checksum";
+
+export interface PlatformSettings {
+  readonly versions: PlatformVersions;
+  readonly domain: string;
+  readonly kourierNodePort: number;
+  readonly ingressNodePort: number;
+  readonly ingressStatusAddress: string;
+}
+
+/** Every problem of the Platform's arguments, each naming what to set and to what. */
+export function platformSettingsProblems(settings: PlatformSettings): string[] {
+  const problems = platformVersionsProblems(settings.versions);
+  if (!isDnsHostName(settings.domain)) {
+    problems.push(
+      `domain = ${JSON.stringify(settings.domain)}: must be a DNS name such as 127.0.0.1.sslip.io`,
+    );
+  }
+  const ports: [string, number][] = [
+    ["kourierNodePort", settings.kourierNodePort],
+    ["ingressNodePort", settings.ingressNodePort],
+  ];
+  for (const [name, port] of ports) {
+    if (!Number.isInteger(port) || port < NODE_PORT_RANGE.min || port > NODE_PORT_RANGE.max) {
+      problems.push(
+        `${name} = ${port}: must be a whole number from ${NODE_PORT_RANGE.min} to ` +
+          `${NODE_PORT_RANGE.max} (Kubernetes' node port range)`,
+      );
+    }
+  }
+  if (settings.kourierNodePort === settings.ingressNodePort) {
+    problems.push(
+      `kourierNodePort and ingressNodePort are both ${settings.kourierNodePort}: they must differ`,
+    );
+  }
+  if (!isAddress(settings.ingressStatusAddress)) {
+    problems.push(
+      `ingressStatusAddress = ${JSON.stringify(settings.ingressStatusAddress)}: must be an IPv4 ` +
+        `address or a DNS name`,
+    );
+  }
+  return problems;
+}
+
+/** An IPv4 address, or a DNS name that does not merely look like a bad address (300.0.0.1). */
+function isAddress(value: string): boolean {
+  const parts = value.split(".");
+  if (!parts.every((part) => /^\d+$/.test(part))) return isDnsHostName(value);
+  return (
+    parts.length === 4 &&
+    parts.every((part) => /^(0|[1-9]\d{0,2})$/.test(part) && Number(part) <= 255)
+  );
+}
+
+/** What a consumer of the platform can wait for. */
+export type PlatformCapability = "serving" | "eventing" | "tekton" | "triggers" | "ingress";
+
+/** The stack's components that create objects the platform's releases define or serve. */
+export type PlatformConsumer = "canaryRoute" | "buildPipeline" | "githubTrigger" | "revisionTester";
+
+/**
+ * Which capabilities each component must wait for before it creates anything:
+ * - canaryRoute: a Knative Route (Serving's CRDs and webhook; Kourier and its config to serve it);
+ * - buildPipeline: Tekton Tasks and a Pipeline (Pipelines' CRDs and webhook), and its deploy step
+ *   applies Knative Configurations;
+ * - githubTrigger: Triggers objects that name the core ClusterInterceptors, and an Ingress
+ *   (Contour reporting Ingress status, for which Pulumi waits);
+ * - revisionTester: a Knative Service (Serving) and an ApiServerSource (Eventing).
+ */
+export const PLATFORM_CONSUMER_NEEDS: Readonly<
+  Record<PlatformConsumer, readonly PlatformCapability[]>
+> = Object.freeze({
+  canaryRoute: ["serving"],
+  buildPipeline: ["tekton", "serving"],
+  githubTrigger: ["triggers", "ingress"],
+  revisionTester: ["serving", "eventing"],
+});
+
+export const PLATFORM_CONSUMERS: readonly PlatformConsumer[] = Object.freeze(
+  Object.keys(PLATFORM_CONSUMER_NEEDS) as PlatformConsumer[],
+);
