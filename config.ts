@@ -66,7 +66,12 @@ export interface WebhookConfig {
   readonly tlsSecretName?: string;
   /** cert-manager ClusterIssuer that issues the certificate. */
   readonly clusterIssuer?: string;
-  /** Accept a webhook without TLS (`http://`), for a tunnel that terminates TLS itself. */
+  /**
+   * TLS ends in front of the Ingress (a tunnel, a load balancer): GitHub is given `https://`,
+   * the Ingress itself serves plain http.
+   */
+  readonly externalTls: boolean;
+  /** Accept a webhook without any TLS: GitHub is given `http://`. */
   readonly allowPlainHttp: boolean;
 }
 
@@ -695,7 +700,7 @@ function readBuildConfig(read: ConfigReader, renderOnly: boolean): BuildConfig {
 
   const webhookObject = read.object(
     "webhook",
-    ["host", "ingressClassName", "tlsSecretName", "clusterIssuer", "allowPlainHttp"],
+    ["host", "ingressClassName", "tlsSecretName", "clusterIssuer", "externalTls", "allowPlainHttp"],
     "pulumi config set --path webhook.host hooks.example.com",
   );
   const dnsName = (value: string): string | undefined =>
@@ -704,18 +709,27 @@ function readBuildConfig(read: ConfigReader, renderOnly: boolean): BuildConfig {
   const ingressClassName = webhookObject?.text("ingressClassName", { check: dnsName });
   const tlsSecretName = webhookObject?.text("tlsSecretName", { check: dnsName });
   const clusterIssuer = webhookObject?.text("clusterIssuer", { check: dnsName });
+  const externalTls = webhookObject?.boolean("externalTls", false) ?? false;
   const allowPlainHttp = webhookObject?.boolean("allowPlainHttp", false) ?? false;
-  if (webhookObject !== undefined && tlsSecretName === undefined && clusterIssuer === undefined) {
-    if (!allowPlainHttp) {
-      read.problem(
-        "webhook",
-        undefined,
-        "needs TLS: set webhook.tlsSecretName (a Secret with the certificate) or " +
-          "webhook.clusterIssuer (cert-manager issues it); GitHub does not deliver to an " +
-          "ingress' default certificate. Only for a tunnel that terminates TLS itself, set " +
-          "webhook.allowPlainHttp true",
-      );
-    }
+  const ingressTls = tlsSecretName !== undefined || clusterIssuer !== undefined;
+  if (webhookObject !== undefined && !ingressTls && !externalTls && !allowPlainHttp) {
+    read.problem(
+      "webhook",
+      undefined,
+      "needs TLS: set webhook.tlsSecretName (a Secret with the certificate) or " +
+        "webhook.clusterIssuer (cert-manager issues it); GitHub does not deliver to an " +
+        "ingress' default certificate. Behind a tunnel or load balancer that terminates TLS " +
+        "itself, set webhook.externalTls true; for plain http end to end, webhook.allowPlainHttp " +
+        "true",
+    );
+  }
+  if (externalTls && ingressTls) {
+    read.problem(
+      "webhook.externalTls",
+      "true",
+      "TLS ends either in front of the Ingress (externalTls) or at the Ingress " +
+        "(tlsSecretName, clusterIssuer), not both: remove one",
+    );
   }
 
   const imageObject = read.object(
@@ -798,6 +812,7 @@ function readBuildConfig(read: ConfigReader, renderOnly: boolean): BuildConfig {
             ...(ingressClassName !== undefined ? { ingressClassName } : {}),
             ...(tlsSecretName !== undefined ? { tlsSecretName } : {}),
             ...(clusterIssuer !== undefined ? { clusterIssuer } : {}),
+            externalTls,
             allowPlainHttp,
           }),
         }

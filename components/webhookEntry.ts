@@ -6,6 +6,8 @@ export interface WebhookEntry {
   readonly ingressClassName?: string;
   readonly tlsSecretName?: string;
   readonly clusterIssuer?: string;
+  /** TLS ends in front of the Ingress: the URL is https, the Ingress has no certificate. */
+  readonly externalTls?: boolean;
   readonly allowPlainHttp: boolean;
 }
 
@@ -23,10 +25,11 @@ export function tlsSecretNameFor(app: string, entry: WebhookEntry): string | und
 
 /** https unless TLS is absent and plain http was explicitly allowed. */
 export function webhookUrl(app: string, entry: WebhookEntry): string {
-  const tls = tlsSecretNameFor(app, entry) !== undefined;
+  const tls = tlsSecretNameFor(app, entry) !== undefined || entry.externalTls === true;
   if (!tls && !entry.allowPlainHttp) {
     throw new Error(
-      `webhook ${entry.host}: no TLS (tlsSecretName or clusterIssuer) and allowPlainHttp is not set`,
+      `webhook ${entry.host}: no TLS (tlsSecretName, clusterIssuer or externalTls) and ` +
+        `allowPlainHttp is not set`,
     );
   }
   return `${tls ? "https" : "http"}://${entry.host}/`;

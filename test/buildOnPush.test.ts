@@ -303,6 +303,15 @@ describe("build on push: what config turns on", () => {
     assert.equal((ingress.inputs.spec as { tls?: unknown }).tls, undefined);
   });
 
+  it("TLS ended by a tunnel: the webhook URL is https://, the Ingress has no certificate", async () => {
+    const run = await prodRun({
+      "canary-release:webhook": JSON.stringify({ host: "hooks.example.com", externalTls: true }),
+    });
+    assert.equal(run.outputs.webhookUrl, "https://hooks.example.com/");
+    const ingress = named(run, INGRESS, "hello-github-webhook");
+    assert.equal((ingress.inputs.spec as { tls?: unknown }).tls, undefined);
+  });
+
   it("render mode renders the trigger but registers no GitHub webhook, and needs no github:token", async () => {
     const run = await prodRun({
       "canary-release:render": JSON.stringify({ directory: "rendered" }),

@@ -523,6 +523,7 @@ describe("config: build on push", () => {
     assert.deepEqual(config.webhook, {
       host: "hooks.example.com",
       tlsSecretName: "hooks-tls",
+      externalTls: false,
       allowPlainHttp: false,
     });
     assert.deepEqual(config.image, {
@@ -569,6 +570,11 @@ describe("config: build on push", () => {
       BUILD_SECRETS,
     );
     assert.equal(plain.webhook?.allowPlainHttp, true);
+    const tunnel = parseConfig(
+      buildWith({ "canary-release:webhook": '{"host":"hooks.example.com","externalTls":true}' }),
+      BUILD_SECRETS,
+    );
+    assert.equal(tunnel.webhook?.externalTls, true);
   });
 
   it("never quotes a credential in an error", () => {
@@ -628,6 +634,14 @@ describe("config: build on push", () => {
       "webhook host with a scheme",
       { "canary-release:webhook": '{"host":"https://hooks.example.com","tlsSecretName":"t"}' },
       "canary-release:webhook.host",
+    ],
+    [
+      "webhook externalTls with a certificate at the Ingress too",
+      {
+        "canary-release:webhook":
+          '{"host":"h.example.com","tlsSecretName":"hooks-tls","externalTls":true}',
+      },
+      "canary-release:webhook.externalTls",
     ],
     [
       "webhook allowPlainHttp not a boolean",
