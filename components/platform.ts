@@ -13,6 +13,7 @@ import {
   KNATIVE_SERVING_NAMESPACE,
   knativeDomainData,
   knativeNetworkData,
+  knativeObservabilityData,
   KOURIER_SERVICE,
   nodePortServiceSpec,
   PLATFORM_CONSUMER_NEEDS,
@@ -66,7 +67,10 @@ export interface PlatformArgs {
  * Service would never be ready on kind); the NodePort patches that follow wait for their pods.
  */
 export class Platform extends pulumi.ComponentResource {
-  /** Knative Serving's CRDs and webhook, Kourier, and the Knative config that selects it. */
+  /**
+   * Knative Serving's CRDs and webhook, Kourier, the Knative config that selects it, and the
+   * queue-proxy's request metrics turned on for Prometheus.
+   */
   public readonly servingReady: readonly pulumi.Resource[];
   /** Knative Eventing's CRDs and webhook. */
   public readonly eventingReady: readonly pulumi.Resource[];
@@ -152,6 +156,23 @@ export class Platform extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [servingCore, kourier] },
     );
+    // Serving's config webhook validates it; Kourier plays no part. The queue-proxy gets this
+    // config through its pod spec (OBSERVABILITY_CONFIG), rendered when the revision's Deployment
+    // is, so a revision made before the patch may keep exporting nothing. None is made before it
+    // here: every consumer (the Route, the pipeline that deploys revisions, the tester) waits for
+    // servingReady, which holds this patch.
+    const observability = new k8s.core.v1.ConfigMapPatch(
+      `${name}-config-observability`,
+      {
+        metadata: {
+          name: "config-observability",
+          namespace: KNATIVE_SERVING_NAMESPACE,
+          annotations: amends(settings.versions.knativeServing),
+        },
+        data: knativeObservabilityData(),
+      },
+      { parent: this, dependsOn: [servingCore] },
+    );
     // `type` belongs to the release's apply, hence the force. The release tag in the
     // annotations changes with a version bump, so the patch is applied again after the
     // release's own apply has set LoadBalancer back.
@@ -219,6 +240,7 @@ export class Platform extends pulumi.ComponentResource {
       kourier,
       network,
       domain,
+      observability,
       kourierService,
     ];
     this.eventingReady = [release("eventingCrds"), release("eventingCore")];

@@ -199,6 +199,33 @@ export function knativeDomainData(domain: string): Record<string, string> {
   return { [domain]: "" };
 }
 
+/** The sidecar Knative puts beside every revision's container; it serves the request metrics. */
+export const QUEUE_PROXY_CONTAINER = "queue-proxy";
+
+/**
+ * Where the queue-proxy serves its request metrics to Prometheus (path /metrics) once
+ * `request-metrics-protocol` is `prometheus` and no `request-metrics-endpoint` is set:
+ * knative/serving pkg/networking/constants.go `UserQueueMetricsPort = 9091`, the listen address
+ * pkg/queue/sharedmain/otel.go gives the exporter, which the revision's pod declares as the
+ * queue-proxy's container port `http-usermetric` (pkg/reconciler/revision/resources/queue.go).
+ * examples/kind/prometheus.yaml scrapes exactly this port; a test keeps both equal.
+ */
+export const QUEUE_PROXY_METRICS_PORT = 9091;
+
+/**
+ * config-observability: the queue-proxy's request metrics, off by default since Knative moved to
+ * OpenTelemetry (1.19), served for Prometheus to scrape on QUEUE_PROXY_METRICS_PORT. The keys are
+ * those of knative/serving pkg/observability/config.go (the request metrics take the metrics
+ * keys with the prefix `request-`) and knative/pkg observability/metrics/config.go
+ * (`<prefix>metrics-protocol`: none, the default, prometheus, grpc or http/protobuf), unchanged
+ * from 1.19 to knative-v1.23.0, whose config-observability has them only in `_example`: adding
+ * the key takes no field from the release. Knative's own control-plane metrics
+ * (`metrics-protocol`) stay off; the canary analysis reads only the queue-proxy's.
+ */
+export function knativeObservabilityData(): Record<string, string> {
+  return { "request-metrics-protocol": "prometheus" };
+}
+
 /** Kubernetes' default --service-node-port-range, which kind keeps. */
 export const NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;
 

@@ -18,6 +18,7 @@ import {
   contourConfigChecksum,
   contourConfigFile,
   InstallStep,
+  knativeObservabilityData,
   PLATFORM_CONSUMER_NEEDS,
   PLATFORM_DEFAULT_NODE_PORTS,
   PLATFORM_DEFAULT_VERSIONS,
@@ -301,6 +302,18 @@ describe("Platform under Pulumi mocks", () => {
     assert.deepEqual(waitsFor(domain), ["platform-kourier", "platform-serving-core"]);
   });
 
+  it("turns on the queue-proxy's request metrics for Prometheus once Serving's config webhook exists", () => {
+    const observability = resource(CONFIG_MAP_PATCH, "platform-config-observability");
+    assert.deepEqual(observability.inputs.data, { "request-metrics-protocol": "prometheus" });
+    assert.deepEqual(observability.inputs.data, knativeObservabilityData());
+    assert.deepEqual(observability.inputs.metadata, {
+      name: "config-observability",
+      namespace: "knative-serving",
+      annotations: { "canary-release.dev/amends-release": "knative-v1.23.0" },
+    });
+    assert.deepEqual(waitsFor(observability), ["platform-serving-core"]);
+  });
+
   it("turns Kourier's and Envoy's LoadBalancer Services into NodePort Services on fixed ports", () => {
     const kourier = resource(SERVICE_PATCH, "platform-kourier-nodeport");
     assert.deepEqual(kourier.inputs.spec, {
@@ -348,9 +361,12 @@ describe("Platform under Pulumi mocks", () => {
   });
 
   it("makes each consumer wait for the CRDs, webhooks and controllers it needs, and no more", () => {
+    // config-observability among them: no revision may start before its queue-proxy would
+    // export request metrics.
     const serving = [
       "platform-config-domain",
       "platform-config-network",
+      "platform-config-observability",
       "platform-kourier",
       "platform-kourier-nodeport",
       "platform-serving-core",
@@ -383,7 +399,7 @@ describe("Platform under Pulumi mocks", () => {
       .filter((r) => r.urn.includes("::canary:platform:Platform$"))
       .map((r) => r.name)
       .sort();
-    assert.equal(children.length, 15);
+    assert.equal(children.length, 16);
     assert.deepEqual(waitsFor(consumer), children);
   });
 
@@ -554,6 +570,13 @@ describe("platform in the stack files", () => {
             `${type} waits for ${release} (${capability})`,
           );
         }
+      }
+      if (needs.includes("serving")) {
+        // Whatever makes or routes to revisions starts after their queue-proxies export metrics.
+        assert.ok(
+          component.dependencies.includes(urnOf(CONFIG_MAP_PATCH, "platform-config-observability")),
+          `${type} waits for platform-config-observability`,
+        );
       }
     }
   });
