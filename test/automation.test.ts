@@ -1112,6 +1112,8 @@ describe("end to end with a real Pulumi CLI (local file backend, render mode)", 
         [K.namespace]: { value: "hello" },
         [K.stableRevision]: { value: "hello-1111111" },
         [K.candidateRevision]: { value: "hello-2222222" },
+        // The step guard reads this stack's own last outputs through a StackReference.
+        [K.maxStepPercent]: { value: "50" },
       });
       await created.setConfig(
         "canary-release:render.directory",
@@ -1144,6 +1146,22 @@ describe("end to end with a real Pulumi CLI (local file backend, render mode)", 
       const status = JSON.parse(after.stdout) as { deployed: { canaryPercent: number } };
       assert.equal(status.deployed.canaryPercent, 20);
       assert.ok(fs.readdirSync(path.join(tmp, "rendered")).length > 0, "manifests were rendered");
+
+      // 20 -> 90 grows the candidate by 70, more than maxStepPercent 50: the preview refuses
+      // it, measured from the outputs the step to 20 left, and the stack file is set back.
+      const tooLarge = { stdout: "" };
+      let stderr = "";
+      const tooLargeDeps = { ...deps(tooLarge), stderr: (text: string) => void (stderr += text) };
+      assert.equal(
+        await main(["step", "90", "--stack", "e2e", "--verbose"], tooLargeDeps),
+        EXIT_ERROR,
+      );
+      // Pulumi prints a program's error among its diagnostics, streamed by --verbose.
+      assert.match(tooLarge.stdout + stderr, /hello-2222222 would go from 20 % to 90 %/);
+      assert.match(
+        fs.readFileSync(path.join(project, "Pulumi.e2e.yaml"), "utf8"),
+        /canaryPercent: "20"/,
+      );
     } finally {
       process.env.PATH = savedPath;
       fs.rmSync(tmp, { recursive: true, force: true });
