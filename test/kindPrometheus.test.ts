@@ -8,7 +8,7 @@
 // __meta_kubernetes_* labels); everything after discovery (relabeling, scraping, storage) is
 // Prometheus' own code working on the file's own rules.
 import { strict as assert } from "assert";
-import { ChildProcess, execFile, spawn } from "child_process";
+import { execFile } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import { AddressInfo } from "net";
@@ -22,7 +22,7 @@ import {
   QUEUE_PROXY_METRICS_PORT,
 } from "../components/platformManifests";
 import { PROJECT_ROOT } from "../conformance/programRunner";
-import { freePort, PrometheusBinaries, requirePrometheus } from "./support/prometheus";
+import { PrometheusBinaries, PrometheusServer, requirePrometheus } from "./support/prometheus";
 
 const MANIFEST = path.join(PROJECT_ROOT, "examples", "kind", "prometheus.yaml");
 const NAMESPACE = "prometheus";
@@ -432,7 +432,7 @@ describe("Prometheus for the kind cluster (examples/kind/prometheus.yaml)", () =
 
     it("scrapes a queue-proxy, and only it, so that analyseCandidate gives a verdict", async () => {
       const queueProxy = await StandInQueueProxy.start("hello-abc1234", APP_NAMESPACE, POD);
-      let prometheus: RunningPrometheus | undefined;
+      let prometheus: PrometheusServer | undefined;
       try {
         const dir = fs.mkdtempSync(path.join(root, "run-"));
         // The kept target is the stand-in; the others point at loopback addresses where nothing
@@ -444,16 +444,18 @@ describe("Prometheus for the kind cluster (examples/kind/prometheus.yaml)", () =
         }));
         const targetsFile = path.join(dir, "targets.json");
         fs.writeFileSync(targetsFile, JSON.stringify(targets));
-        const configFile = path.join(dir, "prometheus.yml");
         // A 1 s interval only to make the test quick; the rules are the file's.
-        fs.writeFileSync(configFile, withFileDiscovery(targetsFile, "1s"));
-        prometheus = await RunningPrometheus.start(binaries.prometheus, configFile, dir);
+        prometheus = await PrometheusServer.start(
+          binaries.prometheus,
+          path.join(dir, "data"),
+          withFileDiscovery(targetsFile, "1s"),
+        );
 
-        const active = await prometheus.waitForTargets();
+        const active = await waitForTargets(prometheus);
         assert.deepEqual(active, [
           { instance: queueProxy.address, job: JOB, namespace: APP_NAMESPACE, pod: POD },
         ]);
-        await prometheus.waitForSamples("kn_serving_invocation_duration_seconds_count", 6);
+        await waitForSamples(prometheus, "kn_serving_invocation_duration_seconds_count", 6);
 
         const result = await analyseCandidate({
           prometheusUrl: prometheus.url,
@@ -572,126 +574,41 @@ class StandInQueueProxy {
   }
 }
 
-const READY_TIMEOUT_MS = 15_000;
-const STOP_TIMEOUT_MS = 5_000;
 // The scrape manager applies discovered targets every 5 s; then a few 1 s scrapes.
 const DATA_TIMEOUT_MS = 30_000;
 
-/** A Prometheus process on a free loopback port with a config of this test's own. */
-class RunningPrometheus {
-  private output = "";
-  private readonly exited: Promise<void>;
+async function api(prometheus: PrometheusServer, pathAndQuery: string): Promise<Json> {
+  const response = await fetch(`${prometheus.url}${pathAndQuery}`, {
+    signal: AbortSignal.timeout(2_000),
+  });
+  const body = record(await response.json(), "API answer");
+  assert.equal(body.status, "success", JSON.stringify(body));
+  return record(body.data, "API data");
+}
 
-  private constructor(
-    private readonly child: ChildProcess,
-    readonly url: string,
-  ) {
-    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
-    const keep = (chunk: Buffer): void => {
-      this.output = (this.output + chunk.toString("utf8")).slice(-8_192);
-    };
-    child.stdout?.on("data", keep);
-    child.stderr?.on("data", keep);
-  }
-
-  static async start(
-    prometheus: string,
-    configFile: string,
-    dir: string,
-  ): Promise<RunningPrometheus> {
-    const port = await freePort();
-    const child = spawn(
-      prometheus,
-      [
-        `--config.file=${configFile}`,
-        `--storage.tsdb.path=${path.join(dir, "data")}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
+/** Labels of the active targets once every one has been scraped at least once. */
+function waitForTargets(prometheus: PrometheusServer): Promise<Json[]> {
+  return prometheus.waitFor(DATA_TIMEOUT_MS, "targets scraped", async () => {
+    const data = await api(prometheus, "/api/v1/targets?state=active");
+    const active = list(data.activeTargets, "activeTargets").map((t, i) =>
+      record(t, `target ${i}`),
     );
-    const server = new RunningPrometheus(child, `http://127.0.0.1:${port}`);
-    try {
-      await server.until(READY_TIMEOUT_MS, "ready", async () => {
-        const response = await fetch(`${server.url}/-/ready`, {
-          signal: AbortSignal.timeout(1_000),
-        });
-        await response.text();
-        return response.status === 200 ? true : undefined;
-      });
-    } catch (error) {
-      await server.stop();
-      throw error;
-    }
-    return server;
-  }
+    if (active.length === 0 || active.some((t) => t.health === "unknown")) return undefined;
+    return active.map((t) => record(t.labels, "target labels"));
+  });
+}
 
-  private async api(pathAndQuery: string): Promise<Json> {
-    const response = await fetch(`${this.url}${pathAndQuery}`, {
-      signal: AbortSignal.timeout(2_000),
-    });
-    const body = record(await response.json(), "API answer");
-    assert.equal(body.status, "success", JSON.stringify(body));
-    return record(body.data, "API data");
-  }
-
-  /** Labels of the active targets once every one has been scraped at least once. */
-  waitForTargets(): Promise<Json[]> {
-    return this.until(DATA_TIMEOUT_MS, "targets scraped", async () => {
-      const data = await this.api("/api/v1/targets?state=active");
-      const active = list(data.activeTargets, "activeTargets").map((t, i) =>
-        record(t, `target ${i}`),
-      );
-      if (active.length === 0 || active.some((t) => t.health === "unknown")) return undefined;
-      return active.map((t) => record(t.labels, "target labels"));
-    });
-  }
-
-  /** Waits until `metric` has at least `samples` samples in the last minute. */
-  async waitForSamples(metric: string, samples: number): Promise<void> {
-    await this.until(DATA_TIMEOUT_MS, `${samples} samples of ${metric}`, async () => {
-      const query = encodeURIComponent(`min(count_over_time(${metric}[1m]))`);
-      const data = await this.api(`/api/v1/query?query=${query}`);
-      const value = list(data.result, "result")[0];
-      if (!isRecord(value)) return undefined;
-      return Number(list(value.value, "value")[1]) >= samples ? true : undefined;
-    });
-  }
-
-  /** Polls `probe` until it returns a value, bounded; fails with Prometheus' last output. */
-  private async until<T>(
-    timeoutMs: number,
-    what: string,
-    probe: () => Promise<T | undefined>,
-  ): Promise<T> {
-    let exited = false;
-    void this.exited.then(() => (exited = true));
-    const deadline = Date.now() + timeoutMs;
-    let lastError: unknown;
-    while (Date.now() < deadline) {
-      if (exited) throw new Error(`prometheus exited before ${what}:\n${this.output}`);
-      try {
-        const value = await probe();
-        if (value !== undefined) return value;
-      } catch (error) {
-        lastError = error;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    throw new Error(
-      `no ${what} within ${timeoutMs} ms (${String(lastError ?? "no error")}):\n${this.output}`,
-    );
-  }
-
-  /** SIGTERM by PID, SIGKILL if it has not exited within a bound. */
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.kill("SIGTERM");
-    const timer = new Promise<"timeout">((resolve) =>
-      setTimeout(() => resolve("timeout"), STOP_TIMEOUT_MS).unref(),
-    );
-    if ((await Promise.race([this.exited, timer])) === "timeout") {
-      this.child.kill("SIGKILL");
-      await this.exited;
-    }
-  }
+/** Waits until `metric` has at least `samples` samples in the last minute. */
+async function waitForSamples(
+  prometheus: PrometheusServer,
+  metric: string,
+  samples: number,
+): Promise<void> {
+  await prometheus.waitFor(DATA_TIMEOUT_MS, `${samples} samples of ${metric}`, async () => {
+    const query = encodeURIComponent(`min(count_over_time(${metric}[1m]))`);
+    const data = await api(prometheus, `/api/v1/query?query=${query}`);
+    const value = list(data.result, "result")[0];
+    if (!isRecord(value)) return undefined;
+    return Number(list(value.value, "value")[1]) >= samples ? true : undefined;
+  });
 }

@@ -150,11 +150,18 @@ export class PrometheusServer {
     return this.child.pid;
   }
 
-  /** Starts on a free loopback port and waits (bounded) until /-/ready answers 200. */
-  static async start(prometheus: string, dataDir: string): Promise<PrometheusServer> {
+  /**
+   * Starts on a free loopback port and waits (bounded) until /-/ready answers 200. `config` is
+   * the prometheus.yml text; the default has no scrape_configs: nothing but the backfilled
+   * blocks, so every answer is deterministic.
+   */
+  static async start(
+    prometheus: string,
+    dataDir: string,
+    config = "global:\n  scrape_interval: 15s\n",
+  ): Promise<PrometheusServer> {
     const configFile = path.join(dataDir, "..", "prometheus.yml");
-    // No scrape_configs: nothing but the backfilled blocks, so every answer is deterministic.
-    fs.writeFileSync(configFile, "global:\n  scrape_interval: 15s\n");
+    fs.writeFileSync(configFile, config);
     let lastError: Error | undefined;
     // The port is probed free first and could be taken before Prometheus binds it: try again.
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -184,23 +191,39 @@ export class PrometheusServer {
   }
 
   private async waitReady(): Promise<void> {
+    await this.waitFor(READY_TIMEOUT_MS, "ready", async () => {
+      const response = await fetch(`${this.url}/-/ready`, { signal: AbortSignal.timeout(1_000) });
+      await response.text();
+      return response.status === 200 ? true : undefined;
+    });
+  }
+
+  /**
+   * Polls `probe` until it returns a value, bounded by `timeoutMs`; fails with Prometheus' last
+   * output, also as soon as the process exits.
+   */
+  async waitFor<T>(
+    timeoutMs: number,
+    what: string,
+    probe: () => Promise<T | undefined>,
+  ): Promise<T> {
     let exited = false;
     void this.exited.then(() => (exited = true));
-    const deadline = Date.now() + READY_TIMEOUT_MS;
+    const deadline = Date.now() + timeoutMs;
+    let lastError: unknown;
     while (Date.now() < deadline) {
-      if (exited) {
-        throw new Error(`prometheus exited before it was ready:\n${this.output}`);
-      }
+      if (exited) throw new Error(`prometheus exited before ${what}:\n${this.output}`);
       try {
-        const response = await fetch(`${this.url}/-/ready`, { signal: AbortSignal.timeout(1_000) });
-        await response.text();
-        if (response.status === 200) return;
-      } catch {
-        // not listening yet
+        const value = await probe();
+        if (value !== undefined) return value;
+      } catch (error) {
+        lastError = error; // not listening yet, or not there yet
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    throw new Error(`prometheus not ready within ${READY_TIMEOUT_MS} ms:\n${this.output}`);
+    throw new Error(
+      `no ${what} within ${timeoutMs} ms (${String(lastError ?? "no error")}):\n${this.output}`,
+    );
   }
 
   /** SIGTERM by PID, SIGKILL if it has not exited within a bound; resolves once it is gone. */
