@@ -129,50 +129,40 @@ export class Platform extends pulumi.ComponentResource {
       [AMENDS_RELEASE_ANNOTATION]: version,
     });
 
-    // Knative's config webhook (serving-core) validates these ConfigMaps; Kourier must exist
-    // before Knative is told to use it. The release's own keys stay the release's: the patches
-    // only add keys, so they need no force and never take a field from the release.
-    const network = new k8s.core.v1.ConfigMapPatch(
-      `${name}-config-network`,
-      {
-        metadata: {
-          name: "config-network",
-          namespace: KNATIVE_SERVING_NAMESPACE,
-          annotations: amends(settings.versions.knativeServing),
+    // Knative's config webhook (serving-core) validates these ConfigMaps. The release's own keys
+    // stay the release's: the patches only add keys, so they need no force and never take a
+    // field from the release.
+    const knativeConfig = (
+      configMap: string,
+      data: Record<string, string>,
+      after: pulumi.Resource[],
+    ): k8s.core.v1.ConfigMapPatch =>
+      new k8s.core.v1.ConfigMapPatch(
+        `${name}-${configMap}`,
+        {
+          metadata: {
+            name: configMap,
+            namespace: KNATIVE_SERVING_NAMESPACE,
+            annotations: amends(settings.versions.knativeServing),
+          },
+          data,
         },
-        data: knativeNetworkData(),
-      },
-      { parent: this, dependsOn: [servingCore, kourier] },
-    );
-    const domain = new k8s.core.v1.ConfigMapPatch(
-      `${name}-config-domain`,
-      {
-        metadata: {
-          name: "config-domain",
-          namespace: KNATIVE_SERVING_NAMESPACE,
-          annotations: amends(settings.versions.knativeServing),
-        },
-        data: knativeDomainData(settings.domain),
-      },
-      { parent: this, dependsOn: [servingCore, kourier] },
-    );
-    // Serving's config webhook validates it; Kourier plays no part. The queue-proxy gets this
-    // config through its pod spec (OBSERVABILITY_CONFIG), rendered when the revision's Deployment
-    // is, so a revision made before the patch may keep exporting nothing. None is made before it
-    // here: every consumer (the Route, the pipeline that deploys revisions, the tester) waits for
-    // servingReady, which holds this patch.
-    const observability = new k8s.core.v1.ConfigMapPatch(
-      `${name}-config-observability`,
-      {
-        metadata: {
-          name: "config-observability",
-          namespace: KNATIVE_SERVING_NAMESPACE,
-          annotations: amends(settings.versions.knativeServing),
-        },
-        data: knativeObservabilityData(),
-      },
-      { parent: this, dependsOn: [servingCore] },
-    );
+        { parent: this, dependsOn: after },
+      );
+    // Kourier must exist before Knative is told to use it.
+    const network = knativeConfig("config-network", knativeNetworkData(), [servingCore, kourier]);
+    const domain = knativeConfig("config-domain", knativeDomainData(settings.domain), [
+      servingCore,
+      kourier,
+    ]);
+    // Kourier plays no part here. The queue-proxy gets this config through its pod spec
+    // (OBSERVABILITY_CONFIG), rendered when the revision's Deployment is, so a revision made
+    // before the patch may keep exporting nothing. None is made before it here: every consumer
+    // (the Route, the pipeline that deploys revisions, the tester) waits for servingReady, which
+    // holds this patch.
+    const observability = knativeConfig("config-observability", knativeObservabilityData(), [
+      servingCore,
+    ]);
     // `type` belongs to the release's apply, hence the force. The release tag in the
     // annotations changes with a version bump, so the patch is applied again after the
     // release's own apply has set LoadBalancer back.
