@@ -292,18 +292,7 @@ class ConfigReader {
     } catch {
       parsed = undefined;
     }
-    const expected = `must be an object {${fields.join(", ")}}, e.g. \`${example}\``;
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-      this.problem(name, value, expected);
-      return undefined;
-    }
-    const record = parsed as Record<string, unknown>;
-    for (const field of Object.keys(record)) {
-      if (!fields.includes(field)) {
-        this.problem(`${name}.${field}`, undefined, `unknown field; ${expected}`);
-      }
-    }
-    return new ConfigObject(this, name, record);
+    return objectFields(this, name, parsed, value, fields, example);
   }
 
   /**
@@ -383,18 +372,7 @@ class ConfigObject {
     const value = this.fields[field];
     if (value === undefined || value === null) return undefined;
     const at = `${this.name}.${field}`;
-    const expected = `must be an object {${fields.join(", ")}}, e.g. \`${example}\``;
-    if (typeof value !== "object" || Array.isArray(value)) {
-      this.reader.problem(at, JSON.stringify(value), expected);
-      return undefined;
-    }
-    const record = value as Record<string, unknown>;
-    for (const name of Object.keys(record)) {
-      if (!fields.includes(name)) {
-        this.reader.problem(`${at}.${name}`, undefined, `unknown field; ${expected}`);
-      }
-    }
-    return new ConfigObject(this.reader, at, record);
+    return objectFields(this.reader, at, value, JSON.stringify(value), fields, example);
   }
 
   boolean(field: string, fallback: boolean): boolean {
@@ -406,6 +384,33 @@ class ConfigObject {
     this.reader.problem(`${this.name}.${field}`, JSON.stringify(value), "must be true or false");
     return fallback;
   }
+}
+
+/**
+ * `value` as the fields of an object-valued key or field `at`, or undefined (then reported,
+ * quoting `shown`). Unknown fields are reported too: a misspelt optional field would otherwise
+ * be ignored without a word.
+ */
+function objectFields(
+  reader: ConfigReader,
+  at: string,
+  value: unknown,
+  shown: string,
+  fields: readonly string[],
+  example: string,
+): ConfigObject | undefined {
+  const expected = `must be an object {${fields.join(", ")}}, e.g. \`${example}\``;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    reader.problem(at, shown, expected);
+    return undefined;
+  }
+  const record = value as Record<string, unknown>;
+  for (const field of Object.keys(record)) {
+    if (!fields.includes(field)) {
+      reader.problem(`${at}.${field}`, undefined, `unknown field; ${expected}`);
+    }
+  }
+  return new ConfigObject(reader, at, record);
 }
 
 /**
