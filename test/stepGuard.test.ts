@@ -144,8 +144,28 @@ describe("step guard: the prod stack under mocks", () => {
     return (route?.inputs.spec as { traffic?: unknown } | undefined)?.traffic;
   }
 
-  it("prod sets maxStepPercent 50, so its documented rollout passes and larger steps do not", () => {
+  it("prod (maxStepPercent 50) takes the documented rollout, each step measured from the last", async () => {
     assert.equal(prod.config["canary-release:maxStepPercent"], "50");
+    const steps: Record<string, string | undefined>[] = [
+      { "canary-release:candidateRevision": undefined, "canary-release:canaryPercent": "0" },
+      { "canary-release:canaryPercent": "5" },
+      { "canary-release:canaryPercent": "20" },
+      { "canary-release:canaryPercent": "50" },
+      { "canary-release:canaryPercent": "100" },
+      {
+        "canary-release:stableRevision": B,
+        "canary-release:candidateRevision": undefined,
+        "canary-release:canaryPercent": "0",
+      },
+    ];
+    // Each preview reads the traffic output the update before it left.
+    let deployed: TrafficTarget[] | undefined;
+    for (const step of steps) {
+      const run = await preview(step, deployed);
+      assert.equal(run.error, undefined, `${JSON.stringify(step)}: ${run.error?.message}`);
+      deployed = run.outputs.traffic as TrafficTarget[];
+    }
+    assert.deepEqual(deployed, table(B));
   });
 
   it("reads the last deployment from the stack's own full name", async () => {
