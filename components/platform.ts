@@ -163,34 +163,41 @@ export class Platform extends pulumi.ComponentResource {
     const observability = knativeConfig("config-observability", knativeObservabilityData(), [
       servingCore,
     ]);
-    // `type` belongs to the release's apply, hence the force. The release tag in the
-    // annotations changes with a version bump, so the patch is applied again after the
-    // release's own apply has set LoadBalancer back.
-    const kourierService = new k8s.core.v1.ServicePatch(
-      `${name}-kourier-nodeport`,
-      {
-        metadata: {
-          ...KOURIER_SERVICE,
-          annotations: { "pulumi.com/patchForce": "true", ...amends(settings.versions.kourier) },
+    // Fields the release's own apply sets (a Service's `type`, Contour's config file) need the
+    // force. The release tag in the annotations changes with a version bump, so such a patch is
+    // applied again after the release's own apply has set its fields back.
+    const forcedAmends = (version: string): Record<string, string> => ({
+      "pulumi.com/patchForce": "true",
+      ...amends(version),
+    });
+    const nodePort = (
+      suffix: string,
+      service: { readonly namespace: string; readonly name: string },
+      version: string,
+      port: number,
+      release: k8s.yaml.v2.ConfigFile,
+    ): k8s.core.v1.ServicePatch =>
+      new k8s.core.v1.ServicePatch(
+        `${name}-${suffix}`,
+        {
+          metadata: { ...service, annotations: forcedAmends(version) },
+          spec: nodePortServiceSpec(port),
         },
-        spec: nodePortServiceSpec(settings.kourierNodePort),
-      },
-      { parent: this, dependsOn: [kourier] },
+        { parent: this, dependsOn: [release] },
+      );
+    const kourierService = nodePort(
+      "kourier-nodeport",
+      KOURIER_SERVICE,
+      settings.versions.kourier,
+      settings.kourierNodePort,
+      kourier,
     );
-
-    const envoyService = new k8s.core.v1.ServicePatch(
-      `${name}-envoy-nodeport`,
-      {
-        metadata: {
-          ...CONTOUR_ENVOY_SERVICE,
-          annotations: {
-            "pulumi.com/patchForce": "true",
-            ...amends(settings.versions.ingressController),
-          },
-        },
-        spec: nodePortServiceSpec(settings.ingressNodePort),
-      },
-      { parent: this, dependsOn: [contour] },
+    const envoyService = nodePort(
+      "envoy-nodeport",
+      CONTOUR_ENVOY_SERVICE,
+      settings.versions.ingressController,
+      settings.ingressNodePort,
+      contour,
     );
     const contourConfig = contourConfigFile(settings.ingressStatusAddress);
     const contourConfigMap = new k8s.core.v1.ConfigMapPatch(
@@ -198,10 +205,7 @@ export class Platform extends pulumi.ComponentResource {
       {
         metadata: {
           ...CONTOUR_CONFIG_MAP,
-          annotations: {
-            "pulumi.com/patchForce": "true",
-            ...amends(settings.versions.ingressController),
-          },
+          annotations: forcedAmends(settings.versions.ingressController),
         },
         data: { "contour.yaml": contourConfig },
       },
