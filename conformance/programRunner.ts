@@ -34,6 +34,12 @@ export interface RecordedResource {
    * came from), as the engine receives them: the ordering edges of the deployment.
    */
   readonly dependencies: readonly string[];
+  /**
+   * The `transforms` resource option: what the engine would run on each child this resource
+   * registers. Mocks register no children of a provider's component (such as a
+   * `k8s.yaml.v2.ConfigFile`), so tests call these on the children such a component would make.
+   */
+  readonly transforms: readonly pulumi.ResourceTransform[];
 }
 
 export interface ProgramRun {
@@ -107,7 +113,8 @@ type RuntimeWithRpcs = typeof pulumi.runtime & { waitForRPCs?: () => Promise<voi
  * overlapping runs would mix their registrations.
  */
 export async function runProgram(options: RunOptions): Promise<ProgramRun> {
-  const registered: Omit<RecordedResource, "urn" | "protect" | "dependencies">[] = [];
+  const registered: Omit<RecordedResource, "urn" | "protect" | "dependencies" | "transforms">[] =
+    [];
   const cluster = options.cluster ?? emptyCluster;
   const stack = options.stack ?? "test";
   const organization = options.organization ?? "organization";
@@ -116,6 +123,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     protected: new Set(),
     secretOutputs: new Map(),
     dependencies: new Map(),
+    transforms: new Map(),
   };
   const logs: string[] = [];
 
@@ -203,6 +211,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
       urn: urns.get(key) ?? `unregistered:${key}`,
       protect: registrations.protected.has(key),
       dependencies: registrations.dependencies.get(key) ?? [],
+      transforms: registrations.transforms.get(key) ?? [],
     };
   });
   return { resources, outputs, logs, ...(error !== undefined ? { error } : {}) };
@@ -214,6 +223,7 @@ interface RegisterRequest {
   getProtect(): boolean | undefined;
   getAdditionalsecretoutputsList(): string[];
   getDependenciesList(): string[];
+  getTransformsList(): { getToken(): string }[];
 }
 
 /** Resource options the mocks do not see, keyed by `<type>::<name>`. */
@@ -221,6 +231,7 @@ interface Registrations {
   readonly protected: Set<string>;
   readonly secretOutputs: Map<string, string[]>;
   readonly dependencies: Map<string, string[]>;
+  readonly transforms: Map<string, pulumi.ResourceTransform[]>;
 }
 
 /**
@@ -231,7 +242,17 @@ function computedOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, 
   if (args.type === "random:index/randomPassword:RandomPassword") {
     return { result: `mock-password-of-${args.name}` };
   }
+  const metadata = args.inputs.metadata as Record<string, unknown> | undefined;
+  if (args.custom === true && args.type.startsWith("kubernetes:") && metadata !== undefined) {
+    // The API server gives every object a uid; owner references name their owner by it.
+    return { metadata: { ...metadata, uid: mockUid(args.type, args.name) } };
+  }
   return {};
+}
+
+/** The uid the mocks give the Kubernetes object registered as `type` named `name`. */
+export function mockUid(type: string, name: string): string {
+  return `mock-uid:${type}:${name}`;
 }
 interface MonitorLike {
   registerResource(request: RegisterRequest, callback: unknown): Promise<void>;
@@ -243,6 +264,7 @@ interface MonitorLike {
  * the mocks never see them: read them from the registration requests instead.
  */
 function recordRegistrationOptions(into: Registrations): void {
+  const transforms = acceptTransforms();
   const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (request, callback) => {
@@ -250,8 +272,56 @@ function recordRegistrationOptions(into: Registrations): void {
     if (request.getProtect() === true) into.protected.add(key);
     into.secretOutputs.set(key, request.getAdditionalsecretoutputsList());
     into.dependencies.set(key, [...request.getDependenciesList()].sort());
+    const registered = request.getTransformsList().map((callback) => {
+      const transform = transforms.get(callback.getToken());
+      if (transform === undefined) throw new Error(`${key}: a transform that was never registered`);
+      return transform;
+    });
+    into.transforms.set(key, registered);
     return register(request, callback);
   };
+}
+
+interface RuntimeStore {
+  supportsTransforms: boolean;
+  callbacks?: {
+    registerTransform(transform: pulumi.ResourceTransform): Promise<unknown>;
+    awaitStackRegistrations(): Promise<void>;
+    shutdown(): void;
+  };
+}
+
+/**
+ * The SDK's mock monitor refuses the `transforms` option, since nothing could run them: the
+ * engine calls them back over gRPC for each child. Here the runner takes the engine's part of
+ * the exchange: it accepts each transform, hands the SDK a callback token as the engine's
+ * callback server would, and keeps the function by token so that the registration it arrives
+ * with can be recorded. The transforms are never run during the program, as no mocked
+ * component has children they would apply to.
+ */
+function acceptTransforms(): Map<string, pulumi.ResourceTransform> {
+  // The SDK's process-wide runtime state; no public API sets these two fields.
+  const state = require("@pulumi/pulumi/runtime/state") as { getStore(): RuntimeStore };
+  const callbackProto = require("@pulumi/pulumi/proto/callback_pb") as {
+    Callback: new () => { setTarget(target: string): void; setToken(token: string): void };
+  };
+  const byToken = new Map<string, pulumi.ResourceTransform>();
+  const store = state.getStore();
+  store.supportsTransforms = true;
+  store.callbacks = {
+    async registerTransform(transform) {
+      const token = `mock-transform-${byToken.size}`;
+      byToken.set(token, transform);
+      const callback = new callbackProto.Callback();
+      callback.setTarget("mock-engine");
+      callback.setToken(token);
+      return callback;
+    },
+    // No stack transforms are registered, and there is no server to stop.
+    async awaitStackRegistrations() {},
+    shutdown() {},
+  };
+  return byToken;
 }
 
 const SECRET_SIGNATURE_KEY = "4dabf18193072939515e22adb298388d";
