@@ -9,6 +9,7 @@ import {
   CONTOUR_INGRESS_CLASS,
   contourConfigChecksum,
   contourConfigFile,
+  CUSTOM_RESOURCE_DEFINITION_TYPE,
   DEFAULT_INGRESS_STATUS_ADDRESS,
   KNATIVE_SERVING_NAMESPACE,
   knativeDomainData,
@@ -113,7 +114,7 @@ export class Platform extends pulumi.ComponentResource {
         new k8s.yaml.v2.ConfigFile(
           `${name}-${kebab(step.release)}`,
           { file: step.url, ...(step.skipAwait ? { skipAwait: true } : {}) },
-          { parent: this, dependsOn: after },
+          { parent: this, dependsOn: after, transforms: [retainCustomResourceDefinitions] },
         ),
       );
     }
@@ -228,16 +229,8 @@ export class Platform extends pulumi.ComponentResource {
       { parent: this, dependsOn: [contourConfigMap] },
     );
 
-    this.servingReady = [
-      release("servingCrds"),
-      servingCore,
-      kourier,
-      network,
-      domain,
-      observability,
-      kourierService,
-    ];
-    this.eventingReady = [release("eventingCrds"), release("eventingCore")];
+    this.servingReady = [servingCore, kourier, network, domain, observability, kourierService];
+    this.eventingReady = [release("eventingCore")];
     this.tektonReady = [release("tektonPipeline")];
     this.triggersReady = [release("tektonTriggers"), release("tektonInterceptors")];
     this.ingressReady = [contour, envoyService, contourConfigMap, contourRestart];
@@ -263,6 +256,16 @@ export class Platform extends pulumi.ComponentResource {
     return PLATFORM_CONSUMER_NEEDS[consumer].flatMap((capability) => [...lists[capability]]);
   }
 }
+
+/**
+ * Applied to every object of every release: a CRD is kept in the cluster when Pulumi deletes it
+ * (the release removed or replaced, the Platform destroyed), so the objects of its kind survive.
+ * Only Pulumi's record of it goes; a later install takes the CRD over again.
+ */
+export const retainCustomResourceDefinitions: pulumi.ResourceTransform = (args) =>
+  args.type === CUSTOM_RESOURCE_DEFINITION_TYPE
+    ? { props: args.props, opts: pulumi.mergeOptions(args.opts, { retainOnDelete: true }) }
+    : undefined;
 
 function kebab(id: string): string {
   return id.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);

@@ -79,10 +79,8 @@ export function platformVersionProblem(
 
 /** Each release manifest the Platform applies, one `k8s.yaml.v2.ConfigFile` each. */
 export type PlatformRelease =
-  | "servingCrds"
   | "servingCore"
   | "kourier"
-  | "eventingCrds"
   | "eventingCore"
   | "tektonPipeline"
   | "tektonTriggers"
@@ -136,14 +134,16 @@ export function platformInstallPlan(versions: PlatformVersions): readonly Instal
     after: readonly PlatformRelease[],
     skipAwait = false,
   ): InstallStep => ({ release, url, versionField, after, skipAwait });
+  // Knative also publishes serving-crds.yaml and eventing-crds.yaml, but each core file already
+  // holds the same CRDs: applying both would give every CRD two owners, and removing either
+  // would delete the CRDs and with them every Route, Revision and ApiServerSource. A
+  // ConfigFile applies a file's CRDs before the custom resources of their kinds (the
+  // queue-proxy Image in serving-core, say).
   return [
-    step("servingCrds", `${serving}/serving-crds.yaml`, "knativeServing", []),
-    // serving-core holds the queue-proxy Image, a custom resource of serving-crds.
-    step("servingCore", `${serving}/serving-core.yaml`, "knativeServing", ["servingCrds"]),
+    step("servingCore", `${serving}/serving-core.yaml`, "knativeServing", []),
     // Kourier puts its controller into the knative-serving namespace that serving-core creates.
     step("kourier", `${kourier}/kourier.yaml`, "kourier", ["servingCore"], true),
-    step("eventingCrds", `${eventing}/eventing-crds.yaml`, "knativeEventing", []),
-    step("eventingCore", `${eventing}/eventing-core.yaml`, "knativeEventing", ["eventingCrds"]),
+    step("eventingCore", `${eventing}/eventing-core.yaml`, "knativeEventing", []),
     step("tektonPipeline", `${pipeline}/release.yaml`, "tektonPipeline", []),
     // Triggers runs in the tekton-pipelines namespace, which only the Pipelines release creates.
     step("tektonTriggers", `${triggers}/release.yaml`, "tektonTriggers", ["tektonPipeline"]),
@@ -172,6 +172,14 @@ export function platformVersionsProblems(versions: PlatformVersions): string[] {
   }
   return problems;
 }
+
+/**
+ * The Pulumi type of a CRD. The Platform keeps every CRD its releases bring when the Platform
+ * (or a release) is removed: deleting a CRD deletes every object of its kind, the Routes,
+ * Revisions and ApiServerSources of every app on the cluster included.
+ */
+export const CUSTOM_RESOURCE_DEFINITION_TYPE =
+  "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition";
 
 /** Where the released objects the Platform patches live. */
 export const KNATIVE_SERVING_NAMESPACE = "knative-serving";

@@ -15,8 +15,10 @@ import {
 } from "../conformance/programRunner";
 import { DEFAULT_CRDS_DIR } from "../conformance/stackConformance";
 import { skipOrFailInCi } from "./support/skip";
+import * as pulumi from "@pulumi/pulumi";
 import {
   contourConfigChecksum,
+  CUSTOM_RESOURCE_DEFINITION_TYPE,
   contourConfigFile,
   InstallStep,
   knativeObservabilityData,
@@ -77,14 +79,10 @@ const SHARED_CRDS_DIRECTORY: Partial<Record<keyof PlatformVersions, string>> = {
 };
 
 const DEFAULT_URLS: Record<PlatformRelease, string> = {
-  servingCrds:
-    "https://github.com/knative/serving/releases/download/knative-v1.23.0/serving-crds.yaml",
   servingCore:
     "https://github.com/knative/serving/releases/download/knative-v1.23.0/serving-core.yaml",
   kourier:
     "https://github.com/knative-extensions/net-kourier/releases/download/knative-v1.23.0/kourier.yaml",
-  eventingCrds:
-    "https://github.com/knative/eventing/releases/download/knative-v1.22.2/eventing-crds.yaml",
   eventingCore:
     "https://github.com/knative/eventing/releases/download/knative-v1.22.2/eventing-core.yaml",
   tektonPipeline: "https://infra.tekton.dev/tekton-releases/pipeline/previous/v1.15.0/release.yaml",
@@ -143,9 +141,9 @@ describe("platform versions and install plan", () => {
     const plan = platformInstallPlan(PLATFORM_DEFAULT_VERSIONS);
     const needs = (release: PlatformRelease): readonly PlatformRelease[] =>
       plan.find((step) => step.release === release)?.after ?? [];
-    assert.deepEqual(needs("servingCore"), ["servingCrds"]);
+    assert.deepEqual(needs("servingCore"), []);
     assert.deepEqual(needs("kourier"), ["servingCore"]);
-    assert.deepEqual(needs("eventingCore"), ["eventingCrds"]);
+    assert.deepEqual(needs("eventingCore"), []);
     assert.deepEqual(needs("tektonTriggers"), ["tektonPipeline"]);
     assert.deepEqual(needs("tektonInterceptors"), ["tektonTriggers"]);
     const seen = new Set<PlatformRelease>();
@@ -276,11 +274,42 @@ describe("Platform under Pulumi mocks", () => {
     assert.equal(release("serving-core").inputs.skipAwait, undefined);
   });
 
-  it("orders the releases: CRDs, then core; Serving before Kourier; Pipelines, Triggers, interceptors", () => {
-    assert.deepEqual(waitsFor(release("serving-crds")), []);
-    assert.deepEqual(waitsFor(release("serving-core")), ["platform-serving-crds"]);
+  it("gives every CRD one owner and keeps it when its release or the Platform is deleted", async () => {
+    // Knative's *-crds.yaml files repeat the CRDs of its *-core.yaml files (upstream fact,
+    // knative/serving config/core/300-resources and config/post-install): applying both made
+    // two owners, and removing either one deleted the CRDs with every Route and Revision.
+    const files = run.resources.filter((r) => r.type === CONFIG_FILE);
+    assert.deepEqual(
+      files.filter((r) => /-crds\.yaml$/.test(String(r.inputs.file))).map((r) => r.inputs.file),
+      [],
+    );
+    // What the engine would run on each object the provider registers for the file.
+    const child = (type: string, name: string): pulumi.ResourceTransformArgs => ({
+      type,
+      name,
+      custom: true,
+      props: { metadata: { name } },
+      opts: { parent: undefined },
+    });
+    for (const file of files) {
+      assert.ok(file.transforms.length > 0, `${file.name} has the CRD transform`);
+      const apply = async (args: pulumi.ResourceTransformArgs) => {
+        let result: pulumi.ResourceTransformResult | undefined;
+        for (const transform of file.transforms) result = (await transform(args)) ?? result;
+        return result;
+      };
+      const crd = await apply(child(CUSTOM_RESOURCE_DEFINITION_TYPE, "routes.serving.knative.dev"));
+      assert.equal(crd?.opts.retainOnDelete, true, `${file.name} keeps its CRDs`);
+      assert.deepEqual(crd?.props, { metadata: { name: "routes.serving.knative.dev" } });
+      const deployment = await apply(child("kubernetes:apps/v1:Deployment", "controller"));
+      assert.equal(deployment, undefined, `${file.name} leaves other objects as they are`);
+    }
+  });
+
+  it("orders the releases: Serving before Kourier; Pipelines, Triggers, interceptors", () => {
+    assert.deepEqual(waitsFor(release("serving-core")), []);
     assert.deepEqual(waitsFor(release("kourier")), ["platform-serving-core"]);
-    assert.deepEqual(waitsFor(release("eventing-core")), ["platform-eventing-crds"]);
+    assert.deepEqual(waitsFor(release("eventing-core")), []);
     assert.deepEqual(waitsFor(release("tekton-triggers")), ["platform-tekton-pipeline"]);
     assert.deepEqual(waitsFor(release("tekton-interceptors")), ["platform-tekton-triggers"]);
   });
@@ -371,7 +400,6 @@ describe("Platform under Pulumi mocks", () => {
       "platform-kourier",
       "platform-kourier-nodeport",
       "platform-serving-core",
-      "platform-serving-crds",
     ];
     const expected: Record<string, string[]> = {
       "consumer-canaryRoute": serving,
@@ -384,7 +412,7 @@ describe("Platform under Pulumi mocks", () => {
         "platform-tekton-interceptors",
         "platform-tekton-triggers",
       ],
-      "consumer-revisionTester": [...serving, "platform-eventing-core", "platform-eventing-crds"],
+      "consumer-revisionTester": [...serving, "platform-eventing-core"],
     };
     for (const [name, names] of Object.entries(expected)) {
       const consumer = run.resources.find((r) => r.name === name);
@@ -400,7 +428,7 @@ describe("Platform under Pulumi mocks", () => {
       .filter((r) => r.urn.includes("::canary:platform:Platform$"))
       .map((r) => r.name)
       .sort();
-    assert.equal(children.length, 16);
+    assert.equal(children.length, 14);
     assert.deepEqual(waitsFor(consumer), children);
   });
 
