@@ -32,6 +32,7 @@ export const DEFAULTS = Object.freeze({
   // 100: no limit, since no share can grow by more; production stacks set their own.
   maxStepPercent: 100,
   allowLargeStep: false,
+  publicTagUrls: false,
   protect: false,
 });
 
@@ -155,6 +156,11 @@ export interface CanaryConfig {
   readonly maxStepPercent: number;
   /** Let one update add more than maxStepPercent (the preview warns). */
   readonly allowLargeStep: boolean;
+  /**
+   * Publish the `candidate` and `latest` tag URLs like the production URL. Default false: they
+   * serve revisions that may not have passed their smoke test, so they stay cluster-local.
+   */
+  readonly publicTagUrls: boolean;
 }
 
 /** One thing wrong with the config: which key, the value found, and what would be valid. */
@@ -207,6 +213,7 @@ export const KNOWN_KEYS = Object.freeze([
   "allowUntestedCandidate",
   "maxStepPercent",
   "allowLargeStep",
+  "publicTagUrls",
   "platform",
 ] as const);
 
@@ -454,6 +461,7 @@ export function parseConfig(
     "the most percentage points one update may add to a revision's share",
   );
   const allowLargeStep = read.boolean("allowLargeStep", DEFAULTS.allowLargeStep);
+  const publicTagUrls = read.boolean("publicTagUrls", DEFAULTS.publicTagUrls);
   const { stableRevision, candidateRevision, canaryPercent } = readTrafficKeys(read, validApp);
 
   if (validApp !== undefined && read.problems.length === 0) {
@@ -486,6 +494,7 @@ export function parseConfig(
     allowUntestedCandidate,
     maxStepPercent,
     allowLargeStep,
+    publicTagUrls,
     protect,
     tester,
     platform,

@@ -10,6 +10,7 @@ import { kubernetesProviderArgs } from "./components/kubernetesProvider";
 import { Platform } from "./components/platform";
 import { GITHUB_TOKEN_SECRET_KEY, pipelineResourceNames } from "./components/pipelineContract";
 import { candidateGateMode } from "./components/revisionGate";
+import { tagVisibilityMode } from "./components/tagVisibility";
 import { webhookRegistration } from "./components/webhookEntry";
 import { RevisionTester } from "./components/revisionTester";
 import { loadConfig } from "./config";
@@ -65,6 +66,12 @@ const stepGuard =
       }
     : undefined;
 
+const visibility = tagVisibilityMode({
+  publicTagUrls: config.publicTagUrls,
+  renderOnly: config.render !== undefined,
+});
+if (visibility.warning !== undefined) pulumi.log.warn(visibility.warning);
+
 const route = new CanaryRoute(
   config.app,
   {
@@ -76,6 +83,7 @@ const route = new CanaryRoute(
     canaryPercent: config.canaryPercent,
     candidateGate: gate.gate,
     ...(stepGuard !== undefined ? { stepGuard } : {}),
+    clusterLocalTags: visibility.clusterLocal,
     protect: config.protect,
   },
   { provider, dependsOn: platform?.readyFor("canaryRoute") ?? [] },

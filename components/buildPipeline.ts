@@ -8,7 +8,7 @@ import {
   taskManifests,
 } from "./buildPipelineManifests";
 import { withNamespace } from "./manifest";
-import { PIPELINE_NAME, pipelineResourceNames } from "./pipelineContract";
+import { pipelineResourceNames } from "./pipelineContract";
 import { PIPELINE_RULES } from "./rbac";
 import { serviceAccountWithRole } from "./serviceAccount";
 import { validatePipelineManifests } from "./tektonRules";
@@ -123,7 +123,7 @@ export class BuildPipeline extends pulumi.ComponentResource {
       { parent: this, dependsOn: taskResources },
     );
 
-    this.pipelineName = pulumi.output(PIPELINE_NAME);
+    this.pipelineName = pulumi.output(names.pipeline);
     this.serviceAccountName = pulumi.output(pipelineServiceAccountName);
     this.dockerConfigSecretName = pulumi.output(registrySecretName);
     this.registerOutputs({

@@ -13,10 +13,10 @@ import type { Manifest } from "./manifest";
 import { isDns1035Label, isDns1123Label, isDns1123Subdomain } from "./dnsNames";
 import {
   GITHUB_TOKEN_SECRET_KEY,
-  PIPELINE_NAME,
   PIPELINE_PARAMS,
   PIPELINE_RESULTS,
   PIPELINE_WORKSPACES,
+  pipelineResourceNames,
 } from "./pipelineContract";
 
 export type { Manifest } from "./manifest";
@@ -74,20 +74,12 @@ export interface BuildPipelineSpec {
   readonly githubApiUrl?: string;
 }
 
-/** Names of the Tasks, each also the pipeline task that runs it (status tasks excepted). */
-export const TASK_NAMES = Object.freeze({
+/** Names of the pipeline tasks (each TaskRun is `<PipelineRun>-<pipeline task>`). */
+export const PIPELINE_TASK_NAMES = Object.freeze({
+  reportPending: "report-pending",
   fetchSource: "fetch-source",
   buildImage: "build-image",
   deployRevision: "deploy-revision",
-  commitStatus: "commit-status",
-} as const);
-
-/** Names of the pipeline tasks. */
-export const PIPELINE_TASK_NAMES = Object.freeze({
-  reportPending: "report-pending",
-  fetchSource: TASK_NAMES.fetchSource,
-  buildImage: TASK_NAMES.buildImage,
-  deployRevision: TASK_NAMES.deployRevision,
   reportResult: "report-result",
 } as const);
 
@@ -330,7 +322,7 @@ export const TASK_PARAMS = Object.freeze({
 const T = TASK_PARAMS;
 
 function fetchSourceTask(spec: BuildPipelineSpec): Manifest {
-  return task(spec, TASK_NAMES.fetchSource, {
+  return task(spec, pipelineResourceNames(spec.app).tasks.fetchSource, {
     description: "Fetches exactly one commit of the repository into the source workspace.",
     params: [
       param(P.repoUrl, "Clone URL of the repository."),
@@ -358,7 +350,7 @@ function fetchSourceTask(spec: BuildPipelineSpec): Manifest {
 const CONTAINER_STORAGE_VOLUME = "container-storage";
 
 function buildImageTask(spec: BuildPipelineSpec): Manifest {
-  return task(spec, TASK_NAMES.buildImage, {
+  return task(spec, pipelineResourceNames(spec.app).tasks.buildImage, {
     description:
       "Builds the source with buildah and pushes <image-repository>:<revision>; " +
       "the pushed digest is the image-digest result.",
@@ -419,7 +411,7 @@ function buildImageTask(spec: BuildPipelineSpec): Manifest {
 }
 
 function deployRevisionTask(spec: BuildPipelineSpec): Manifest {
-  return task(spec, TASK_NAMES.deployRevision, {
+  return task(spec, pipelineResourceNames(spec.app).tasks.deployRevision, {
     description:
       "Points the Knative Configuration <app> at the image as revision <app>-<short-sha> and " +
       "waits until the Revision is Ready. Idempotent; never re-points to an older commit.",
@@ -488,7 +480,7 @@ function commitStatusTask(spec: BuildPipelineSpec): Manifest {
             },
           },
         ];
-  return task(spec, TASK_NAMES.commitStatus, {
+  return task(spec, pipelineResourceNames(spec.app).tasks.commitStatus, {
     description: `Posts the GitHub commit status ${STATUS_CONTEXT}; never fails the run.`,
     params: [
       param(P.repoFullName, "<owner>/<repository>."),
@@ -520,7 +512,7 @@ function commitStatusTask(spec: BuildPipelineSpec): Manifest {
   });
 }
 
-/** The four Tasks: fetch-source, build-image, deploy-revision, commit-status. */
+/** The four Tasks: `<app>-fetch-source`, `-build-image`, `-deploy`, `-commit-status`. */
 export function taskManifests(spec: BuildPipelineSpec): Manifest[] {
   validateBuildPipelineSpec(spec);
   return [
@@ -546,10 +538,15 @@ const ref = (name: string): string => `$(params.${name})`;
 const result = (taskName: string, resultName: string): string =>
   `$(tasks.${taskName}.results.${resultName})`;
 
-function statusTask(name: string, state: string, description: string): Record<string, unknown> {
+function statusTask(
+  spec: BuildPipelineSpec,
+  name: string,
+  state: string,
+  description: string,
+): Record<string, unknown> {
   return {
     name,
-    taskRef: { kind: "Task", name: TASK_NAMES.commitStatus },
+    taskRef: { kind: "Task", name: pipelineResourceNames(spec.app).tasks.commitStatus },
     params: [
       { name: P.repoFullName, value: ref(P.repoFullName) },
       { name: P.revision, value: ref(P.revision) },
@@ -559,17 +556,18 @@ function statusTask(name: string, state: string, description: string): Record<st
   };
 }
 
-/** The Pipeline PIPELINE_NAME: fetch -> build -> deploy, with commit statuses around them. */
+/** The Pipeline `<app>-build-deploy`: fetch -> build -> deploy, with commit statuses around them. */
 export function pipelineManifest(spec: BuildPipelineSpec): Manifest {
   validateBuildPipelineSpec(spec);
   const N = PIPELINE_TASK_NAMES;
+  const names = pipelineResourceNames(spec.app);
   const reportsStatus = spec.statusTokenSecretName !== undefined;
   const tasks: Record<string, unknown>[] = [
     // Runs beside the fetch: a slow GitHub must not delay the build.
-    ...(reportsStatus ? [statusTask(N.reportPending, "pending", "")] : []),
+    ...(reportsStatus ? [statusTask(spec, N.reportPending, "pending", "")] : []),
     {
       name: N.fetchSource,
-      taskRef: { kind: "Task", name: TASK_NAMES.fetchSource },
+      taskRef: { kind: "Task", name: names.tasks.fetchSource },
       params: [
         { name: P.repoUrl, value: ref(P.repoUrl) },
         { name: P.revision, value: ref(P.revision) },
@@ -579,7 +577,7 @@ export function pipelineManifest(spec: BuildPipelineSpec): Manifest {
     {
       name: N.buildImage,
       runAfter: [N.fetchSource],
-      taskRef: { kind: "Task", name: TASK_NAMES.buildImage },
+      taskRef: { kind: "Task", name: names.tasks.buildImage },
       params: [
         { name: T.imageRepository, value: spec.imageRepository },
         { name: P.revision, value: ref(P.revision) },
@@ -595,7 +593,7 @@ export function pipelineManifest(spec: BuildPipelineSpec): Manifest {
     {
       name: N.deployRevision,
       runAfter: [N.buildImage],
-      taskRef: { kind: "Task", name: TASK_NAMES.deployRevision },
+      taskRef: { kind: "Task", name: names.tasks.deployRevision },
       params: [
         { name: T.app, value: spec.app },
         { name: P.revision, value: ref(P.revision) },
@@ -639,12 +637,12 @@ export function pipelineManifest(spec: BuildPipelineSpec): Manifest {
   };
   if (reportsStatus) {
     // $(tasks.status): Succeeded, Completed, Failed or None; commit-status maps it to GitHub's.
-    pipelineSpec.finally = [statusTask(N.reportResult, "$(tasks.status)", "")];
+    pipelineSpec.finally = [statusTask(spec, N.reportResult, "$(tasks.status)", "")];
   }
   return {
     apiVersion: "tekton.dev/v1",
     kind: "Pipeline",
-    metadata: metadata(spec, PIPELINE_NAME),
+    metadata: metadata(spec, names.pipeline),
     spec: pipelineSpec,
   };
 }

@@ -7,7 +7,8 @@ import {
   RevisionStatus,
   SmokeTestRecord,
 } from "./revisionGate";
-import { routeUrl, tagUrls } from "./routeUrls";
+import { routeUrl, tagUrl } from "./routeUrls";
+import { clusterLocalTags, placeholderServiceManifest } from "./tagVisibility";
 import { judgeStep, StepGuardSettings } from "./stepGuard";
 import { TrafficTarget, trafficFor } from "./traffic";
 
@@ -35,6 +36,12 @@ export interface CanaryRouteArgs {
    * Unset: no limit.
    */
   readonly stepGuard?: StepGuardSettings & { readonly deployedTraffic: pulumi.Input<unknown> };
+  /**
+   * Keep the tag URLs of revisions that may not have passed (`candidate`, `latest`) inside the
+   * cluster, by labelling the Services Knative keeps for those tags. Default true; false
+   * publishes every tag like the production URL.
+   */
+  readonly clusterLocalTags?: boolean;
   /** Protect the Route from `pulumi destroy` and from replacement. Default false. */
   readonly protect?: boolean;
 }
@@ -54,7 +61,10 @@ interface RevisionRead {
 export class CanaryRoute extends pulumi.ComponentResource {
   /** `http://<app>.<namespace>.<domain>`: production traffic, split as configured. */
   public readonly url: pulumi.Output<string>;
-  /** One URL per traffic tag (`stable`, `candidate`, `latest`), each reaching only its target. */
+  /**
+   * One URL per traffic tag (`stable`, `candidate`, `latest`), each reaching only its target;
+   * cluster-local (`…svc.cluster.local`) for the tags kept inside the cluster.
+   */
   public readonly urls: pulumi.Output<Record<string, string>>;
   /** The Route's `spec.traffic`, exactly as applied. */
   public readonly traffic: pulumi.Output<TrafficTarget[]>;
@@ -88,36 +98,73 @@ export class CanaryRoute extends pulumi.ComponentResource {
     }
     if (args.stepGuard !== undefined) traffic = this.guardStep(traffic, args.stepGuard);
 
-    new k8s.apiextensions.CustomResource(
+    const routeLabels = {
+      "app.kubernetes.io/name": args.app,
+      "app.kubernetes.io/part-of": "canary-release",
+      "app.kubernetes.io/managed-by": "pulumi",
+    };
+    const route = new k8s.apiextensions.CustomResource(
       `${name}-route`,
       {
         apiVersion: ROUTE_API_VERSION,
         kind: "Route",
-        metadata: {
-          name: args.app,
-          namespace: args.namespace,
-          labels: {
-            "app.kubernetes.io/name": args.app,
-            "app.kubernetes.io/part-of": "canary-release",
-            "app.kubernetes.io/managed-by": "pulumi",
-          },
-        },
+        metadata: { name: args.app, namespace: args.namespace, labels: routeLabels },
         spec: { traffic },
       },
       { parent: this, protect: args.protect ?? false },
     );
 
+    const privateTags = clusterLocalTags(table, !(args.clusterLocalTags ?? true));
+    for (const tag of privateTags) {
+      // `traffic` too: when the gate or the step guard refuses it, the Route is never
+      // registered and its metadata never resolves; the refusal must end these as well.
+      const manifest = pulumi
+        .all([args.namespace, route.metadata, traffic])
+        .apply(([namespace, metadata]) =>
+          placeholderServiceManifest({
+            app: args.app,
+            namespace,
+            domain: args.domain,
+            tag,
+            routeUid: metadata.uid,
+            routeLabels,
+          }),
+        );
+      new k8s.core.v1.Service(
+        `${name}-${tag}-visibility`,
+        {
+          metadata: manifest.apply((m) => ({
+            ...m.metadata,
+            // The Route controller may have created the Service first and already pointed its
+            // spec at the ingress: this apply then takes the spec back to the placeholder's,
+            // and the controller, which watches the Services it owns, corrects it at once.
+            annotations: { "pulumi.com/patchForce": "true" },
+          })) as pulumi.Input<k8s.types.input.meta.v1.ObjectMeta>,
+          spec: manifest.apply((m) => m.spec) as pulumi.Input<k8s.types.input.core.v1.ServiceSpec>,
+        },
+        { parent: this, dependsOn: [route] },
+      );
+    }
+
     this.traffic = traffic;
     this.candidateSmokeTest = candidateSmokeTest;
     this.url = pulumi.output(args.namespace).apply((ns) => routeUrl(args.app, ns, args.domain));
-    this.urls = pulumi.output(args.namespace).apply((ns) =>
-      tagUrls(
-        table.flatMap((target) => (target.tag === undefined ? [] : [target.tag])),
-        args.app,
-        ns,
-        args.domain,
-      ),
-    );
+    this.urls = pulumi
+      .output(args.namespace)
+      .apply((ns) =>
+        Object.fromEntries(
+          table.flatMap((target) =>
+            target.tag === undefined
+              ? []
+              : [
+                  [
+                    target.tag,
+                    tagUrl(target.tag, args.app, ns, args.domain, privateTags.includes(target.tag)),
+                  ],
+                ],
+          ),
+        ),
+      );
     this.registerOutputs({
       url: this.url,
       urls: this.urls,

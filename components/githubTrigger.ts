@@ -8,7 +8,7 @@ import {
   githubTriggerManifests,
 } from "./githubTriggerManifests";
 import { withNamespace } from "./manifest";
-import { PIPELINE_NAME } from "./pipelineContract";
+import { pipelineResourceNames } from "./pipelineContract";
 import {
   EVENT_LISTENER_CLUSTER_RULES,
   EVENT_LISTENER_ROLES_CLUSTER_ROLE,
@@ -76,7 +76,7 @@ export class GitHubTrigger extends pulumi.ComponentResource {
       webhookSecretKey: WEBHOOK_SECRET_KEY,
       serviceAccountName,
       pipelineRunServiceAccountName: args.pipelineRunServiceAccountName,
-      pipelineName: PIPELINE_NAME,
+      pipelineName: pipelineResourceNames(args.app).pipeline,
       ...(args.dockerConfigSecretName !== undefined
         ? { dockerConfigSecretName: args.dockerConfigSecretName }
         : {}),
@@ -94,7 +94,7 @@ export class GitHubTrigger extends pulumi.ComponentResource {
       { length: 40, special: false },
       { parent: this },
     );
-    new k8s.core.v1.Secret(
+    const webhookSecret = new k8s.core.v1.Secret(
       `${name}-webhook-secret`,
       {
         metadata: { name: webhookSecretName, namespace: args.namespace },
@@ -165,7 +165,9 @@ export class GitHubTrigger extends pulumi.ComponentResource {
     );
 
     const ingress = webhookIngress(args.app, eventListenerName(spec), args.webhook);
-    new k8s.networking.v1.Ingress(
+    // Pulumi waits for an Ingress until it has an address and every backend Service (here the
+    // `el-<listener>` Service the Triggers controller makes) exists with endpoints.
+    const entry = new k8s.networking.v1.Ingress(
       `${name}-webhook`,
       {
         metadata: {
@@ -192,7 +194,9 @@ export class GitHubTrigger extends pulumi.ComponentResource {
             insecureSsl: false,
           },
         },
-        { parent: this, dependsOn: [listener] },
+        // GitHub pings the URL as soon as the hook exists: everything on the way must be up,
+        // down to the Secret the interceptor checks the signature with.
+        { parent: this, dependsOn: [listener, entry, webhookSecret] },
       );
     }
 

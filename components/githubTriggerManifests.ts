@@ -39,12 +39,12 @@ export interface GitHubTriggerSpec {
   readonly serviceAccountName: string;
   /** Service account the PipelineRun's TaskRuns run as (`taskRunTemplate.serviceAccountName`). */
   readonly pipelineRunServiceAccountName: string;
-  /** The Pipeline to run; normally PIPELINE_NAME. */
+  /** The Pipeline to run: the app's (pipelineResourceNames(app).pipeline). */
   readonly pipelineName: string;
   /**
    * A kubernetes.io/dockerconfigjson Secret (key `.dockerconfigjson`) with the registry
    * credentials, bound to the `dockerconfig` workspace as the file `config.json`. Default: none,
-   * the workspace is an emptyDir (anonymous registry, e.g. a kind local registry).
+   * the optional workspace is left unbound (anonymous registry, e.g. a kind local registry).
    */
   readonly dockerConfigSecretName?: string;
   /** Size of the per-run source volume (`volumeClaimTemplate`). Default "1Gi". */
@@ -63,6 +63,13 @@ export const DOCKER_CONFIG_SECRET_KEY = ".dockerconfigjson";
 /** File name the build tools read the docker config from, in the `dockerconfig` workspace. */
 export const DOCKER_CONFIG_FILE = "config.json";
 export const DEFAULT_WORKSPACE_STORAGE = "1Gi";
+/**
+ * Tekton deletes the claims a PipelineRun's volumeClaimTemplates made when the run completes
+ * only if the run carries this annotation set to "true" (pipeline
+ * pkg/reconciler/pipelinerun/affinity_assistant.go AutoCleanupPVCAnnotation, coschedule
+ * "workspaces", the default); in the other coschedule modes the claims go anyway.
+ */
+export const AUTO_CLEANUP_PVC_ANNOTATION = "tekton.dev/auto-cleanup-pvc";
 export const DEFAULT_PIPELINE_RUN_TIMEOUT = "30m";
 
 export type CelOverlay = { key: string; expression: string };
@@ -101,8 +108,7 @@ export type PipelineRunWorkspace =
         spec: { accessModes: string[]; resources: { requests: { storage: string } } };
       };
     }
-  | { name: string; secret: { secretName: string; items: { key: string; path: string }[] } }
-  | { name: string; emptyDir: Record<string, never> };
+  | { name: string; secret: { secretName: string; items: { key: string; path: string }[] } };
 export type PipelineRunManifest = {
   apiVersion: "tekton.dev/v1";
   kind: "PipelineRun";
@@ -328,16 +334,21 @@ export function pipelineRunTemplate(spec: GitHubTriggerSpec): PipelineRunManifes
   if (spec.dockerConfigSecretName !== undefined) {
     requireNonEmpty("dockerConfigSecretName", spec.dockerConfigSecretName);
   }
-  const dockerConfig: PipelineRunWorkspace =
+  // Anonymous registries leave the optional workspace unbound. Binding anything, even an empty
+  // emptyDir, makes Tekton set $(workspaces.dockerconfig.bound) to "true" (pipeline
+  // pkg/reconciler/taskrun/resources/apply.go), and build-image.sh then looks for credentials.
+  const dockerConfig: PipelineRunWorkspace[] =
     spec.dockerConfigSecretName === undefined
-      ? { name: PIPELINE_WORKSPACES.dockerConfig, emptyDir: {} }
-      : {
-          name: PIPELINE_WORKSPACES.dockerConfig,
-          secret: {
-            secretName: spec.dockerConfigSecretName,
-            items: [{ key: DOCKER_CONFIG_SECRET_KEY, path: DOCKER_CONFIG_FILE }],
+      ? []
+      : [
+          {
+            name: PIPELINE_WORKSPACES.dockerConfig,
+            secret: {
+              secretName: spec.dockerConfigSecretName,
+              items: [{ key: DOCKER_CONFIG_SECRET_KEY, path: DOCKER_CONFIG_FILE }],
+            },
           },
-        };
+        ];
   return {
     apiVersion: "tekton.dev/v1",
     kind: "PipelineRun",
@@ -349,6 +360,9 @@ export function pipelineRunTemplate(spec: GitHubTriggerSpec): PipelineRunManifes
       // "owner/repo" contains "/", which no label value may: an annotation.
       annotations: {
         [REVISION_ANNOTATIONS.repository]: templateParamRef(PIPELINE_PARAMS.repoFullName),
+        // Under Tekton's default coschedule mode ("workspaces"), a claim made from the
+        // volumeClaimTemplate below outlives its PipelineRun unless the run asks for cleanup.
+        [AUTO_CLEANUP_PVC_ANNOTATION]: "true",
       },
     },
     spec: {
@@ -364,7 +378,7 @@ export function pipelineRunTemplate(spec: GitHubTriggerSpec): PipelineRunManifes
             spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage } } },
           },
         },
-        dockerConfig,
+        ...dockerConfig,
       ],
       taskRunTemplate: {
         serviceAccountName: requireNonEmpty(

@@ -3,7 +3,7 @@
 // declares; keeping the names in one place makes a mismatch a compile error, and the Tekton
 // admission checks in the tests catch the rest.
 
-/** Params of the `build-and-deploy` Pipeline, each supplied by the GitHub trigger. */
+/** Params of the app's Pipeline (`<app>-build-deploy`), each supplied by the GitHub trigger. */
 export const PIPELINE_PARAMS = Object.freeze({
   /** Clone URL of the repository (`body.repository.clone_url`). */
   repoUrl: "repo-url",
@@ -31,9 +31,6 @@ export const PIPELINE_RESULTS = Object.freeze({
   revisionName: "revision-name",
 } as const);
 
-/** The Pipeline's name in the namespace. */
-export const PIPELINE_NAME = "build-and-deploy";
-
 /** Key of the GitHub status token in its Secret (`testerGithubToken`). */
 export const GITHUB_TOKEN_SECRET_KEY = "token";
 
@@ -44,13 +41,33 @@ export const REVISION_ANNOTATIONS = Object.freeze({
   commitTimestamp: "canary-release.dev/commit-timestamp",
 } as const);
 
-/** Names of the namespaced resources the pipeline and the trigger refer to each other by. */
+/**
+ * Names of the namespaced resources the pipeline and the trigger refer to each other by. Every
+ * name starts with the app: the content of these objects is the app's (its repository, image,
+ * Configuration), so two apps in one namespace must never share one. The longest suffix is
+ * 14 characters, as long as `-<sha7>-smoke`, so config.ts's limit on `app` keeps every name
+ * within the 63 characters Tekton allows.
+ */
 export function pipelineResourceNames(app: string): {
+  readonly pipeline: string;
+  readonly tasks: {
+    readonly fetchSource: string;
+    readonly buildImage: string;
+    readonly deployRevision: string;
+    readonly commitStatus: string;
+  };
   readonly pipelineServiceAccount: string;
   readonly registrySecret: string;
   readonly statusTokenSecret: string;
 } {
   return {
+    pipeline: `${app}-build-deploy`,
+    tasks: {
+      fetchSource: `${app}-fetch-source`,
+      buildImage: `${app}-build-image`,
+      deployRevision: `${app}-deploy`,
+      commitStatus: `${app}-commit-status`,
+    },
     pipelineServiceAccount: `${app}-pipeline`,
     registrySecret: `${app}-registry`,
     statusTokenSecret: `${app}-github-status`,

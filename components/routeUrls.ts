@@ -3,22 +3,20 @@
 // custom resources to become ready, so the Route's status is not a reliable source right after
 // an update; these are known at preview time.
 
+/** Knative's domain for cluster-local URLs (the cluster domain `cluster.local`, the default). */
+export const CLUSTER_LOCAL_DOMAIN = "svc.cluster.local";
+
 export function routeUrl(app: string, namespace: string, domain: string): string {
   return `http://${app}.${namespace}.${domain}`;
 }
 
-export function tagUrl(tag: string, app: string, namespace: string, domain: string): string {
-  return `http://${tag}-${app}.${namespace}.${domain}`;
-}
-
-/** One URL per tag, keyed by tag, in the order the tags are given. */
-export function tagUrls(
-  tags: readonly string[],
+/** The URL of one tag: public under `domain`, or cluster-local. */
+export function tagUrl(
+  tag: string,
   app: string,
   namespace: string,
   domain: string,
-): Record<string, string> {
-  const urls: Record<string, string> = {};
-  for (const tag of tags) urls[tag] = tagUrl(tag, app, namespace, domain);
-  return urls;
+  clusterLocal = false,
+): string {
+  return `http://${tag}-${app}.${namespace}.${clusterLocal ? CLUSTER_LOCAL_DOMAIN : domain}`;
 }

@@ -35,6 +35,17 @@ export function webhookUrl(app: string, entry: WebhookEntry): string {
   return `${tls ? "https" : "http"}://${entry.host}/`;
 }
 
+/**
+ * GitHub caps a webhook payload at 25 MB (docs.github.com, "Webhook events and payloads"), and a
+ * push of many commits comes close. ingress-nginx refuses bodies over its 1m default with 413
+ * (its `proxy-body-size`, nginx's client_max_body_size, where "m" is MiB): 25m lets every
+ * payload through. Contour (Envoy) sets no body limit on proxied requests, and controllers that
+ * do not know the annotation ignore it, so it is set whatever the class.
+ */
+export const NGINX_BODY_SIZE_ANNOTATION = "nginx.ingress.kubernetes.io/proxy-body-size";
+export const GITHUB_MAX_PAYLOAD_BYTES = 25 * 1000 * 1000;
+export const WEBHOOK_BODY_SIZE = "25m";
+
 /** metadata.annotations and spec of the `networking.k8s.io/v1` Ingress for the webhook. */
 export function webhookIngress(
   app: string,
@@ -43,10 +54,12 @@ export function webhookIngress(
 ): { annotations: Record<string, string>; spec: Record<string, unknown> } {
   const secretName = tlsSecretNameFor(app, entry);
   return {
-    annotations:
-      entry.clusterIssuer !== undefined
+    annotations: {
+      [NGINX_BODY_SIZE_ANNOTATION]: WEBHOOK_BODY_SIZE,
+      ...(entry.clusterIssuer !== undefined
         ? { "cert-manager.io/cluster-issuer": entry.clusterIssuer }
-        : {},
+        : {}),
+    },
     spec: {
       ...(entry.ingressClassName !== undefined ? { ingressClassName: entry.ingressClassName } : {}),
       ...(secretName !== undefined ? { tls: [{ hosts: [entry.host], secretName }] } : {}),

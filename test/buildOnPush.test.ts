@@ -75,7 +75,7 @@ describe("build on push (prod stack under mocks)", () => {
       assert.ok(types.has(type), `${type} is registered`);
     }
     assert.equal(run.outputs.webhookUrl, "https://hooks.example.com/");
-    assert.equal(run.outputs.pipelineName, "build-and-deploy");
+    assert.equal(run.outputs.pipelineName, "hello-build-deploy");
   });
 
   it("the webhook Secret and the GitHub webhook carry the same generated secret, both as secrets", () => {
@@ -145,6 +145,7 @@ describe("build on push (prod stack under mocks)", () => {
     const metadata = ingress.inputs.metadata as { annotations: Record<string, string> };
     assert.deepEqual(metadata.annotations, {
       "cert-manager.io/cluster-issuer": "letsencrypt-prod",
+      "nginx.ingress.kubernetes.io/proxy-body-size": "25m",
     });
     assert.deepEqual(ingress.inputs.spec, {
       ingressClassName: "nginx",

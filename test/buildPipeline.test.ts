@@ -21,15 +21,14 @@ import {
   PIPELINE_TASK_NAMES,
   pipelineManifest,
   STATUS_CONTEXT,
-  TASK_NAMES,
   taskManifests,
 } from "../components/buildPipelineManifests";
 import {
   GITHUB_TOKEN_SECRET_KEY,
-  PIPELINE_NAME,
   PIPELINE_PARAMS,
   PIPELINE_RESULTS,
   PIPELINE_WORKSPACES,
+  pipelineResourceNames,
   REVISION_ANNOTATIONS,
 } from "../components/pipelineContract";
 import {
@@ -52,6 +51,8 @@ const SPEC: BuildPipelineSpec = {
   appServiceAccountName: "hello",
 };
 const SPEC_WITH_STATUS: BuildPipelineSpec = { ...SPEC, statusTokenSecretName: "hello-github" };
+
+const TASK_NAMES = pipelineResourceNames("hello").tasks;
 
 const SHA = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567";
 const DIGEST = `sha256:${"ab".repeat(32)}`;
@@ -241,7 +242,7 @@ describe("build pipeline manifests", () => {
     );
     const pipeline = pipelineManifest(SPEC);
     assert.equal(pipeline.kind, "Pipeline");
-    assert.equal(at(pipeline, "metadata", "name"), PIPELINE_NAME);
+    assert.equal(at(pipeline, "metadata", "name"), "hello-build-deploy");
     assert.equal(at(pipeline, "metadata", "namespace"), "apps");
   });
 
@@ -342,7 +343,9 @@ describe("build pipeline manifests", () => {
         PIPELINE_TASK_NAMES.deployRevision,
       ],
     );
-    const step = records(at(taskNamed(taskManifests(SPEC), "commit-status"), "spec", "steps"))[0];
+    const step = records(
+      at(taskNamed(taskManifests(SPEC), TASK_NAMES.commitStatus), "spec", "steps"),
+    )[0];
     assert.equal(
       records(step.env).find((e) => e.name === "GITHUB_TOKEN"),
       undefined,
@@ -354,7 +357,7 @@ describe("build pipeline manifests", () => {
       ...SPEC_WITH_STATUS,
       githubApiUrl: "https://ghe.example.com/api/v3",
     });
-    const step = records(at(taskNamed(tasks, "commit-status"), "spec", "steps"))[0];
+    const step = records(at(taskNamed(tasks, TASK_NAMES.commitStatus), "spec", "steps"))[0];
     assert.deepEqual(byName(step.env, "GITHUB_TOKEN"), {
       name: "GITHUB_TOKEN",
       valueFrom: {
@@ -366,7 +369,7 @@ describe("build pipeline manifests", () => {
   });
 
   it("run buildah unprivileged: vfs, chroot isolation, SETFCAP only, no privilege escalation", () => {
-    const build = taskNamed(taskManifests(SPEC), "build-image");
+    const build = taskNamed(taskManifests(SPEC), TASK_NAMES.buildImage);
     const step = records(at(build, "spec", "steps"))[0];
     assert.deepEqual(step.securityContext, {
       runAsUser: 0,
@@ -382,7 +385,7 @@ describe("build pipeline manifests", () => {
       { name: "container-storage", mountPath: "/var/lib/containers" },
     ]);
     // The other steps are restricted-level or close to it.
-    for (const name of ["deploy-revision", "commit-status"]) {
+    for (const name of [TASK_NAMES.deployRevision, TASK_NAMES.commitStatus]) {
       const other = records(at(taskNamed(taskManifests(SPEC), name), "spec", "steps"))[0];
       assert.deepEqual(at(other, "securityContext", "capabilities"), { drop: ["ALL"] });
       assert.equal(at(other, "securityContext", "runAsNonRoot"), true);
@@ -628,7 +631,7 @@ describe("tektonRules", () => {
       check(
         (p) => (pipelineTask(p, "fetch-source").workspaces = []),
         "spec.tasks[1].workspaces",
-        'workspace "source" of Task "fetch-source" is not optional',
+        'workspace "source" of Task "hello-fetch-source" is not optional',
       ));
     it("$(tasks.T.results.R) names an existing task", () =>
       check(
@@ -701,7 +704,7 @@ describe("tektonRules", () => {
     it("also runs the Task rules on every Task", () =>
       check(
         (_p, t) => records(stepOf(t[0]).env).push({ name: "X", value: "$(params.nope)" }),
-        "Task/fetch-source.spec.steps[0].env[4].value",
+        "Task/hello-fetch-source.spec.steps[0].env[4].value",
         'param "nope"',
       ));
   });
@@ -788,7 +791,7 @@ describe("fetch-source.sh (run with a real git)", () => {
   });
 
   it("fetches nothing but https where the Task says GIT_ALLOW_PROTOCOL=https", async () => {
-    const task = taskNamed(taskManifests(SPEC), "fetch-source");
+    const task = taskNamed(taskManifests(SPEC), TASK_NAMES.fetchSource);
     const step = records(at(task, "spec", "steps"))[0];
     assert.equal(byName(step.env, "GIT_ALLOW_PROTOCOL").value, "https");
     const result = await run("sh", [script], {

@@ -59,6 +59,7 @@ describe("config: defaults and parsing", () => {
         allowUntestedCandidate: DEFAULTS.allowUntestedCandidate,
         maxStepPercent: DEFAULTS.maxStepPercent,
         allowLargeStep: DEFAULTS.allowLargeStep,
+        publicTagUrls: DEFAULTS.publicTagUrls,
         protect: DEFAULTS.protect,
         tester: { ...TESTER_DEFAULTS },
         platform: { install: false, versions: { ...PLATFORM_DEFAULT_VERSIONS } },

@@ -103,7 +103,7 @@ function spec(overrides: Partial<GitHubTriggerSpec> = {}): GitHubTriggerSpec {
     webhookSecretKey: WEBHOOK_SECRET_KEY,
     serviceAccountName: "hello-triggers",
     pipelineRunServiceAccountName: "hello-pipeline",
-    pipelineName: "build-and-deploy",
+    pipelineName: "hello-build-deploy",
     dockerConfigSecretName: "hello-registry",
     ...overrides,
   };
@@ -299,10 +299,13 @@ describe("GitHub trigger: real webhook payloads", () => {
         "triggers.tekton.dev/trigger": "github-push",
         "triggers.tekton.dev/triggers-eventid": "event-1",
       },
-      annotations: { "canary-release.dev/repository": SAMPLE_PUSH.repository.full_name },
+      annotations: {
+        "canary-release.dev/repository": SAMPLE_PUSH.repository.full_name,
+        "tekton.dev/auto-cleanup-pvc": "true",
+      },
     });
     const runSpec = run.spec as Record<string, unknown>;
-    assert.deepEqual(runSpec.pipelineRef, { name: "build-and-deploy" });
+    assert.deepEqual(runSpec.pipelineRef, { name: "hello-build-deploy" });
     assert.deepEqual(runSpec.taskRunTemplate, { serviceAccountName: "hello-pipeline" });
     assert.deepEqual(runSpec.workspaces, [
       {
@@ -567,6 +570,7 @@ describe("GitHub trigger manifests", () => {
       run.spec.workspaces.map((w) => w.name),
       Object.values(PIPELINE_WORKSPACES),
     );
+    assert.equal(run.metadata.annotations["tekton.dev/auto-cleanup-pvc"], "true");
   });
 
   it("contain no undefined values (they are sent as manifests)", () => {
@@ -578,12 +582,12 @@ describe("GitHub trigger manifests", () => {
     }
   });
 
-  it("bind the docker config to an emptyDir without registry credentials", () => {
+  it("leave the optional docker config unbound without registry credentials", () => {
     const run = pipelineRunTemplate(spec({ dockerConfigSecretName: undefined }));
-    assert.deepEqual(run.spec.workspaces[1], {
-      name: PIPELINE_WORKSPACES.dockerConfig,
-      emptyDir: {},
-    });
+    assert.deepEqual(
+      run.spec.workspaces.map((w) => w.name),
+      [PIPELINE_WORKSPACES.source],
+    );
   });
 
   it("take storage size and timeout, and reject bad values naming the field", () => {

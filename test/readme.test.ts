@@ -7,7 +7,7 @@ import { Command } from "commander";
 import { parseAllDocuments } from "yaml";
 import { buildProgram, defaultCliDeps } from "../automation/cli";
 import { parseConfig } from "../config";
-import { PLATFORM_DEFAULT_NODE_PORTS } from "../components/platformManifests";
+import { KOURIER_SERVICE, PLATFORM_DEFAULT_NODE_PORTS } from "../components/platformManifests";
 import {
   loadStackConfig,
   PROJECT_ROOT,
@@ -130,8 +130,9 @@ describe("README: the commands it gives exist", () => {
   it("the walk-through's namespace, hosts and ports are the dev stack's and the Platform's", () => {
     const loaded = withStandInSecrets(loadStackConfig(stackFiles().dev));
     const dev = parseConfig(loaded.config, loaded.secretKeys);
-    // The app's namespace, or one that a manifest of examples/kind creates.
-    const namespaces = new Set([dev.namespace, ...exampleNamespaces()]);
+    // The app's namespace, one that a manifest of examples/kind creates, or Kourier's (its
+    // internal gateway serves the cluster-local tag URLs).
+    const namespaces = new Set([dev.namespace, ...exampleNamespaces(), KOURIER_SERVICE.namespace]);
     for (const match of WALKTHROUGH.matchAll(/ (?:-n|--namespace) (\S+)/g)) {
       assert.ok(namespaces.has(match[1]), `kubectl -n ${match[1]}: not one of ${[...namespaces]}`);
     }

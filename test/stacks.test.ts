@@ -10,7 +10,7 @@ import {
   stackFiles,
   withStandInSecrets,
 } from "../conformance/programRunner";
-import { only } from "./support/resources";
+import { ofType, only } from "./support/resources";
 
 const ROUTE = "kubernetes:serving.knative.dev/v1:Route";
 const REVISION = "kubernetes:serving.knative.dev/v1:Revision";
@@ -93,7 +93,8 @@ describe("committed stack files under mocks", () => {
     );
     assert.equal(run.outputs.url, "http://hello.hello-dev.127.0.0.1.sslip.io");
     assert.deepEqual(run.outputs.urls, {
-      latest: "http://latest-hello.hello-dev.127.0.0.1.sslip.io",
+      // Cluster-local: `latest` may serve a revision that has not passed its smoke test.
+      latest: "http://latest-hello.hello-dev.svc.cluster.local",
     });
   });
 
@@ -175,8 +176,8 @@ describe("route, provider and outputs", () => {
       url: "http://hello.hello.apps.example.com",
       urls: {
         stable: "http://stable-hello.hello.apps.example.com",
-        candidate: "http://candidate-hello.hello.apps.example.com",
-        latest: "http://latest-hello.hello.apps.example.com",
+        candidate: "http://candidate-hello.hello.svc.cluster.local",
+        latest: "http://latest-hello.hello.svc.cluster.local",
       },
       traffic: [
         { tag: "stable", revisionName: "hello-1111111", percent: 80 },
@@ -229,15 +230,24 @@ describe("render mode", () => {
     assert.equal((routeTraffic(run) as unknown[]).length, 3);
   });
 
-  it("warns that the candidate gate is skipped", async () => {
+  it("warns that the candidate gate is skipped, and that the tag URLs will be public", async () => {
     const run = await runProgram({ config: render, cluster: emptyCluster });
-    assert.equal(run.logs.length, 1);
+    assert.equal(run.logs.length, 2);
     assert.match(run.logs[0], /^warning: Render mode .*candidate gate .*skipped/);
+    assert.match(
+      run.logs[1],
+      /^warning: Render mode: the candidate and latest tag URLs will be public/,
+    );
+    assert.equal(ofType(run, "kubernetes:core/v1:Service").length, 0);
   });
 
-  it("does not warn when there was no gate to skip", async () => {
+  it("does not warn when there was no gate to skip, nor when public tags are intended", async () => {
     const run = await runProgram({
-      config: { ...render, "canary-release:canaryPercent": "0" },
+      config: {
+        ...render,
+        "canary-release:canaryPercent": "0",
+        "canary-release:publicTagUrls": "true",
+      },
       cluster: emptyCluster,
     });
     assert.deepEqual(run.logs, []);
