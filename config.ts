@@ -57,6 +57,11 @@ export interface GitHubConfig {
   readonly branch: string;
   /** `github:token` (secret): manages the repository's webhook. Not needed to render. */
   readonly token?: pulumi.Output<string>;
+  /**
+   * Register the webhook on the repository (default true). False: the stack builds everything
+   * else and the webhook is added by hand (or by another tool), so no github:token is needed.
+   */
+  readonly registerWebhook: boolean;
 }
 
 /** `webhook`: the public entry through which GitHub reaches the EventListener. */
@@ -148,6 +153,8 @@ export interface CanaryConfig {
   readonly registryCredentials?: pulumi.Output<string>;
   /** `testerGithubToken` (secret): a token that may only post commit statuses. */
   readonly testerGithubToken?: pulumi.Output<string>;
+  /** `webhookSecret` (secret): what GitHub signs deliveries with; required with `github`. */
+  readonly webhookSecret?: pulumi.Output<string>;
   readonly tester: TesterConfig;
   readonly platform: PlatformConfig;
   /** Let a candidate that has not passed its smoke test get traffic (Ready is still required). */
@@ -209,6 +216,7 @@ export const KNOWN_KEYS = Object.freeze([
   "source",
   "stepImages",
   "testerGithubToken",
+  "webhookSecret",
   "tester",
   "allowUntestedCandidate",
   "maxStepPercent",
@@ -221,6 +229,7 @@ export const KNOWN_KEYS = Object.freeze([
 export const SECRET_KEYS = Object.freeze([
   `${PROJECT}:registryCredentials`,
   `${PROJECT}:testerGithubToken`,
+  `${PROJECT}:webhookSecret`,
   "github:token",
 ]);
 
@@ -696,13 +705,14 @@ type BuildConfig = Pick<
   | "stepImages"
   | "registryCredentials"
   | "testerGithubToken"
+  | "webhookSecret"
 >;
 
 /** The build-on-push keys: github, webhook, image, source, stepImages and their credentials. */
 function readBuildConfig(read: ConfigReader, renderOnly: boolean): BuildConfig {
   const githubObject = read.object(
     "github",
-    ["owner", "repository", "branch"],
+    ["owner", "repository", "branch", "registerWebhook"],
     "pulumi config set --path github.owner acme",
   );
   const owner = githubObject?.text("owner", { required: true, check: githubOwnerProblem });
@@ -711,6 +721,7 @@ function readBuildConfig(read: ConfigReader, renderOnly: boolean): BuildConfig {
     check: githubRepositoryProblem,
   });
   const branch = githubObject?.text("branch", { check: branchProblem }) ?? DEFAULT_BRANCH;
+  const registerWebhook = githubObject?.boolean("registerWebhook", true) ?? true;
 
   const webhookObject = read.object(
     "webhook",
@@ -782,6 +793,7 @@ function readBuildConfig(read: ConfigReader, renderOnly: boolean): BuildConfig {
   const registryCredentials = read.secret("registryCredentials", dockerConfigProblem);
   const testerGithubToken = read.secret("testerGithubToken");
   const githubToken = read.secret("github:token");
+  const webhookSecret = read.secret("webhookSecret", webhookSecretProblem);
 
   // What builds on what: a trigger without a pipeline or an entry point would start nothing.
   if (githubObject !== undefined) {
@@ -791,13 +803,23 @@ function readBuildConfig(read: ConfigReader, renderOnly: boolean): BuildConfig {
     if (webhookObject === undefined) {
       read.problem("github", undefined, `GitHub needs a public entry: set ${key("webhook")} too`);
     }
+    if (webhookSecret === undefined) {
+      read.problem(
+        "webhookSecret",
+        undefined,
+        "required with github: the secret GitHub signs deliveries with and the EventListener " +
+          "checks them against. Generate one: `pulumi config set --secret webhookSecret " +
+          '"$(openssl rand -hex 32)"`',
+      );
+    }
     // Rendering registers no webhook (it is not a manifest), so it needs no token.
-    if (githubToken === undefined && !renderOnly) {
+    if (githubToken === undefined && registerWebhook && !renderOnly) {
       read.problem(
         "github:token",
         undefined,
         "required with github, to register the webhook: `pulumi config set --secret github:token " +
-          "<token>` (fine-grained: the repository's Webhooks read/write; classic: admin:repo_hook)",
+          "<token>` (fine-grained: the repository's Webhooks read/write; classic: admin:repo_hook), " +
+          "or set github.registerWebhook false and add the webhook yourself",
       );
     }
   } else if (webhookObject !== undefined) {
@@ -815,6 +837,7 @@ function readBuildConfig(read: ConfigReader, renderOnly: boolean): BuildConfig {
             owner,
             repository,
             branch,
+            registerWebhook,
             ...(githubToken !== undefined ? { token: githubToken } : {}),
           }),
         }
@@ -842,7 +865,15 @@ function readBuildConfig(read: ConfigReader, renderOnly: boolean): BuildConfig {
     }),
     ...(registryCredentials !== undefined ? { registryCredentials } : {}),
     ...(testerGithubToken !== undefined ? { testerGithubToken } : {}),
+    ...(webhookSecret !== undefined ? { webhookSecret } : {}),
   };
+}
+
+/** GitHub signs with HMAC-SHA256; a short secret could be guessed from signed deliveries. */
+function webhookSecretProblem(plain: string): string | undefined {
+  return plain.length >= 20
+    ? undefined
+    : `must be at least 20 characters (is ${plain.length}); generate one with \`openssl rand -hex 32\``;
 }
 
 /** A GitHub user or organisation login. */

@@ -126,7 +126,7 @@ if (config.tester.enabled) {
 }
 
 // Build on push: the pipeline when there is somewhere to push, the trigger when GitHub is set
-// (config.ts refuses github without image and webhook).
+// (config.ts refuses github without image, webhook and webhookSecret).
 const pipeline =
   config.image !== undefined
     ? new BuildPipeline(
@@ -158,8 +158,12 @@ if (config.github !== undefined && registration.warning !== undefined) {
   pulumi.log.warn(registration.warning);
 }
 const githubToken = config.github?.token;
+const registerWebhook = registration.register && (config.github?.registerWebhook ?? false);
 const trigger =
-  config.github !== undefined && config.webhook !== undefined && pipeline !== undefined
+  config.github !== undefined &&
+  config.webhook !== undefined &&
+  config.webhookSecret !== undefined &&
+  pipeline !== undefined
     ? new GitHubTrigger(
         config.app,
         {
@@ -168,18 +172,19 @@ const trigger =
           namespaceName: config.namespace,
           github: config.github,
           webhook: config.webhook,
+          webhookSecret: config.webhookSecret,
           pipelineRunServiceAccountName: names.pipelineServiceAccount,
           ...(config.registryCredentials !== undefined
             ? { dockerConfigSecretName: names.registrySecret }
             : {}),
-          registerWebhook: registration.register,
+          registerWebhook,
           dependsOn: [pipeline],
         },
         {
           dependsOn: platform?.readyFor("githubTrigger") ?? [],
           providers: [
             provider,
-            ...(registration.register && githubToken !== undefined
+            ...(registerWebhook && githubToken !== undefined
               ? [new github.Provider("github", { owner: config.github.owner, token: githubToken })]
               : []),
           ],

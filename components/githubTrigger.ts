@@ -1,7 +1,6 @@
 import * as github from "@pulumi/github";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import {
   eventListenerName,
   GitHubTriggerSpec,
@@ -28,6 +27,8 @@ export interface GitHubTriggerArgs {
   readonly github: { readonly owner: string; readonly repository: string; readonly branch: string };
   /** Public entry for GitHub: host and TLS. */
   readonly webhook: WebhookEntry;
+  /** The secret GitHub signs deliveries with (a Pulumi secret, config `webhookSecret`). */
+  readonly webhookSecret: pulumi.Input<string>;
   /** Service account the PipelineRuns run as (BuildPipeline's). */
   readonly pipelineRunServiceAccountName: string;
   /** kubernetes.io/dockerconfigjson Secret for the build; unset: anonymous registry. */
@@ -46,8 +47,8 @@ const WEBHOOK_SECRET_KEY = "secret";
 
 /**
  * GitHub push -> Ingress -> Tekton EventListener -> PipelineRun of the build Pipeline. The GitHub
- * webhook and the EventListener's github interceptor share one generated secret, which stays a
- * Pulumi secret from generation to both resources.
+ * webhook and the EventListener's github interceptor share one secret from the stack's config,
+ * which stays a Pulumi secret from config to both resources.
  */
 export class GitHubTrigger extends pulumi.ComponentResource {
   /** The URL GitHub delivers pushes to. */
@@ -89,17 +90,13 @@ export class GitHubTrigger extends pulumi.ComponentResource {
       throw new pulumi.ResourceError(`Tekton Triggers would reject the trigger: ${detail}`, this);
     }
 
-    const secret = new random.RandomPassword(
-      `${name}-webhook-secret`,
-      { length: 40, special: false },
-      { parent: this },
-    );
+    const secret = pulumi.secret(args.webhookSecret);
     const webhookSecret = new k8s.core.v1.Secret(
       `${name}-webhook-secret`,
       {
         metadata: { name: webhookSecretName, namespace: args.namespace },
         type: "Opaque",
-        stringData: { [WEBHOOK_SECRET_KEY]: secret.result },
+        stringData: { [WEBHOOK_SECRET_KEY]: secret },
       },
       { parent: this },
     );
@@ -190,7 +187,7 @@ export class GitHubTrigger extends pulumi.ComponentResource {
           configuration: {
             url,
             contentType: "json",
-            secret: secret.result,
+            secret,
             insecureSsl: false,
           },
         },

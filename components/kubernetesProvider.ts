@@ -10,7 +10,10 @@ export function kubernetesProviderArgs(
   config: Pick<CanaryConfig, "render" | "kubernetes">,
 ): k8s.ProviderArgs {
   if (config.render !== undefined) {
-    return { renderYamlToDirectory: config.render.directory };
+    // Explicitly empty: the SDK fills an absent kubeconfig from $KUBECONFIG, and the provider
+    // refuses any kubeconfig beside renderYamlToDirectory, so rendering failed in every shell
+    // with KUBECONFIG set (found by the real tier).
+    return { renderYamlToDirectory: config.render.directory, kubeconfig: "" };
   }
   return {
     ...(config.kubernetes.context !== undefined ? { context: config.kubernetes.context } : {}),

@@ -239,9 +239,6 @@ interface Registrations {
  * same config register the same inputs.
  */
 function computedOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, unknown> {
-  if (args.type === "random:index/randomPassword:RandomPassword") {
-    return { result: `mock-password-of-${args.name}` };
-  }
   const metadata = args.inputs.metadata as Record<string, unknown> | undefined;
   if (args.custom === true && args.type.startsWith("kubernetes:") && metadata !== undefined) {
     // The API server gives every object a uid; owner references name their owner by it.
@@ -430,6 +427,7 @@ export function loadStackConfig(
  */
 export const STAND_IN_SECRETS: Readonly<Record<string, string>> = Object.freeze({
   "github:token": "stand-in-github-token",
+  "canary-release:webhookSecret": "stand-in-webhook-secret-0123456789",
   "canary-release:registryCredentials": JSON.stringify({
     auths: { "registry.example.com": { auth: Buffer.from("user:password").toString("base64") } },
   }),

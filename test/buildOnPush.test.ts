@@ -78,22 +78,19 @@ describe("build on push (prod stack under mocks)", () => {
     assert.equal(run.outputs.pipelineName, "hello-build-deploy");
   });
 
-  it("the webhook Secret and the GitHub webhook carry the same generated secret, both as secrets", () => {
+  it("the webhook Secret and the GitHub webhook carry the configured secret, both as secrets", () => {
     const secret = named(run, SECRET, "hello-github-webhook");
     const webhook = ofType(run, WEBHOOK)[0];
     const stored = (secret.inputs.stringData as { secret: string }).secret;
     const sent = (webhook.inputs.configuration as { secret: string }).secret;
-    assert.equal(stored, "mock-password-of-hello-webhook-secret", "the RandomPassword's result");
+    assert.equal(stored, STAND_IN_SECRETS["canary-release:webhookSecret"], "webhookSecret");
     assert.equal(sent, stored);
     assert.ok(isSecretAt(secret, "stringData.secret"), secret.secretPaths.join(", "));
     assert.ok(isSecretAt(webhook, "configuration.secret"), webhook.secretPaths.join(", "));
   });
 
   it("no credential appears in plain text in any registered input", () => {
-    const credentials = [
-      ...Object.values(STAND_IN_SECRETS),
-      "mock-password-of-hello-webhook-secret",
-    ];
+    const credentials = Object.values(STAND_IN_SECRETS);
     const exposed: string[] = [];
     for (const resource of run.resources) {
       for (const [path, value] of leaves(resource.inputs)) {
@@ -311,6 +308,24 @@ describe("build on push: what config turns on", () => {
     assert.equal(run.outputs.webhookUrl, "https://hooks.example.com/");
     const ingress = named(run, INGRESS, "hello-github-webhook");
     assert.equal((ingress.inputs.spec as { tls?: unknown }).tls, undefined);
+  });
+
+  it("github.registerWebhook false: everything but the GitHub webhook, and no github:token", async () => {
+    const run = await prodRun({
+      "canary-release:github": JSON.stringify({
+        owner: "acme",
+        repository: "hello",
+        branch: "main",
+        registerWebhook: false,
+      }),
+      "github:token": undefined,
+    });
+    const types = new Set(run.resources.map((r) => r.type));
+    assert.ok(types.has("kubernetes:triggers.tekton.dev/v1beta1:EventListener"));
+    assert.ok(types.has(INGRESS));
+    assert.equal(types.has(WEBHOOK), false);
+    assert.equal(types.has(GITHUB_PROVIDER), false);
+    assert.equal(run.outputs.webhookUrl, "https://hooks.example.com/");
   });
 
   it("render mode renders the trigger but registers no GitHub webhook, and needs no github:token", async () => {

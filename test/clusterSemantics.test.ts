@@ -54,12 +54,13 @@ interface Stack {
   readonly secretKeys: string[];
 }
 
-/** The committed dev stack with only what a developer sets: github:token, no registry login. */
+/** The committed dev stack with what a developer sets: the GitHub secrets, no registry login. */
 function devStack(): Stack {
   const loaded = loadStackConfig(stackFiles().dev);
+  const set = ["github:token", "canary-release:webhookSecret"];
   return {
-    config: { ...loaded.config, "github:token": STAND_IN_SECRETS["github:token"] },
-    secretKeys: [...loaded.secretKeys, "github:token"],
+    config: { ...loaded.config, ...Object.fromEntries(set.map((k) => [k, STAND_IN_SECRETS[k]])) },
+    secretKeys: [...loaded.secretKeys, ...set],
   };
 }
 const STACKS: Readonly<Record<string, () => Stack>> = {

@@ -496,11 +496,13 @@ const BUILD: Record<string, string> = {
     auths: { "registry.example.com": { auth: "dTpw" } },
   }),
   "canary-release:testerGithubToken": "status-token-stand-in",
+  "canary-release:webhookSecret": "webhook-secret-stand-in-0123456789",
   "github:token": "hooks-token-stand-in",
 };
 const BUILD_SECRETS = [
   "canary-release:registryCredentials",
   "canary-release:testerGithubToken",
+  "canary-release:webhookSecret",
   "github:token",
 ];
 
@@ -519,7 +521,13 @@ describe("config: build on push", () => {
     );
     assert.deepEqual(
       { ...config.github, token: undefined },
-      { owner: "acme", repository: "hello", branch: "main", token: undefined },
+      {
+        owner: "acme",
+        repository: "hello",
+        branch: "main",
+        registerWebhook: true,
+        token: undefined,
+      },
     );
     assert.deepEqual(config.webhook, {
       host: "hooks.example.com",
@@ -625,6 +633,21 @@ describe("config: build on push", () => {
     ["github without image", { "canary-release:image": undefined }, "canary-release:github"],
     ["github without webhook", { "canary-release:webhook": undefined }, "canary-release:github"],
     ["github without github:token", { "github:token": undefined }, "github:token"],
+    [
+      "github without webhookSecret",
+      { "canary-release:webhookSecret": undefined },
+      "canary-release:webhookSecret",
+    ],
+    [
+      "a webhookSecret too short to resist guessing",
+      { "canary-release:webhookSecret": "short" },
+      "canary-release:webhookSecret",
+    ],
+    [
+      "github.registerWebhook not a boolean",
+      { "canary-release:github": '{"owner":"acme","repository":"hello","registerWebhook":"no"}' },
+      "canary-release:github.registerWebhook",
+    ],
     ["webhook without github", { "canary-release:github": undefined }, "canary-release:webhook"],
     [
       "webhook without TLS",

@@ -75,9 +75,14 @@ describe("committed stack files under mocks", () => {
   it("dev: a kind cluster, bootstrap traffic to the latest revision, the namespace created", async () => {
     // The one credential the dev stack needs, set per machine and never committed.
     const { config, secretKeys } = loadStackConfig(files.dev);
+    const webhookSecret = "stand-in-webhook-secret-0123456789";
     const run = await runProgram({
-      config: { ...config, "github:token": "stand-in" },
-      secretKeys: [...secretKeys, "github:token"],
+      config: {
+        ...config,
+        "github:token": "stand-in",
+        "canary-release:webhookSecret": webhookSecret,
+      },
+      secretKeys: [...secretKeys, "github:token", "canary-release:webhookSecret"],
       stack: "dev",
     });
     assert.deepEqual(routeTraffic(run), [
@@ -217,11 +222,25 @@ describe("render mode", () => {
   const render = { ...PROD, "canary-release:render": JSON.stringify({ directory: "rendered" }) };
 
   it("renders to the directory without context or kubeconfig, with no cluster", async () => {
-    const run = await runProgram({
-      config: { ...render, "kubernetes:kubeconfig": "/home/me/.kube/config" },
-      cluster: emptyCluster,
+    // The SDK fills an absent kubeconfig from $KUBECONFIG, and the provider refuses a non-empty
+    // one beside renderYamlToDirectory: the program must send an empty one, even from a shell
+    // with KUBECONFIG set.
+    const saved = process.env.KUBECONFIG;
+    process.env.KUBECONFIG = "/home/me/.kube/other";
+    let run: Awaited<ReturnType<typeof runProgram>>;
+    try {
+      run = await runProgram({
+        config: { ...render, "kubernetes:kubeconfig": "/home/me/.kube/config" },
+        cluster: emptyCluster,
+      });
+    } finally {
+      if (saved === undefined) delete process.env.KUBECONFIG;
+      else process.env.KUBECONFIG = saved;
+    }
+    assert.deepEqual(only(run, PROVIDER).inputs, {
+      renderYamlToDirectory: "rendered",
+      kubeconfig: "",
     });
-    assert.deepEqual(only(run, PROVIDER).inputs, { renderYamlToDirectory: "rendered" });
     assert.equal(
       run.resources.some((r) => r.readId !== undefined),
       false,
