@@ -77,9 +77,8 @@ export async function openPulumiStack(options: OpenStackOptions): Promise<StackD
   } catch (error) {
     throw new Error(
       `could not run the Pulumi CLI (\`pulumi\` on PATH) in ${options.workDir}: ` +
-        `${commandStderr(error)}\nInstall it (https://www.pulumi.com/docs/install/), or run ` +
-        `\`npx pulumi version\` once with internet access so npm's wrapper downloads it, and log ` +
-        `in to the stack's backend.`,
+        `${commandStderr(error)}\nInstall it (https://www.pulumi.com/docs/install/) or build it ` +
+        `with \`npm run toolchain\` (README, "The real tier"), and log in to the stack's backend.`,
       { cause: error },
     );
   }

@@ -2,7 +2,7 @@
 // argument errors that must not touch the stack, the stack file under git, and (with a real
 // Pulumi CLI on PATH) one end-to-end run on a local file backend.
 import { strict as assert } from "assert";
-import { execFile, execFileSync, spawnSync } from "child_process";
+import { execFile, execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -1046,126 +1046,6 @@ describe("the stack file under git", () => {
     const id = await commitStackFile(repo, file, "canary staging: canaryPercent 5");
     assert.equal(git("rev-parse", "HEAD"), id);
     assert.equal(await stackFileDiff(repo, file), "");
-  });
-});
-
-/**
- * A real Pulumi CLI on PATH, or why there is none. node_modules/.bin/pulumi is npm's wrapper,
- * which downloads the CLI on first use: it is never run here (offline, that would be a request
- * to a public host, and a download in the middle of a test run).
- */
-function realPulumi(): { path: string } | { absent: string } {
-  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
-    if (dir === "" || dir.split(path.sep).includes("node_modules")) continue;
-    const candidate = path.join(dir, "pulumi");
-    if (!fs.existsSync(candidate)) continue;
-    const result = spawnSync(candidate, ["version"], {
-      encoding: "utf8",
-      timeout: 10_000,
-      env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: "true" },
-    });
-    if (result.error === undefined && result.status === 0) return { path: candidate };
-    return {
-      absent: `${candidate} version failed: ${(result.stderr || result.stdout || "").trim()}`,
-    };
-  }
-  return { absent: "no pulumi outside node_modules on PATH (npm's wrapper is not used offline)" };
-}
-
-describe("end to end with a real Pulumi CLI (local file backend, render mode)", function () {
-  this.timeout(15 * MINUTE);
-
-  it("status, then step 20, on a fresh stack", async function () {
-    const pulumi = realPulumi();
-    if ("absent" in pulumi) {
-      console.log(`    skipping: no usable Pulumi CLI (${pulumi.absent})`);
-      this.skip();
-      return;
-    }
-    // The Automation API runs `pulumi` from PATH: make it this one, not npm's wrapper.
-    const savedPath = process.env.PATH;
-    process.env.PATH = `${path.dirname(pulumi.path)}${path.delimiter}${savedPath ?? ""}`;
-
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "canary-e2e-"));
-    const project = path.join(tmp, "project");
-    fs.cpSync(ROOT, project, {
-      recursive: true,
-      filter: (source) =>
-        !["node_modules", ".git", "rendered", "bin"].includes(path.basename(source)) &&
-        !/^Pulumi\.(?!yaml$).*\.yaml$/.test(path.basename(source)),
-    });
-    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(project, "node_modules"), "dir");
-    fs.mkdirSync(path.join(tmp, "state"));
-    const envVars = {
-      PULUMI_BACKEND_URL: `file://${path.join(tmp, "state")}`,
-      PULUMI_CONFIG_PASSPHRASE: "test",
-      PULUMI_SKIP_UPDATE_CHECK: "true",
-    };
-    try {
-      const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
-      const created = await LocalWorkspace.createStack(
-        { stackName: "e2e", workDir: project },
-        { envVars },
-      );
-      await created.setAllConfig({
-        "canary-release:app": { value: "hello" },
-        [K.namespace]: { value: "hello" },
-        [K.stableRevision]: { value: "hello-1111111" },
-        [K.candidateRevision]: { value: "hello-2222222" },
-        // The step guard reads this stack's own last outputs through a StackReference.
-        [K.maxStepPercent]: { value: "50" },
-      });
-      await created.setConfig(
-        "canary-release:render.directory",
-        { value: path.join(tmp, "rendered") },
-        true,
-      );
-
-      const deps = (outputs: { stdout: string }): CliDeps => ({
-        cwd: project,
-        stdout: (text) => (outputs.stdout += text),
-        stderr: (text) => process.stderr.write(text),
-        openStack: (open) => openPulumiStack({ ...open, envVars }),
-        analyse: async () => ({ verdict: "inconclusive", reason: "not used" }),
-        sleep: async () => undefined,
-        now: () => new Date(),
-      });
-      const before = { stdout: "" };
-      assert.equal(await main(["status", "--stack", "e2e", "--json"], deps(before)), EXIT_OK);
-      assert.equal((JSON.parse(before.stdout) as { deployed: unknown }).deployed, null);
-
-      const step = { stdout: "" };
-      assert.equal(await main(["step", "20", "--stack", "e2e", "--json"], deps(step)), EXIT_OK);
-      assert.match(
-        fs.readFileSync(path.join(project, "Pulumi.e2e.yaml"), "utf8"),
-        /canaryPercent: "20"/,
-      );
-
-      const after = { stdout: "" };
-      assert.equal(await main(["status", "--stack", "e2e", "--json"], deps(after)), EXIT_OK);
-      const status = JSON.parse(after.stdout) as { deployed: { canaryPercent: number } };
-      assert.equal(status.deployed.canaryPercent, 20);
-      assert.ok(fs.readdirSync(path.join(tmp, "rendered")).length > 0, "manifests were rendered");
-
-      // 20 -> 90 grows the candidate by 70, more than maxStepPercent 50: the preview refuses
-      // it, measured from the outputs the step to 20 left, and the stack file is set back.
-      const tooLarge = { stdout: "" };
-      let stderr = "";
-      const tooLargeDeps = { ...deps(tooLarge), stderr: (text: string) => void (stderr += text) };
-      assert.equal(
-        await main(["step", "90", "--stack", "e2e", "--verbose"], tooLargeDeps),
-        EXIT_ERROR,
-      );
-      // Pulumi prints a program's error among its diagnostics, streamed by --verbose.
-      assert.match(tooLarge.stdout + stderr, /hello-2222222 would go from 20 % to 90 %/);
-      assert.match(
-        fs.readFileSync(path.join(project, "Pulumi.e2e.yaml"), "utf8"),
-        /canaryPercent: "20"/,
-      );
-    } finally {
-      process.env.PATH = savedPath;
-      fs.rmSync(tmp, { recursive: true, force: true });
-    }
   });
 });
 

@@ -1261,14 +1261,18 @@ describe("prepare-stack.js", () => {
     assert.match(own.summary, /KUBECONFIG_PROD is not used/);
   });
 
-  it("the Pulumi CLI version is package.json's exact pin of the pulumi package", () => {
+  it("the Pulumi CLI version is toolchain/versions.json's exact pin, @pulumi/pulumi's release", () => {
+    const versions = JSON.parse(
+      fs.readFileSync(path.join(ROOT, "toolchain", "versions.json"), "utf8"),
+    ) as { pulumi: string };
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as {
-      devDependencies: Record<string, string>;
+      dependencies: Record<string, string>;
     };
-    assert.equal(prepare.pulumiCliVersion(pkg), pkg.devDependencies.pulumi);
+    assert.equal(prepare.pulumiCliVersion(versions), versions.pulumi);
+    assert.equal(versions.pulumi, pkg.dependencies["@pulumi/pulumi"]);
     assert.throws(
-      () => prepare.pulumiCliVersion({ devDependencies: { pulumi: "^3.200.0" } }),
-      /pins the Pulumi CLI \(the "pulumi" package\) as "\^3\.200\.0"; CI needs an exact version/,
+      () => prepare.pulumiCliVersion({ pulumi: "^3.200.0" }),
+      /pins the Pulumi CLI \("pulumi"\) as "\^3\.200\.0"; CI needs an exact version/,
     );
   });
 
@@ -1281,9 +1285,10 @@ describe("prepare-stack.js", () => {
         path.join(dir, "work", "Pulumi.prod.yaml"),
         "config:\n  kubernetes:context: prod\n",
       );
+      fs.mkdirSync(path.join(dir, "work", "toolchain"));
       fs.writeFileSync(
-        path.join(dir, "work", "package.json"),
-        JSON.stringify({ devDependencies: { pulumi: "3.265.0" } }),
+        path.join(dir, "work", "toolchain", "versions.json"),
+        JSON.stringify({ pulumi: "3.265.0" }),
       );
       fs.writeFileSync(path.join(dir, "env"), "");
       fs.writeFileSync(path.join(dir, "output"), "");

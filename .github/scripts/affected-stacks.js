@@ -30,6 +30,8 @@ const PROGRAM_PATHS = Object.freeze([
   "package.json",
   "package-lock.json",
   "tsconfig.json",
+  // The Pulumi CLI version CI deploys with.
+  "toolchain/versions.json",
   STACKS_FILE,
 ]);
 

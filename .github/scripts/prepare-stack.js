@@ -7,8 +7,8 @@
 //   - the cluster: the kubeconfig from the stack's repository secret, which must hold the
 //     context that Pulumi.<stack>.yaml selects; it is written to a private file under
 //     RUNNER_TEMP and exported as KUBECONFIG for the steps that follow;
-//   - the Pulumi CLI version: the one package.json pins (the `pulumi` npm package), so CI runs
-//     the CLI that `npx pulumi` runs on a laptop.
+//   - the Pulumi CLI version: the one toolchain/versions.json pins, the CLI the real tier builds
+//     and tests with (the same release as @pulumi/pulumi).
 // Runs after `npm ci`: it reads YAML with the project's `yaml` package.
 "use strict";
 
@@ -182,17 +182,16 @@ function kubeconfigProblem(text, context, secret, file) {
 }
 
 /**
- * The Pulumi CLI version package.json pins, as an exact version.
- * @param {unknown} packageJson
+ * The Pulumi CLI version toolchain/versions.json pins, as an exact version.
+ * @param {unknown} versions the parsed toolchain/versions.json
  * @returns {string}
  */
-function pulumiCliVersion(packageJson) {
-  const pkg = asObject(packageJson);
-  const version = asObject(pkg.devDependencies).pulumi ?? asObject(pkg.dependencies).pulumi;
+function pulumiCliVersion(versions) {
+  const version = asObject(versions).pulumi;
   if (typeof version !== "string" || !/^\d+\.\d+\.\d+$/.test(version)) {
     throw new Error(
-      `package.json pins the Pulumi CLI (the "pulumi" package) as ${JSON.stringify(version)}; ` +
-        "CI needs an exact version such as 3.265.0",
+      `toolchain/versions.json pins the Pulumi CLI ("pulumi") as ${JSON.stringify(version)}; ` +
+        "CI needs an exact version such as 3.248.0",
     );
   }
   return version;
@@ -250,7 +249,7 @@ function main() {
     return;
   }
   const version = pulumiCliVersion(
-    JSON.parse(fs.readFileSync(path.join(cwd, "package.json"), "utf8")),
+    JSON.parse(fs.readFileSync(path.join(cwd, "toolchain", "versions.json"), "utf8")),
   );
   console.log(`${access.summary}; Pulumi CLI ${version}`);
 

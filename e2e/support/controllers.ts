@@ -1,0 +1,91 @@
+// The controllers a real cluster has and the local control plane lacks, played just far enough
+// for what the Kubernetes provider waits for:
+// - Tekton Triggers makes a Service `el-<listener>` (port 8080) for each EventListener, and the
+//   endpoints controller its Endpoints; Pulumi waits for an Ingress until the Endpoints of
+//   every backend exist.
+// - An ingress controller writes the Ingress's load-balancer address into its status; Pulumi
+//   waits for it.
+// The loop polls every 300 ms and stops when told, or by itself after `maxSeconds`.
+import { Kube, KubeObject } from "./kube";
+
+export interface ControllerPlayer {
+  /** What it did, in order ("Service hello/el-hello", "Ingress status hello/…"). */
+  readonly actions: string[];
+  stop(): Promise<void>;
+}
+
+const INGRESS_ADDRESS = "127.0.0.1";
+
+export function playControllers(kube: Kube, maxSeconds = 900): ControllerPlayer {
+  const actions: string[] = [];
+  let running = true;
+  const deadline = Date.now() + maxSeconds * 1000;
+
+  const once = async (): Promise<void> => {
+    const listeners = (await kube.list(
+      "/apis/triggers.tekton.dev/v1beta1/eventlisteners",
+    )) as KubeObject[];
+    for (const listener of listeners) {
+      const ns = listener.metadata.namespace ?? "default";
+      const name = `el-${listener.metadata.name}`;
+      const labels = { eventlistener: listener.metadata.name };
+      const service = await kube.request("GET", `/api/v1/namespaces/${ns}/services/${name}`);
+      if (service.status === 404) {
+        await kube.ok("POST", `/api/v1/namespaces/${ns}/services`, {
+          apiVersion: "v1",
+          kind: "Service",
+          metadata: { name, namespace: ns, labels },
+          spec: { selector: labels, ports: [{ name: "http-listener", port: 8080 }] },
+        });
+        actions.push(`Service ${ns}/${name}`);
+      }
+      const endpoints = await kube.request("GET", `/api/v1/namespaces/${ns}/endpoints/${name}`);
+      if (endpoints.status === 404) {
+        await kube.ok("POST", `/api/v1/namespaces/${ns}/endpoints`, {
+          apiVersion: "v1",
+          kind: "Endpoints",
+          metadata: { name, namespace: ns, labels },
+          subsets: [
+            {
+              addresses: [{ ip: "10.0.0.200" }],
+              ports: [{ name: "http-listener", port: 8080 }],
+            },
+          ],
+        });
+        actions.push(`Endpoints ${ns}/${name}`);
+      }
+    }
+    const ingresses = (await kube.list("/apis/networking.k8s.io/v1/ingresses")) as KubeObject[];
+    for (const ingress of ingresses) {
+      const status = ingress.status as { loadBalancer?: { ingress?: unknown[] } } | undefined;
+      if ((status?.loadBalancer?.ingress ?? []).length > 0) continue;
+      const ns = ingress.metadata.namespace ?? "default";
+      await kube.ok(
+        "PATCH",
+        `/apis/networking.k8s.io/v1/namespaces/${ns}/ingresses/${ingress.metadata.name}/status`,
+        { status: { loadBalancer: { ingress: [{ ip: INGRESS_ADDRESS }] } } },
+        "application/merge-patch+json",
+      );
+      actions.push(`Ingress status ${ns}/${ingress.metadata.name}`);
+    }
+  };
+
+  const loop = (async () => {
+    while (running && Date.now() < deadline) {
+      try {
+        await once();
+      } catch (error) {
+        actions.push(`error: ${(error as Error).message}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+  })();
+
+  return {
+    actions,
+    async stop() {
+      running = false;
+      await loop;
+    },
+  };
+}
