@@ -194,10 +194,12 @@ const trigger =
 
 export const url = route.url;
 export const urls = route.urls;
+// What is deployed: each waits for the Route's update, so a failed update leaves the last
+// deployment's values in place (the step guard and `canary status` read them).
 export const traffic = route.traffic;
-export const stableRevision = config.stableRevision ?? null;
-export const candidateRevision = config.candidateRevision ?? null;
-export const canaryPercent = config.canaryPercent;
+export const stableRevision = route.traffic.apply(() => config.stableRevision ?? null);
+export const candidateRevision = route.traffic.apply(() => config.candidateRevision ?? null);
+export const canaryPercent = route.traffic.apply(() => config.canaryPercent);
 export const candidateSmokeTest = route.candidateSmokeTest;
 export const pipelineName = pipeline?.pipelineName ?? null;
 export const webhookUrl = trigger?.webhookUrl ?? null;

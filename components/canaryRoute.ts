@@ -66,7 +66,7 @@ export class CanaryRoute extends pulumi.ComponentResource {
    * cluster-local (`…svc.cluster.local`) for the tags kept inside the cluster.
    */
   public readonly urls: pulumi.Output<Record<string, string>>;
-  /** The Route's `spec.traffic`, exactly as applied. */
+  /** The Route's `spec.traffic`, as the API server holds it after this update. */
   public readonly traffic: pulumi.Output<TrafficTarget[]>;
   /** What the revision tester recorded on the candidate; null when it was not read. */
   public readonly candidateSmokeTest: pulumi.Output<SmokeTestRecord | null>;
@@ -146,7 +146,15 @@ export class CanaryRoute extends pulumi.ComponentResource {
       );
     }
 
-    this.traffic = traffic;
+    // What the API server holds once the Route is applied, not the plan: when the update of the
+    // Route fails, this output never resolves and the engine keeps the last deployment's. (A
+    // plan-derived output was saved even when the API server refused the Route, found by the
+    // real tier, and the step guard then measured from a split that was never deployed.) The
+    // planned `traffic` is joined in so that a refusal by the gate or the guard, which keeps the
+    // Route from being registered at all, ends this output too.
+    const applied = (route as unknown as { spec: pulumi.Output<{ traffic: TrafficTarget[] }> })
+      .spec;
+    this.traffic = pulumi.all([traffic, applied]).apply(([, spec]) => spec.traffic);
     this.candidateSmokeTest = candidateSmokeTest;
     this.url = pulumi.output(args.namespace).apply((ns) => routeUrl(args.app, ns, args.domain));
     this.urls = pulumi

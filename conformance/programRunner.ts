@@ -149,8 +149,9 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
         }
         if (isRead) {
           const state = cluster(args.type, args.id as string);
-          // The same words the Kubernetes provider uses when a read finds nothing.
-          if (state === undefined) throw new Error(`resource "${args.id}" does not exist`);
+          // The words the Kubernetes provider uses when a read finds nothing (seen in the real
+          // tier: "Preview failed: resource 'hello/hello-0000000' does not exist").
+          if (state === undefined) throw new Error(`resource '${args.id}' does not exist`);
           return { id: args.id, state: { ...args.inputs, ...state } };
         }
         // Outputs the engine would mark secret (additionalSecretOutputs) stay secret here too.

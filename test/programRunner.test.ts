@@ -11,7 +11,7 @@ describe("program runner", () => {
       cluster: emptyCluster,
       program: path.join(__dirname, "fixtures", "unexportedFailure.ts"),
     });
-    assert.match(run.error?.message ?? "", /resource "prod\/hello-0000000" does not exist/);
+    assert.match(run.error?.message ?? "", /resource 'prod\/hello-0000000' does not exist/);
   });
 
   it("loads a stack file as the CLI passes it: strings, objects as JSON, secrets by stand-in", () => {
