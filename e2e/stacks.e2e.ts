@@ -8,58 +8,8 @@ import { STAND_IN_SECRETS } from "../conformance/programRunner";
 import { kubectl } from "../toolchain/controlPlane";
 import { playControllers } from "./support/controllers";
 import { Kube } from "./support/kube";
+import { createNamespace, createRevision } from "./support/objects";
 import { RealTier, StackProject, startRealTier, stopRealTier } from "./support/realTier";
-
-const DIGEST = `sha256:${"ab".repeat(32)}`;
-
-/** A namespace, as a cluster admin (or a platform team) makes it before the stack runs. */
-async function createNamespace(kube: Kube, name: string): Promise<void> {
-  await kube.ok("POST", "/api/v1/namespaces", {
-    apiVersion: "v1",
-    kind: "Namespace",
-    metadata: { name },
-  });
-}
-
-/**
- * A Revision as the pipeline and Knative would leave it: created through the API, then its
- * status written through the status subresource (Ready), with the revision tester's verdict.
- */
-async function createRevision(
-  kube: Kube,
-  namespace: string,
-  name: string,
-  app: string,
-  smokeTest = "passed",
-): Promise<void> {
-  const base = `/apis/serving.knative.dev/v1/namespaces/${namespace}/revisions`;
-  await kube.ok("POST", base, {
-    apiVersion: "serving.knative.dev/v1",
-    kind: "Revision",
-    metadata: {
-      name,
-      namespace,
-      labels: {
-        "serving.knative.dev/configuration": app,
-        "canary-release.dev/smoke-test": smokeTest,
-      },
-    },
-    spec: { containers: [{ image: `registry.example.com/acme/${app}@${DIGEST}` }] },
-  });
-  await kube.ok(
-    "PATCH",
-    `${base}/${name}/status`,
-    {
-      status: {
-        observedGeneration: 1,
-        conditions: [
-          { type: "Ready", status: "True", lastTransitionTime: new Date().toISOString() },
-        ],
-      },
-    },
-    "application/merge-patch+json",
-  );
-}
 
 /** Kubernetes resources of the stack's state that the API server does not have. */
 async function missingFromServer(
@@ -103,7 +53,7 @@ describe("every stack applied for real (pulumi up against a real kube-apiserver)
   /** `pulumi up` while the missing controllers are played; the CLI's output on failure. */
   async function up(project: StackProject): Promise<string> {
     if (tier === undefined) throw new Error("no tier");
-    const controllers = playControllers(tier.kube);
+    const controllers = playControllers(new Kube(tier.plane, tier.plane.controllerToken));
     try {
       return await project.ok(["up", "--yes", "--skip-preview", "--non-interactive"]);
     } finally {

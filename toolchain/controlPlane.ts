@@ -18,8 +18,13 @@ import type { Toolchain } from "./toolchain";
 
 /** The kubeconfig context the stacks' e2e copies point at (`kubernetes:context`). */
 export const CONTEXT = "canary-local";
-/** The token of the cluster's administrator (system:masters), in the kubeconfig. */
-const ADMIN_USER = "canary-admin";
+/** The cluster's administrator (system:masters): the kubeconfig's user. */
+export const ADMIN_USER = "canary-admin";
+/**
+ * A second administrator, for tests that play controllers: their requests then stay apart
+ * from the user's in the audit log.
+ */
+export const CONTROLLER_USER = "canary-controllers";
 
 export interface ControlPlane {
   /** The state folder: data, certificates, logs, kubeconfig, pids. */
@@ -28,6 +33,8 @@ export interface ControlPlane {
   /** `https://127.0.0.1:<port>`. */
   readonly server: string;
   readonly adminToken: string;
+  /** The token of CONTROLLER_USER. */
+  readonly controllerToken: string;
   /** The API server's serving CA (PEM), for clients that verify it. */
   readonly caFile: string;
   /** The ServiceAccount token issuer. */
@@ -188,10 +195,17 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
     });
     fs.writeFileSync(verifyKey, publicKey.export({ type: "spki", format: "pem" }));
     const adminToken = crypto.randomBytes(24).toString("hex");
+    const controllerToken = crypto.randomBytes(24).toString("hex");
     const tokens = path.join(certs, "tokens.csv");
-    fs.writeFileSync(tokens, `${adminToken},${ADMIN_USER},${ADMIN_USER},"system:masters"\n`, {
-      mode: 0o600,
-    });
+    fs.writeFileSync(
+      tokens,
+      [
+        `${adminToken},${ADMIN_USER},${ADMIN_USER},"system:masters"`,
+        `${controllerToken},${CONTROLLER_USER},${CONTROLLER_USER},"system:masters"`,
+        "",
+      ].join("\n"),
+      { mode: 0o600 },
+    );
     const issuer = "https://kubernetes.default.svc.cluster.local";
     const audit =
       options.auditPolicyFile === undefined
@@ -270,6 +284,7 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
       kubeconfig,
       server,
       adminToken,
+      controllerToken,
       caFile,
       serviceAccountIssuer: issuer,
     };

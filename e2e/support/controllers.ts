@@ -5,6 +5,9 @@
 //   every backend exist.
 // - An ingress controller writes the Ingress's load-balancer address into its status; Pulumi
 //   waits for it.
+// - The garbage collector finishes a foreground deletion (Pulumi's default propagation policy):
+//   it deletes the object's dependents, then removes the `foregroundDeletion` finalizer. Without
+//   it a deleted object would wait for ever; the stack's objects have no dependents here.
 // The loop polls every 300 ms and stops when told, or by itself after `maxSeconds`.
 import { Kube, KubeObject } from "./kube";
 
@@ -15,6 +18,18 @@ export interface ControllerPlayer {
 }
 
 const INGRESS_ADDRESS = "127.0.0.1";
+
+/** The collections whose objects the stack deletes (tag Services, on a promote or destroy). */
+const COLLECTED = [
+  "/api/v1/services",
+  "/api/v1/secrets",
+  "/api/v1/configmaps",
+  "/api/v1/serviceaccounts",
+  "/apis/rbac.authorization.k8s.io/v1/roles",
+  "/apis/rbac.authorization.k8s.io/v1/rolebindings",
+  "/apis/networking.k8s.io/v1/ingresses",
+  "/apis/serving.knative.dev/v1/routes",
+];
 
 export function playControllers(kube: Kube, maxSeconds = 900): ControllerPlayer {
   const actions: string[] = [];
@@ -70,10 +85,38 @@ export function playControllers(kube: Kube, maxSeconds = 900): ControllerPlayer 
     }
   };
 
+  const collect = async (): Promise<void> => {
+    for (const collection of COLLECTED) {
+      for (const object of (await kube.list(collection)) as KubeObject[]) {
+        const meta = object.metadata as { deletionTimestamp?: string; finalizers?: string[] };
+        if (meta.deletionTimestamp === undefined) continue;
+        if (!(meta.finalizers ?? []).includes("foregroundDeletion")) continue;
+        const ns = object.metadata.namespace;
+        const [prefix, plural] = [
+          collection.slice(0, collection.lastIndexOf("/")),
+          collection.slice(collection.lastIndexOf("/") + 1),
+        ];
+        const at = `${prefix}${ns ? `/namespaces/${ns}` : ""}/${plural}/${object.metadata.name}`;
+        await kube.ok(
+          "PATCH",
+          at,
+          {
+            metadata: {
+              finalizers: (meta.finalizers ?? []).filter((f) => f !== "foregroundDeletion"),
+            },
+          },
+          "application/merge-patch+json",
+        );
+        actions.push(`finished deleting ${ns ?? ""}/${object.metadata.name} (${plural})`);
+      }
+    }
+  };
+
   const loop = (async () => {
     while (running && Date.now() < deadline) {
       try {
         await once();
+        await collect();
       } catch (error) {
         actions.push(`error: ${(error as Error).message}`);
       }

@@ -17,7 +17,7 @@ export class Kube {
 
   constructor(
     plane: ControlPlane,
-    private readonly token: string = plane.adminToken,
+    readonly token: string = plane.adminToken,
   ) {
     this.ca = fs.readFileSync(plane.caFile);
     this.url = new URL(plane.server);
@@ -69,9 +69,19 @@ export class Kube {
     });
   }
 
-  /** Like `request`, but a status outside 2xx is an error naming the call. */
+  /**
+   * Like `request`, but a status outside 2xx is an error naming the call. A 429 (a fresh API
+   * server says "storage is (re)initializing" for a new CRD's collection) is retried, up to 20
+   * times, after the delay it asks for.
+   */
   async ok(method: string, path: string, body?: unknown, contentType?: string): Promise<unknown> {
-    const response = await this.request(method, path, body, contentType);
+    let response = await this.request(method, path, body, contentType);
+    for (let attempt = 0; response.status === 429 && attempt < 20; attempt++) {
+      const details = (response.body as { details?: { retryAfterSeconds?: number } } | undefined)
+        ?.details;
+      await new Promise((resolve) => setTimeout(resolve, (details?.retryAfterSeconds ?? 1) * 1000));
+      response = await this.request(method, path, body, contentType);
+    }
     if (response.status < 200 || response.status > 299) {
       throw new Error(`${method} ${path}: ${response.status} ${response.text}`);
     }
@@ -83,6 +93,51 @@ export class Kube {
     const body = (await this.ok("GET", path)) as { items?: Record<string, unknown>[] };
     return body.items ?? [];
   }
+}
+
+/** A watch on one collection; `events` fills as the API server sends them. */
+export interface Watch {
+  readonly events: { type: string; object: KubeObject }[];
+  stop(): void;
+}
+
+/**
+ * Watches `path` (a collection, with a fieldSelector) from `resourceVersion` on: every change the
+ * API server stores arrives as one event, whoever made it and however many requests it took.
+ */
+export function watch(
+  kube: Kube,
+  plane: ControlPlane,
+  path: string,
+  resourceVersion: string,
+): Watch {
+  const events: { type: string; object: KubeObject }[] = [];
+  const url = new URL(plane.server);
+  const separator = path.includes("?") ? "&" : "?";
+  let buffer = "";
+  const request = https.get(
+    {
+      host: url.hostname,
+      port: url.port,
+      path: `${path}${separator}watch=1&resourceVersion=${resourceVersion}&allowWatchBookmarks=false`,
+      ca: fs.readFileSync(plane.caFile),
+      headers: { Authorization: `Bearer ${kube.token}`, Accept: "application/json" },
+    },
+    (response) => {
+      response.on("data", (chunk: Buffer) => {
+        buffer += chunk.toString();
+        let newline = buffer.indexOf("\n");
+        while (newline >= 0) {
+          const line = buffer.slice(0, newline).trim();
+          buffer = buffer.slice(newline + 1);
+          if (line !== "") events.push(JSON.parse(line) as { type: string; object: KubeObject });
+          newline = buffer.indexOf("\n");
+        }
+      });
+    },
+  );
+  request.on("error", () => undefined);
+  return { events, stop: () => request.destroy() };
 }
 
 export type KubeObject = {

@@ -53,21 +53,33 @@ export function startTools(context: Mocha.Context): Tools {
   return { toolchain: ensureToolchain((line) => console.log(`      toolchain: ${line}`)) };
 }
 
+/** Why the tier cannot start here (no binaries and no Go, no CRDs), or undefined. */
+export function realTierProblem(): string | undefined {
+  const crds = crdsDir();
+  return (
+    toolchainProblem() ??
+    (fs.existsSync(crds)
+      ? undefined
+      : `the upstream CRDs are not at ${crds}: put ../shared/crds beside the project, or set ` +
+        "CANARY_CRDS_DIR")
+  );
+}
+
 /**
  * Starts the tier for a mocha suite (call in `before`, with a generous timeout: a cold machine
  * builds the toolchain here). Skips, saying what is missing, when neither the binaries nor Go
  * are there, except under CI=true.
  */
 export async function startRealTier(context: Mocha.Context): Promise<RealTier> {
-  const { toolchain } = startTools(context);
+  const problem = realTierProblem();
+  if (problem !== undefined) skipOrFailInCi(context, problem);
+  return startTier();
+}
+
+/** Starts the tier; throws when it cannot (see realTierProblem). */
+export async function startTier(): Promise<RealTier> {
+  const toolchain = ensureToolchain((line) => console.log(`      toolchain: ${line}`));
   const crds = crdsDir();
-  if (!fs.existsSync(crds)) {
-    skipOrFailInCi(
-      context,
-      `the upstream CRDs are not at ${crds}: put ../shared/crds beside the project, or set ` +
-        "CANARY_CRDS_DIR",
-    );
-  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "canary-e2e-"));
   const plane = await startControlPlane({
     dir: path.join(dir, "cluster"),
@@ -182,17 +194,20 @@ export class StackProject {
     );
   }
 
-  pulumi(args: readonly string[], timeoutMs?: number): Promise<CommandResult> {
+  pulumi(
+    args: readonly string[],
+    options: { timeoutMs?: number; env?: Record<string, string> } = {},
+  ): Promise<CommandResult> {
     return runCommand(this.tier.toolchain.pulumi, [...args, "--stack", this.stack], {
       cwd: this.dir,
-      env: { ...process.env, ...this.tier.env },
-      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      env: { ...process.env, ...this.tier.env, ...options.env },
+      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     });
   }
 
   /** Like `pulumi`, but a non-zero exit is an error with the CLI's output. */
-  async ok(args: readonly string[]): Promise<string> {
-    const result = await this.pulumi(args);
+  async ok(args: readonly string[], env?: Record<string, string>): Promise<string> {
+    const result = await this.pulumi(args, env !== undefined ? { env } : {});
     if (result.code !== 0) {
       throw new Error(
         `pulumi ${args.join(" ")} exited ${result.code}:\n${result.stdout}\n${result.stderr}`,
