@@ -1,0 +1,220 @@
+// The `canary` command for real: status, step, rollback, promote and a metric-gated rollout
+// through the Automation API and the real Pulumi CLI, against the local control plane, with the
+// rollout's analysis asking a real Prometheus that holds backfilled queue-proxy metrics for the
+// Revisions' names (test/support/knativeMetrics.ts). After each command the Route read back from
+// the API server, the stack's outputs and its stack file agree.
+import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { parse as parseYaml } from "yaml";
+import {
+  analyseCandidate,
+  EXIT_OK,
+  EXIT_ROLLED_BACK,
+  main,
+  openPulumiStack,
+  type CliDeps,
+} from "../automation";
+import { trafficFor, TrafficTarget } from "../components/traffic";
+import {
+  AT,
+  NAMESPACES,
+  REVISIONS,
+  startKnativePrometheus,
+  KnativePrometheus,
+} from "../test/support/knativeMetrics";
+import { requirePrometheus } from "../test/support/prometheus";
+import { ControllerPlayer, playControllers } from "./support/controllers";
+import { Kube } from "./support/kube";
+import { createNamespace, createRevision } from "./support/objects";
+import { RealTier, StackProject, startRealTier, stopRealTier } from "./support/realTier";
+
+const NAMESPACE = NAMESPACES.opencensus;
+const STABLE = REVISIONS.slow;
+const STACK = "shop";
+
+describe("the canary command for real (Automation API, real CLI, real API server, real Prometheus)", function () {
+  let tier: RealTier | undefined;
+  let prometheus: KnativePrometheus | undefined;
+  let project: StackProject;
+  let savedPath: string | undefined;
+  let controllers: ControllerPlayer | undefined;
+
+  before(async function () {
+    this.timeout(90 * 60 * 1000);
+    const binaries = requirePrometheus(this);
+    tier = await startRealTier(this);
+    prometheus = await startKnativePrometheus(binaries, "canary-e2e-prometheus-");
+    await createNamespace(tier.kube, NAMESPACE);
+    for (const revision of Object.values(REVISIONS)) {
+      await createRevision(tier.kube, NAMESPACE, revision, "shop");
+    }
+    project = await StackProject.create(tier, STACK, {
+      "canary-release:app": "shop",
+      "canary-release:namespace": NAMESPACE,
+      "canary-release:domain": "apps.example.com",
+      "canary-release:stableRevision": STABLE,
+    });
+    // The Automation API runs the `pulumi` it finds on PATH.
+    savedPath = process.env.PATH;
+    process.env.PATH = tier.env.PATH;
+    // For the whole suite: the canary command's updates delete tag Services too.
+    controllers = playControllers(new Kube(tier.plane, tier.plane.controllerToken), 3600);
+    await project.ok(["up", "--yes", "--non-interactive"]);
+  });
+  after(async () => {
+    await controllers?.stop();
+    if (savedPath !== undefined) process.env.PATH = savedPath;
+    await prometheus?.close();
+    stopRealTier(tier);
+  });
+
+  /** Runs `canary <args>` in-process as the bin would, with the tier's Pulumi environment. */
+  async function canary(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    if (tier === undefined) throw new Error("no tier");
+    const env = tier.env;
+    const out = { stdout: "", stderr: "" };
+    const deps: CliDeps = {
+      cwd: project.dir,
+      stdout: (text) => (out.stdout += text),
+      stderr: (text) => (out.stderr += text),
+      openStack: (open) => openPulumiStack({ ...open, envVars: env }),
+      analyse: analyseCandidate,
+      // The metrics were recorded at AT: the analysis looks there, and waits take no time.
+      sleep: async () => undefined,
+      now: () => AT,
+    };
+    const code = await main([...args, "--stack", STACK], deps);
+    return { code, ...out };
+  }
+
+  function routeTraffic(): TrafficTarget[] {
+    if (tier === undefined) throw new Error("no tier");
+    const route = JSON.parse(
+      execFileSync(
+        tier.toolchain.kubectl,
+        [
+          "--kubeconfig",
+          tier.plane.kubeconfig,
+          "get",
+          "route.serving.knative.dev",
+          "shop",
+          "-n",
+          NAMESPACE,
+          "-o",
+          "json",
+        ],
+        { encoding: "utf8" },
+      ),
+    ) as { spec: { traffic: TrafficTarget[] } };
+    return route.spec.traffic;
+  }
+
+  /** The stack file's traffic keys, and the deployed outputs: they must agree. */
+  async function fileAndDeployed(): Promise<{ file: unknown; deployed: unknown }> {
+    const config = (
+      parseYaml(fs.readFileSync(path.join(project.dir, `Pulumi.${STACK}.yaml`), "utf8")) as {
+        config: Record<string, unknown>;
+      }
+    ).config;
+    const outputs = JSON.parse(await project.ok(["stack", "output", "--json"])) as Record<
+      string,
+      unknown
+    >;
+    return {
+      file: {
+        stableRevision: config["canary-release:stableRevision"] ?? null,
+        candidateRevision: config["canary-release:candidateRevision"] ?? null,
+        canaryPercent: Number(config["canary-release:canaryPercent"] ?? 0),
+      },
+      deployed: {
+        stableRevision: outputs.stableRevision,
+        candidateRevision: outputs.candidateRevision,
+        canaryPercent: outputs.canaryPercent,
+      },
+    };
+  }
+
+  async function expectDeployed(plan: {
+    stableRevision: string;
+    candidateRevision?: string;
+    canaryPercent: number;
+  }): Promise<void> {
+    assert.deepEqual(routeTraffic(), trafficFor({ app: "shop", ...plan }), "the Route read back");
+    const { file, deployed } = await fileAndDeployed();
+    assert.deepEqual(deployed, file, "the stack file is what is deployed");
+  }
+
+  it("status, step, rollback and promote move the Route, and the stack file follows", async () => {
+    const candidate = REVISIONS.healthy;
+    await project.ok(["config", "set", "candidateRevision", candidate]);
+    await project.ok(["up", "--yes", "--non-interactive"]);
+    const status = await canary(["status", "--json"]);
+    assert.equal(status.code, EXIT_OK, status.stderr);
+    const shown = JSON.parse(status.stdout) as { deployed: { candidateRevision: string } };
+    assert.equal(shown.deployed.candidateRevision, candidate);
+
+    const step = await canary(["step", "20"]);
+    assert.equal(step.code, EXIT_OK, step.stderr);
+    await expectDeployed({
+      stableRevision: STABLE,
+      candidateRevision: candidate,
+      canaryPercent: 20,
+    });
+
+    const rollback = await canary(["rollback"]);
+    assert.equal(rollback.code, EXIT_OK, rollback.stderr);
+    await expectDeployed({
+      stableRevision: STABLE,
+      candidateRevision: candidate,
+      canaryPercent: 0,
+    });
+
+    assert.equal((await canary(["step", "100"])).code, EXIT_OK);
+    const promote = await canary(["promote"]);
+    assert.equal(promote.code, EXIT_OK, promote.stderr);
+    await expectDeployed({ stableRevision: candidate, canaryPercent: 0 });
+    // Back to the stable the rollouts start from.
+    await project.ok(["config", "set", "stableRevision", STABLE]);
+    await project.ok(["up", "--yes", "--non-interactive"]);
+  });
+
+  const rolloutFlags = (): string[] => [
+    "--steps",
+    "20,50,100",
+    "--interval",
+    "1m",
+    "--window",
+    "5m",
+    "--prometheus",
+    prometheus?.url ?? "",
+    "--min-success-rate",
+    "99",
+    "--max-p99-ms",
+    "300",
+  ];
+
+  it("rollout: a healthy candidate passes every analysis and is promoted", async () => {
+    await project.ok(["config", "set", "candidateRevision", REVISIONS.healthy]);
+    await project.ok(["config", "set", "canaryPercent", "0"]);
+    await project.ok(["up", "--yes", "--non-interactive"]);
+    const run = await canary(["rollout", ...rolloutFlags(), "--promote"]);
+    assert.equal(run.code, EXIT_OK, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, /rollout completed: shop-healthy promoted to stable/);
+    await expectDeployed({ stableRevision: REVISIONS.healthy, canaryPercent: 0 });
+  });
+
+  it("rollout: a candidate that fails its analysis is rolled back to 0 %", async () => {
+    await project.ok(["config", "set", "candidateRevision", REVISIONS.errors]);
+    await project.ok(["up", "--yes", "--non-interactive"]);
+    const run = await canary(["rollout", ...rolloutFlags()]);
+    assert.equal(run.code, EXIT_ROLLED_BACK, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, /rolled back: analysis failed at 20 %/);
+    await expectDeployed({
+      stableRevision: REVISIONS.healthy,
+      candidateRevision: REVISIONS.errors,
+      canaryPercent: 0,
+    });
+  });
+});
