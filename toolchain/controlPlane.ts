@@ -47,15 +47,25 @@ interface RunningProcess {
   readonly binary: string;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address() as net.AddressInfo;
-      server.close(() => resolve(address.port));
-    });
-  });
+/** `count` distinct free loopback ports, all held until every one is chosen. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    const ports: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const server = net.createServer();
+      servers.push(server);
+      ports.push(
+        await new Promise<number>((resolve, reject) => {
+          server.once("error", reject);
+          server.listen(0, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port));
+        }),
+      );
+    }
+    return ports;
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  }
 }
 
 function startDetached(
@@ -70,16 +80,26 @@ function startDetached(
   fs.closeSync(log);
   if (child.pid === undefined) throw new Error(`${name} did not start (${binary})`);
   child.unref();
-  return { name, pid: child.pid, binary };
+  // The binary as the kernel will report it, so the PID can be recognised later.
+  return { name, pid: child.pid, binary: realpathOrSelf(binary) };
 }
 
 function isRunning(processInfo: RunningProcess): boolean {
   try {
     // Only a process still running our binary: a PID reused by something else is left alone.
-    const exe = fs.readlinkSync(`/proc/${processInfo.pid}/exe`);
-    return exe === fs.realpathSync(processInfo.binary);
+    // The binary may have been rebuilt or removed since (the link then ends in " (deleted)").
+    const exe = fs.readlinkSync(`/proc/${processInfo.pid}/exe`).replace(/ \(deleted\)$/, "");
+    return exe === processInfo.binary || exe === realpathOrSelf(processInfo.binary);
   } catch {
     return false;
+  }
+}
+
+function realpathOrSelf(file: string): string {
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    return file;
   }
 }
 
@@ -155,7 +175,7 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
   };
 
   try {
-    const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const [etcdClient, etcdPeer, apiPort] = await freePorts(3);
     const etcdUrl = `http://127.0.0.1:${etcdClient}`;
     const peerUrl = `http://127.0.0.1:${etcdPeer}`;
     processes.push(
@@ -365,15 +385,30 @@ function installCrds(
   log(`installed ${crds} CRDs from ${crdsDir}, all Established`);
 }
 
-function stopProcesses(processes: readonly RunningProcess[]): void {
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch (error) {
+    // Gone between the check and the signal: nothing left to stop.
+    if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+  }
+}
+
+/** Stops each still-running process; returns the ones that would not stop. */
+function stopProcesses(processes: readonly RunningProcess[]): RunningProcess[] {
+  const survivors: RunningProcess[] = [];
   // The API server first, so it does not log etcd going away.
   for (const p of [...processes].reverse()) {
     if (!isRunning(p)) continue;
-    process.kill(p.pid, "SIGTERM");
-    const deadline = Date.now() + 10_000;
+    signal(p.pid, "SIGTERM");
+    let deadline = Date.now() + 10_000;
     while (isRunning(p) && Date.now() < deadline) spawnSync("sleep", ["0.1"]);
-    if (isRunning(p)) process.kill(p.pid, "SIGKILL");
+    if (isRunning(p)) signal(p.pid, "SIGKILL");
+    deadline = Date.now() + 5_000;
+    while (isRunning(p) && Date.now() < deadline) spawnSync("sleep", ["0.1"]);
+    if (isRunning(p)) survivors.push(p);
   }
+  return survivors;
 }
 
 /**
@@ -385,7 +420,14 @@ export function stopControlPlane(dir: string): string[] {
   if (!fs.existsSync(pidsFile)) return [];
   const processes = JSON.parse(fs.readFileSync(pidsFile, "utf8")) as RunningProcess[];
   const running = processes.filter(isRunning).map((p) => `${p.name} (pid ${p.pid})`);
-  stopProcesses(processes);
+  const survivors = stopProcesses(processes);
+  if (survivors.length > 0) {
+    // Keep pids.json: the next cluster:down tries again.
+    throw new Error(
+      `${survivors.map((p) => `${p.name} (pid ${p.pid})`).join(", ")} would not stop; ` +
+        `${dir} is kept`,
+    );
+  }
   fs.rmSync(dir, { recursive: true, force: true });
   return running;
 }

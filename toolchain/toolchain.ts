@@ -38,7 +38,7 @@ export function readVersions(): ToolchainVersions {
  */
 export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   if (env.CANARY_TOOLCHAIN_CACHE) return path.resolve(env.CANARY_TOOLCHAIN_CACHE);
-  const base = env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache");
+  const base = env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), ".cache");
   return path.join(base, "canary-release", "toolchain");
 }
 

@@ -88,7 +88,28 @@ export async function startTier(): Promise<RealTier> {
     auditPolicyFile: path.join(PROJECT_ROOT, "e2e", "audit-policy.yaml"),
     log: (line) => console.log(`      cluster: ${line}`),
   });
-  const pulumi = pulumiEnvironment(path.join(dir, "pulumi"), toolchain);
+  // The control plane runs detached: stop it however this process ends.
+  const stop = (): void => {
+    try {
+      stopControlPlane(plane.dir);
+    } catch {
+      // Best effort on the way out; the error was already someone else's.
+    }
+  };
+  process.once("exit", stop);
+  for (const name of ["SIGINT", "SIGTERM"] as const) {
+    process.once(name, () => {
+      stop();
+      process.exit(130);
+    });
+  }
+  let pulumi: Record<string, string>;
+  try {
+    pulumi = pulumiEnvironment(path.join(dir, "pulumi"), toolchain);
+  } catch (error) {
+    stop();
+    throw error;
+  }
   const env = {
     ...pulumi,
     KUBECONFIG: plane.kubeconfig,

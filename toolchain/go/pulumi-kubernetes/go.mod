@@ -1,7 +1,8 @@
 // Wrapper module: pins (by go.sum) the pulumi-kubernetes provider module of release v4.25.0,
 // the pseudo-version of that tag's commit, which is what this machine's module proxy serves.
 // The provider is not built from here: it embeds generated files that the module zip lacks,
-// so toolchain/build.ts copies the verified module, generates them and builds it (see there).
+// so toolchain/toolchain.ts (buildKubernetesProvider) copies the verified module, generates
+// them and builds it there.
 module canary-release/toolchain/pulumi-kubernetes
 
 go 1.24.7
