@@ -136,7 +136,22 @@ export interface CommandResult {
   readonly stderr: string;
 }
 
-/** Runs a command without blocking the event loop (tests play controllers meanwhile). */
+/** Process groups of the commands still running, killed if this process ends first. */
+const runningGroups = new Set<number>();
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // Already gone.
+  }
+}
+process.once("exit", () => runningGroups.forEach(killGroup));
+
+/**
+ * Runs a command without blocking the event loop (tests play controllers meanwhile). It runs in
+ * a process group of its own, so a timeout stops it with everything it started (the Pulumi CLI's
+ * language host and provider plugins), not the CLI alone.
+ */
 export function runCommand(
   command: string,
   args: readonly string[],
@@ -147,15 +162,22 @@ export function runCommand(
       cwd: options.cwd,
       env: options.env,
       stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
     });
+    const pid = child.pid;
+    if (pid !== undefined) runningGroups.add(pid);
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 600_000);
+    const timer = setTimeout(
+      () => pid !== undefined && killGroup(pid),
+      options.timeoutMs ?? 600_000,
+    );
     child.on("error", reject);
     child.on("close", (code) => {
       clearTimeout(timer);
+      if (pid !== undefined) runningGroups.delete(pid);
       resolve({ code, stdout, stderr });
     });
   });
