@@ -153,12 +153,14 @@ const pipeline =
       )
     : undefined;
 
-const registration = webhookRegistration(config.render !== undefined);
+const registration = webhookRegistration(
+  config.render !== undefined,
+  config.github?.registerWebhook,
+);
 if (config.github !== undefined && registration.warning !== undefined) {
   pulumi.log.warn(registration.warning);
 }
 const githubToken = config.github?.token;
-const registerWebhook = registration.register && (config.github?.registerWebhook ?? false);
 const trigger =
   config.github !== undefined &&
   config.webhook !== undefined &&
@@ -177,14 +179,14 @@ const trigger =
           ...(config.registryCredentials !== undefined
             ? { dockerConfigSecretName: names.registrySecret }
             : {}),
-          registerWebhook,
+          registerWebhook: registration.register,
           dependsOn: [pipeline],
         },
         {
           dependsOn: platform?.readyFor("githubTrigger") ?? [],
           providers: [
             provider,
-            ...(registerWebhook && githubToken !== undefined
+            ...(registration.register && githubToken !== undefined
               ? [new github.Provider("github", { owner: config.github.owner, token: githubToken })]
               : []),
           ],

@@ -5,13 +5,12 @@
 import * as fs from "fs";
 import * as path from "path";
 import { performance } from "perf_hooks";
-import { STAND_IN_SECRETS } from "../conformance/programRunner";
 import { trafficFor } from "../components/traffic";
 import { kubectl } from "../toolchain/controlPlane";
 import { AuditLog, countRequests, RequestCounts } from "../e2e/support/audit";
 import { playControllers } from "../e2e/support/controllers";
 import { Kube } from "../e2e/support/kube";
-import { createNamespace, createRevision } from "../e2e/support/objects";
+import { committedStack, namespaceWithRevisions, standInSecrets } from "../e2e/support/fixtures";
 import {
   realTierProblem,
   RealTier,
@@ -44,7 +43,7 @@ async function timed(audit: AuditLog, action: () => Promise<unknown>): Promise<S
   return { seconds, requests: countRequests(audit.since(), USER) };
 }
 
-function describe(label: string, samples: readonly Sample[]): string[] {
+function tableRow(label: string, samples: readonly Sample[]): string[] {
   const s = samples.map((x) => x.seconds);
   const r = samples[samples.length - 1].requests;
   return [
@@ -87,21 +86,12 @@ async function main(): Promise<void> {
   }
   const tier = await startTier();
   try {
-    await createNamespace(tier.kube, "hello");
-    await createRevision(tier.kube, "hello", STABLE, "hello");
-    await createRevision(tier.kube, "hello", CANDIDATE, "hello");
-    const config = StackProject.committedConfig("prod");
+    await namespaceWithRevisions(tier.kube, "hello", "hello", { [STABLE]: {}, [CANDIDATE]: {} });
     const project = await StackProject.create(
       tier,
       "prod",
-      {
-        ...config,
-        "canary-release:github": {
-          ...(config["canary-release:github"] as object),
-          registerWebhook: false,
-        },
-      },
-      { "canary-release:webhookSecret": STAND_IN_SECRETS["canary-release:webhookSecret"] },
+      committedStack("prod"),
+      standInSecrets("webhookSecret"),
     );
     const controllers = playControllers(new Kube(tier.plane, tier.plane.controllerToken));
     const audit = new AuditLog(`${tier.plane.dir}/audit.log`);
@@ -200,7 +190,7 @@ async function main(): Promise<void> {
       console.log(
         table(
           header,
-          Object.entries(samples).map(([l, s]) => describe(l, s)),
+          Object.entries(samples).map(([l, s]) => tableRow(l, s)),
         ),
       );
       const m = (label: string): number => median(samples[label].map((s) => s.seconds));

@@ -133,13 +133,9 @@ export class CanaryRoute extends pulumi.ComponentResource {
       new k8s.core.v1.Service(
         `${name}-${tag}-visibility`,
         {
-          metadata: manifest.apply((m) => ({
-            ...m.metadata,
-            // The Route controller may have created the Service first and already pointed its
-            // spec at the ingress: this apply then takes the spec back to the placeholder's,
-            // and the controller, which watches the Services it owns, corrects it at once.
-            annotations: { "pulumi.com/patchForce": "true" },
-          })) as pulumi.Input<k8s.types.input.meta.v1.ObjectMeta>,
+          metadata: manifest.apply(
+            (m) => m.metadata,
+          ) as pulumi.Input<k8s.types.input.meta.v1.ObjectMeta>,
           spec: manifest.apply((m) => m.spec) as pulumi.Input<k8s.types.input.core.v1.ServiceSpec>,
         },
         { parent: this, dependsOn: [route] },

@@ -57,6 +57,10 @@ export function placeholderServiceManifest(spec: PlaceholderServiceSpec): {
     metadata: {
       name: hostname,
       namespace: spec.namespace,
+      // The Route controller may have created the Service first and already pointed its spec
+      // at the ingress: this apply then takes the spec back to the placeholder's, and the
+      // controller, which watches the Services it owns, corrects it at once.
+      annotations: { "pulumi.com/patchForce": "true" },
       labels: {
         ...spec.routeLabels,
         [ROUTE_LABEL]: spec.app,

@@ -87,11 +87,15 @@ export function webhookIngress(
 }
 
 /**
- * Whether this update registers the GitHub webhook. Render mode writes manifests only: the
- * webhook is a GitHub object, and registering it would point GitHub at a cluster that may never
- * get those manifests, so it is left out, and the user is told.
+ * Whether this update registers the GitHub webhook: when the stack asks for it
+ * (`github.registerWebhook`, default true) and does not only render. Render mode writes
+ * manifests only: the webhook is a GitHub object, and registering it would point GitHub at a
+ * cluster that may never get those manifests, so it is left out, and the user is told.
  */
-export function webhookRegistration(renderOnly: boolean): {
+export function webhookRegistration(
+  renderOnly: boolean,
+  requested = true,
+): {
   readonly register: boolean;
   readonly warning?: string;
 } {
@@ -102,5 +106,5 @@ export function webhookRegistration(renderOnly: boolean): {
           "Render mode: the GitHub webhook is not registered (it is not a manifest). Run " +
           "`pulumi up` without render.directory, with github:token set, to register it.",
       }
-    : { register: true };
+    : { register: requested };
 }

@@ -458,6 +458,15 @@ function yamlFilesUnder(dir: string): string[] {
   return files.sort();
 }
 
+/**
+ * Every YAML document of the *.yaml / *.yml files under `dir` (or of `dir` itself, one file),
+ * files in name order, hidden entries skipped: the same files a catalog reads.
+ */
+export function yamlDocumentsUnder(dir: string): unknown[] {
+  const files = fs.statSync(dir).isDirectory() ? yamlFilesUnder(dir) : [dir];
+  return files.flatMap(parseYamlFile);
+}
+
 function parseYamlFile(file: string): unknown[] {
   const docs = parseAllDocuments(fs.readFileSync(file, "utf8"));
   // parseAllDocuments returns a bare array of documents, or an EmptyStream, never throws.

@@ -4,7 +4,6 @@
 // Revisions' names (test/support/knativeMetrics.ts). After each command the Route read back from
 // the API server, the stack's outputs and its stack file agree.
 import { strict as assert } from "assert";
-import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
@@ -16,7 +15,7 @@ import {
   openPulumiStack,
   type CliDeps,
 } from "../automation";
-import { trafficFor, TrafficTarget } from "../components/traffic";
+import { trafficFor } from "../components/traffic";
 import {
   AT,
   NAMESPACES,
@@ -27,7 +26,7 @@ import {
 import { requirePrometheus } from "../test/support/prometheus";
 import { ControllerPlayer, playControllers } from "./support/controllers";
 import { Kube } from "./support/kube";
-import { createNamespace, createRevision } from "./support/objects";
+import { namespaceWithRevisions, routeTraffic } from "./support/fixtures";
 import { RealTier, StackProject, startRealTier, stopRealTier } from "./support/realTier";
 
 const NAMESPACE = NAMESPACES.opencensus;
@@ -46,10 +45,12 @@ describe("the canary command for real (Automation API, real CLI, real API server
     const binaries = requirePrometheus(this);
     tier = await startRealTier(this);
     prometheus = await startKnativePrometheus(binaries, "canary-e2e-prometheus-");
-    await createNamespace(tier.kube, NAMESPACE);
-    for (const revision of Object.values(REVISIONS)) {
-      await createRevision(tier.kube, NAMESPACE, revision, "shop");
-    }
+    await namespaceWithRevisions(
+      tier.kube,
+      NAMESPACE,
+      "shop",
+      Object.fromEntries(Object.values(REVISIONS).map((revision) => [revision, {}])),
+    );
     project = await StackProject.create(tier, STACK, {
       "canary-release:app": "shop",
       "canary-release:namespace": NAMESPACE,
@@ -89,28 +90,6 @@ describe("the canary command for real (Automation API, real CLI, real API server
     return { code, ...out };
   }
 
-  function routeTraffic(): TrafficTarget[] {
-    if (tier === undefined) throw new Error("no tier");
-    const route = JSON.parse(
-      execFileSync(
-        tier.toolchain.kubectl,
-        [
-          "--kubeconfig",
-          tier.plane.kubeconfig,
-          "get",
-          "route.serving.knative.dev",
-          "shop",
-          "-n",
-          NAMESPACE,
-          "-o",
-          "json",
-        ],
-        { encoding: "utf8" },
-      ),
-    ) as { spec: { traffic: TrafficTarget[] } };
-    return route.spec.traffic;
-  }
-
   /** The stack file's traffic keys, and the deployed outputs: they must agree. */
   async function fileAndDeployed(): Promise<{ file: unknown; deployed: unknown }> {
     const config = (
@@ -141,7 +120,12 @@ describe("the canary command for real (Automation API, real CLI, real API server
     candidateRevision?: string;
     canaryPercent: number;
   }): Promise<void> {
-    assert.deepEqual(routeTraffic(), trafficFor({ app: "shop", ...plan }), "the Route read back");
+    if (tier === undefined) throw new Error("no tier");
+    assert.deepEqual(
+      routeTraffic(tier, NAMESPACE, "shop"),
+      trafficFor({ app: "shop", ...plan }),
+      "the Route read back",
+    );
     const { file, deployed } = await fileAndDeployed();
     assert.deepEqual(deployed, file, "the stack file is what is deployed");
   }

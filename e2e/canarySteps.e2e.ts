@@ -3,36 +3,22 @@
 // After each step: the Route read back has the expected split, the engine changed exactly what
 // the step should, and the audit log shows exactly one write to Routes from the user.
 import { strict as assert } from "assert";
-import { STAND_IN_SECRETS } from "../conformance/programRunner";
-import { trafficFor, TrafficTarget } from "../components/traffic";
-import { kubectl } from "../toolchain/controlPlane";
+import { trafficFor } from "../components/traffic";
 import { AuditLog, countRequests, RequestCounts } from "./support/audit";
 import { playControllers } from "./support/controllers";
+import {
+  committedStack,
+  namespaceWithRevisions,
+  routeTraffic,
+  standInSecrets,
+} from "./support/fixtures";
 import { Kube, watch } from "./support/kube";
-import { createNamespace, createRevision } from "./support/objects";
 import { RealTier, StackProject, startRealTier, stopRealTier } from "./support/realTier";
 
 const USER = "canary-admin";
 const STABLE = "hello-1a2b3c4";
 const CANDIDATE = "hello-5d6e7f8";
-const SECRETS = {
-  "canary-release:webhookSecret": STAND_IN_SECRETS["canary-release:webhookSecret"],
-  "canary-release:registryCredentials": STAND_IN_SECRETS["canary-release:registryCredentials"],
-  "canary-release:testerGithubToken": STAND_IN_SECRETS["canary-release:testerGithubToken"],
-};
-
-/** The committed prod stack without its traffic keys, the webhook left to the user. */
-function prodWithout(...keys: string[]): Record<string, unknown> {
-  const config = StackProject.committedConfig("prod");
-  for (const key of keys) delete config[`canary-release:${key}`];
-  return {
-    ...config,
-    "canary-release:github": {
-      ...(config["canary-release:github"] as object),
-      registerWebhook: false,
-    },
-  };
-}
+const SECRETS = standInSecrets("webhookSecret", "registryCredentials", "testerGithubToken");
 
 /**
  * What the engine changed in the last update (`pulumi stack history`): its resource changes
@@ -48,21 +34,6 @@ async function lastChanges(project: StackProject): Promise<Record<string, number
   delete changes.read;
   delete changes.discard;
   return changes;
-}
-
-function routeTraffic(tier: RealTier, namespace: string): TrafficTarget[] {
-  const route = JSON.parse(
-    kubectl(tier.plane, tier.toolchain, [
-      "get",
-      "route.serving.knative.dev",
-      "hello",
-      "-n",
-      namespace,
-      "-o",
-      "json",
-    ]),
-  ) as { spec: { traffic: TrafficTarget[] } };
-  return route.spec.traffic;
 }
 
 interface Step {
@@ -124,13 +95,15 @@ describe("canary steps as a user runs them (real engine, real API server)", func
   before(async function () {
     this.timeout(90 * 60 * 1000);
     tier = await startRealTier(this);
-    await createNamespace(tier.kube, "hello");
-    await createRevision(tier.kube, "hello", STABLE, "hello");
-    await createRevision(tier.kube, "hello", CANDIDATE, "hello");
+    await namespaceWithRevisions(tier.kube, "hello", "hello", { [STABLE]: {}, [CANDIDATE]: {} });
     project = await StackProject.create(
       tier,
       "prod",
-      prodWithout("stableRevision", "candidateRevision", "canaryPercent"),
+      committedStack("prod", {
+        "canary-release:stableRevision": undefined,
+        "canary-release:candidateRevision": undefined,
+        "canary-release:canaryPercent": undefined,
+      }),
       SECRETS,
     );
     audit = new AuditLog(`${tier.plane.dir}/audit.log`);
@@ -194,7 +167,10 @@ describe("canary steps as a user runs them (real engine, real API server)", func
   it("bootstrap: the first up creates the stack; all traffic to the latest revision", async () => {
     if (tier === undefined) throw new Error("no tier");
     const result = await up();
-    assert.deepEqual(routeTraffic(tier, "hello"), trafficFor({ app: "hello", canaryPercent: 0 }));
+    assert.deepEqual(
+      routeTraffic(tier, "hello", "hello"),
+      trafficFor({ app: "hello", canaryPercent: 0 }),
+    );
     assert.equal(result.routes.writes - result.routes.fixUps, 1, "the Route is created once");
     assert.equal(result.routeChanges, 1, "the API server stored one change of the Route");
     assert.ok(((await lastChanges(project)).create ?? 0) > 30);
@@ -208,7 +184,7 @@ describe("canary steps as a user runs them (real engine, real API server)", func
       }
       const result = await up();
       assert.deepEqual(
-        routeTraffic(tier, "hello"),
+        routeTraffic(tier, "hello", "hello"),
         trafficFor({ app: "hello", ...step.traffic }),
         "the Route read back",
       );
@@ -235,22 +211,23 @@ describe("the candidate gate and the step guard at preview (real engine)", funct
   before(async function () {
     this.timeout(90 * 60 * 1000);
     tier = await startRealTier(this);
-    await createNamespace(tier.kube, "hello");
-    await createRevision(tier.kube, "hello", STABLE, "hello");
-    await createRevision(tier.kube, "hello", CANDIDATE, "hello");
-    await createRevision(tier.kube, "hello", "hello-fa11ed0", "hello", { smokeTest: "failed" });
-    await createRevision(tier.kube, "hello", "hello-0badbad", "hello", {
-      ready: "False",
-      reason: "ContainerMissing",
-      message: "Unable to fetch image",
+    await namespaceWithRevisions(tier.kube, "hello", "hello", {
+      [STABLE]: {},
+      [CANDIDATE]: {},
+      "hello-fa11ed0": { smokeTest: "failed" },
+      "hello-0badbad": {
+        ready: "False",
+        reason: "ContainerMissing",
+        message: "Unable to fetch image",
+      },
+      "hello-7e57ed0": { smokeTest: null },
     });
-    await createRevision(tier.kube, "hello", "hello-7e57ed0", "hello", { smokeTest: null });
   });
   after(() => stopRealTier(tier));
 
   async function prodStack(name: string, config: Record<string, unknown>): Promise<StackProject> {
     if (tier === undefined) throw new Error("no tier");
-    return StackProject.create(tier, name, { ...prodWithout(), ...config }, SECRETS);
+    return StackProject.create(tier, name, committedStack("prod", config), SECRETS);
   }
   /** `pulumi preview`, as a reviewer's CI runs it. */
   async function preview(project: StackProject): Promise<{ code: number | null; text: string }> {

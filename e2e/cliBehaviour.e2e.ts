@@ -5,10 +5,12 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
-import { STAND_IN_SECRETS } from "../conformance/programRunner";
-import { playControllers } from "./support/controllers";
-import { Kube } from "./support/kube";
-import { createNamespace, createRevision } from "./support/objects";
+import {
+  committedStack,
+  namespaceWithRevisions,
+  standInSecrets,
+  withControllers,
+} from "./support/fixtures";
 import {
   PROJECT_ROOT,
   RealTier,
@@ -24,28 +26,17 @@ describe("what the Pulumi CLI does to stack files and outputs (real CLI, real AP
   before(async function () {
     this.timeout(90 * 60 * 1000);
     tier = await startRealTier(this);
-    await createNamespace(tier.kube, "hello");
-    await createRevision(tier.kube, "hello", "hello-1a2b3c4", "hello");
-    await createRevision(tier.kube, "hello", "hello-5d6e7f8", "hello");
-    const config = StackProject.committedConfig("prod");
+    await namespaceWithRevisions(tier.kube, "hello", "hello", {
+      "hello-1a2b3c4": {},
+      "hello-5d6e7f8": {},
+    });
     project = await StackProject.create(
       tier,
       "prod",
-      {
-        ...config,
-        "canary-release:github": {
-          ...(config["canary-release:github"] as object),
-          registerWebhook: false,
-        },
-      },
-      { "canary-release:webhookSecret": STAND_IN_SECRETS["canary-release:webhookSecret"] },
+      committedStack("prod"),
+      standInSecrets("webhookSecret"),
     );
-    const controllers = playControllers(new Kube(tier.plane, tier.plane.controllerToken));
-    try {
-      await project.ok(["up", "--yes", "--non-interactive"]);
-    } finally {
-      await controllers.stop();
-    }
+    await withControllers(tier, project);
   });
   after(() => stopRealTier(tier));
 

@@ -6,9 +6,13 @@ import * as fs from "fs";
 import * as path from "path";
 import { STAND_IN_SECRETS } from "../conformance/programRunner";
 import { kubectl } from "../toolchain/controlPlane";
-import { playControllers } from "./support/controllers";
-import { Kube } from "./support/kube";
-import { createNamespace, createRevision } from "./support/objects";
+import {
+  committedStack,
+  namespaceWithRevisions,
+  standInSecrets,
+  withControllers,
+} from "./support/fixtures";
+import { createNamespace } from "./support/objects";
 import { RealTier, StackProject, startRealTier, stopRealTier } from "./support/realTier";
 
 /** Kubernetes resources of the stack's state that the API server does not have. */
@@ -50,39 +54,23 @@ describe("every stack applied for real (pulumi up against a real kube-apiserver)
   });
   after(() => stopRealTier(tier));
 
-  /** `pulumi up` while the missing controllers are played; the CLI's output on failure. */
-  async function up(project: StackProject): Promise<string> {
+  /** `pulumi up` (no preview) while the missing controllers are played. */
+  function up(project: StackProject): Promise<string> {
     if (tier === undefined) throw new Error("no tier");
-    const controllers = playControllers(new Kube(tier.plane, tier.plane.controllerToken));
-    try {
-      return await project.ok(["up", "--yes", "--skip-preview", "--non-interactive"]);
-    } finally {
-      await controllers.stop();
-    }
+    return withControllers(tier, project, ["up", "--yes", "--skip-preview", "--non-interactive"]);
   }
 
   it("prod: every resource created, and the API server holds each one", async () => {
     if (tier === undefined) throw new Error("no tier");
-    await createNamespace(tier.kube, "hello");
-    await createRevision(tier.kube, "hello", "hello-1a2b3c4", "hello");
-    await createRevision(tier.kube, "hello", "hello-5d6e7f8", "hello");
-    const config = StackProject.committedConfig("prod");
+    await namespaceWithRevisions(tier.kube, "hello", "hello", {
+      "hello-1a2b3c4": {},
+      "hello-5d6e7f8": {},
+    });
     const project = await StackProject.create(
       tier,
       "prod",
-      {
-        ...config,
-        "canary-release:github": {
-          ...(config["canary-release:github"] as object),
-          registerWebhook: false,
-        },
-      },
-      {
-        "canary-release:webhookSecret": STAND_IN_SECRETS["canary-release:webhookSecret"],
-        "canary-release:registryCredentials":
-          STAND_IN_SECRETS["canary-release:registryCredentials"],
-        "canary-release:testerGithubToken": STAND_IN_SECRETS["canary-release:testerGithubToken"],
-      },
+      committedStack("prod"),
+      standInSecrets("webhookSecret", "registryCredentials", "testerGithubToken"),
     );
     const output = await up(project);
     if (process.env.E2E_VERBOSE) console.log(output);
@@ -109,19 +97,11 @@ describe("every stack applied for real (pulumi up against a real kube-apiserver)
 
   it("dev (platform.install false): the namespace, pipeline, trigger, tester and Route", async () => {
     if (tier === undefined) throw new Error("no tier");
-    const config = StackProject.committedConfig("dev");
     const project = await StackProject.create(
       tier,
       "dev",
-      {
-        ...config,
-        "canary-release:platform": { install: false },
-        "canary-release:github": {
-          ...(config["canary-release:github"] as object),
-          registerWebhook: false,
-        },
-      },
-      { "canary-release:webhookSecret": STAND_IN_SECRETS["canary-release:webhookSecret"] },
+      committedStack("dev", { "canary-release:platform": { install: false } }),
+      standInSecrets("webhookSecret"),
     );
     const output = await up(project);
     if (process.env.E2E_VERBOSE) console.log(output);
@@ -140,12 +120,10 @@ describe("every stack applied for real (pulumi up against a real kube-apiserver)
 
   it("full (github, webhook, image, tester, both tokens, registry credentials)", async () => {
     if (tier === undefined) throw new Error("no tier");
-    const config = StackProject.committedConfig("dev");
     const project = await StackProject.create(
       tier,
       "full",
-      {
-        ...config,
+      committedStack("dev", {
         "canary-release:app": "full",
         "canary-release:namespace": "full",
         "canary-release:platform": { install: false },
@@ -163,13 +141,8 @@ describe("every stack applied for real (pulumi up against a real kube-apiserver)
         "canary-release:image": { repository: "registry.example.com/acme/full" },
         "canary-release:source": { contextDir: "app", dockerfile: "Containerfile" },
         "canary-release:tester": { enabled: true, path: "/healthz", expectStatus: 204 },
-      },
-      {
-        "canary-release:webhookSecret": STAND_IN_SECRETS["canary-release:webhookSecret"],
-        "canary-release:registryCredentials":
-          STAND_IN_SECRETS["canary-release:registryCredentials"],
-        "canary-release:testerGithubToken": STAND_IN_SECRETS["canary-release:testerGithubToken"],
-      },
+      }),
+      standInSecrets("webhookSecret", "registryCredentials", "testerGithubToken"),
     );
     await up(project);
     const { count, missing } = await missingFromServer(tier, project);
@@ -193,25 +166,18 @@ describe("every stack applied for real (pulumi up against a real kube-apiserver)
   it("render mode: the rendered manifests are accepted by the API server (server-side dry run)", async () => {
     if (tier === undefined) throw new Error("no tier");
     await createNamespace(tier.kube, "rendered");
-    const config = StackProject.committedConfig("prod");
     const project = await StackProject.create(
       tier,
       "render",
-      {
-        ...config,
+      committedStack("prod", {
         "canary-release:namespace": "rendered",
         "canary-release:render": { directory: "rendered" },
         // The step guard is not what this test is about; its self-StackReference on the file
         // backend once failed a first deployment here with "failed to load checkpoint: EOF"
         // (not reproduced in 24 later tries; see README, "What the real engine showed").
         "canary-release:maxStepPercent": "100",
-      },
-      {
-        "canary-release:webhookSecret": STAND_IN_SECRETS["canary-release:webhookSecret"],
-        "canary-release:registryCredentials":
-          STAND_IN_SECRETS["canary-release:registryCredentials"],
-        "canary-release:testerGithubToken": STAND_IN_SECRETS["canary-release:testerGithubToken"],
-      },
+      }),
+      standInSecrets("webhookSecret", "registryCredentials", "testerGithubToken"),
     );
     await up(project);
     const rendered = path.join(project.dir, "rendered");

@@ -25,7 +25,7 @@ import { PIPELINE_TASK_NAMES } from "../components/buildPipelineManifests";
 import { KubernetesManifest } from "../components/githubTriggerManifests";
 import { PIPELINE_RESULTS } from "../components/pipelineContract";
 import { GITHUB_MAX_PAYLOAD_BYTES, NGINX_BODY_SIZE_ANNOTATION } from "../components/webhookEntry";
-import { ofType, only, withChanges } from "./support/resources";
+import { named, ofType, only, withChanges } from "./support/resources";
 import {
   claimsDeletedOnCompletion,
   resolvePipelineRun,
@@ -304,17 +304,10 @@ describe("what a real cluster would make of the stacks", () => {
   it("registers the GitHub webhook only after everything a delivery passes through", async () => {
     const result = await run(STACKS.prod());
     const webhook = only(result, WEBHOOK);
-    const urnOf = (type: string, name: string): string => {
-      const found = ofType(result, type).filter(
-        (r) => (r.inputs.metadata as { name?: string }).name === name,
-      );
-      assert.equal(found.length, 1, `${type} ${name}`);
-      return found[0].urn;
-    };
-    for (const urn of [
-      urnOf(INGRESS, "hello-github-webhook"),
-      urnOf(SECRET, "hello-github-webhook"),
-      urnOf(EVENT_LISTENER, "hello"),
+    for (const { urn } of [
+      named(result, INGRESS, "hello-github-webhook"),
+      named(result, SECRET, "hello-github-webhook"),
+      named(result, EVENT_LISTENER, "hello"),
     ]) {
       assert.ok(webhook.dependencies.includes(urn), `the webhook waits for ${urn}`);
     }

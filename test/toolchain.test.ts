@@ -64,9 +64,8 @@ describe("toolchain pins", () => {
       assert.equal(version, `v0.${versions.kubernetes.split(".").slice(1).join(".")}`, module);
     }
     const etcd = goModVersions("etcd");
-    for (const module of ["server", "api", "client/pkg", "client", "pkg"]) {
-      const path = module === "client" ? "client/v3" : `${module}/v3`;
-      assert.equal(etcd.get(`go.etcd.io/etcd/${path}`), `v${versions.etcd}`, path);
+    for (const module of ["server/v3", "api/v3", "client/pkg/v3", "client/v3", "pkg/v3"]) {
+      assert.equal(etcd.get(`go.etcd.io/etcd/${module}`), `v${versions.etcd}`, module);
     }
     const pulumi = goModVersions("pulumi");
     assert.equal(pulumi.get("github.com/pulumi/pulumi/pkg/v3"), `v${versions.pulumi}`);

@@ -4,6 +4,7 @@
 //   npm run cluster:down   stop exactly what cluster:up started, remove its state
 import * as fs from "fs";
 import * as path from "path";
+import { crdsDirectory } from "../conformance/stackConformance";
 import { CONTEXT, startControlPlane, stopControlPlane } from "./controlPlane";
 import { pulumiEnvironment } from "./pulumiHome";
 import { cacheRoot, ensureToolchain, Toolchain } from "./toolchain";
@@ -12,11 +13,6 @@ const PROJECT_ROOT = path.resolve(__dirname, "..");
 const STATE = path.join(PROJECT_ROOT, ".e2e");
 const CLUSTER = path.join(STATE, "cluster");
 const ENV_FILE = path.join(STATE, "env");
-
-/** The upstream CRDs: $CANARY_CRDS_DIR, else ../shared/crds beside the project. */
-export function crdsDir(env: NodeJS.ProcessEnv = process.env): string {
-  return path.resolve(env.CANARY_CRDS_DIR ?? path.join(PROJECT_ROOT, "..", "shared", "crds"));
-}
 
 const say = (line: string): void => console.log(line);
 
@@ -32,7 +28,7 @@ async function up(): Promise<void> {
   const plane = await startControlPlane({
     dir: CLUSTER,
     toolchain,
-    crdsDir: crdsDir(),
+    crdsDir: crdsDirectory(),
     log: (line) => say(`cluster: ${line}`),
   });
   const pulumi = pulumiEnvironment(path.join(STATE, "pulumi"), toolchain);

@@ -13,7 +13,7 @@ import * as https from "https";
 import * as http from "http";
 import * as net from "net";
 import * as path from "path";
-import { parseAllDocuments } from "yaml";
+import { yamlDocumentsUnder } from "../conformance/crdValidator";
 import type { Toolchain } from "./toolchain";
 
 /** The kubeconfig context the stacks' e2e copies point at (`kubernetes:context`). */
@@ -343,24 +343,12 @@ export function upstreamObjects(crdsDir: string): Record<string, unknown>[] {
         "CANARY_CRDS_DIR",
     );
   }
-  const files: string[] = [];
-  const walk = (at: string): void => {
-    for (const entry of fs
-      .readdirSync(at, { withFileTypes: true })
-      .sort((a, b) => a.name.localeCompare(b.name))) {
-      const full = path.join(at, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (/\.ya?ml$/.test(entry.name)) files.push(full);
-    }
-  };
-  walk(crdsDir);
-  return files.flatMap((file) =>
-    parseAllDocuments(fs.readFileSync(file, "utf8"))
-      .map((document) => document.toJS() as Record<string, unknown> | null)
-      .filter(
-        (object): object is Record<string, unknown> =>
-          object !== null &&
-          (object.kind === "CustomResourceDefinition" || object.kind === "ClusterRole"),
+  return yamlDocumentsUnder(crdsDir).filter(
+    (object): object is Record<string, unknown> =>
+      typeof object === "object" &&
+      object !== null &&
+      ["CustomResourceDefinition", "ClusterRole"].includes(
+        String((object as { kind?: unknown }).kind),
       ),
   );
 }

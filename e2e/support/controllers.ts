@@ -36,6 +36,19 @@ export function playControllers(kube: Kube, maxSeconds = 900): ControllerPlayer 
   let running = true;
   const deadline = Date.now() + maxSeconds * 1000;
 
+  /** Creates a core object unless it exists already. */
+  const ensure = async (
+    ns: string,
+    plural: string,
+    name: string,
+    object: Record<string, unknown>,
+  ): Promise<void> => {
+    const base = `/api/v1/namespaces/${ns}/${plural}`;
+    if ((await kube.request("GET", `${base}/${name}`)).status !== 404) return;
+    await kube.ok("POST", base, object);
+    actions.push(`${String(object.kind)} ${ns}/${name}`);
+  };
+
   const once = async (): Promise<void> => {
     const listeners = (await kube.list(
       "/apis/triggers.tekton.dev/v1beta1/eventlisteners",
@@ -44,31 +57,20 @@ export function playControllers(kube: Kube, maxSeconds = 900): ControllerPlayer 
       const ns = listener.metadata.namespace ?? "default";
       const name = `el-${listener.metadata.name}`;
       const labels = { eventlistener: listener.metadata.name };
-      const service = await kube.request("GET", `/api/v1/namespaces/${ns}/services/${name}`);
-      if (service.status === 404) {
-        await kube.ok("POST", `/api/v1/namespaces/${ns}/services`, {
-          apiVersion: "v1",
-          kind: "Service",
-          metadata: { name, namespace: ns, labels },
-          spec: { selector: labels, ports: [{ name: "http-listener", port: 8080 }] },
-        });
-        actions.push(`Service ${ns}/${name}`);
-      }
-      const endpoints = await kube.request("GET", `/api/v1/namespaces/${ns}/endpoints/${name}`);
-      if (endpoints.status === 404) {
-        await kube.ok("POST", `/api/v1/namespaces/${ns}/endpoints`, {
-          apiVersion: "v1",
-          kind: "Endpoints",
-          metadata: { name, namespace: ns, labels },
-          subsets: [
-            {
-              addresses: [{ ip: "10.0.0.200" }],
-              ports: [{ name: "http-listener", port: 8080 }],
-            },
-          ],
-        });
-        actions.push(`Endpoints ${ns}/${name}`);
-      }
+      const metadata = { name, namespace: ns, labels };
+      const port = { name: "http-listener", port: 8080 };
+      await ensure(ns, "services", name, {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata,
+        spec: { selector: labels, ports: [port] },
+      });
+      await ensure(ns, "endpoints", name, {
+        apiVersion: "v1",
+        kind: "Endpoints",
+        metadata,
+        subsets: [{ addresses: [{ ip: "10.0.0.200" }], ports: [port] }],
+      });
     }
     const ingresses = (await kube.list("/apis/networking.k8s.io/v1/ingresses")) as KubeObject[];
     for (const ingress of ingresses) {

@@ -14,7 +14,7 @@ import {
 } from "../../toolchain/controlPlane";
 import { pulumiEnvironment } from "../../toolchain/pulumiHome";
 import { ensureToolchain, Toolchain, toolchainProblem } from "../../toolchain/toolchain";
-import { crdsDir } from "../../toolchain/cli";
+import { crdsDirectory } from "../../conformance/stackConformance";
 import { skipOrFailInCi } from "../../test/support/skip";
 import { Kube } from "./kube";
 
@@ -55,7 +55,7 @@ export function startTools(context: Mocha.Context): Tools {
 
 /** Why the tier cannot start here (no binaries and no Go, no CRDs), or undefined. */
 export function realTierProblem(): string | undefined {
-  const crds = crdsDir();
+  const crds = crdsDirectory();
   return (
     toolchainProblem() ??
     (fs.existsSync(crds)
@@ -79,7 +79,7 @@ export async function startRealTier(context: Mocha.Context): Promise<RealTier> {
 /** Starts the tier; throws when it cannot (see realTierProblem). */
 export async function startTier(): Promise<RealTier> {
   const toolchain = ensureToolchain((line) => console.log(`      toolchain: ${line}`));
-  const crds = crdsDir();
+  const crds = crdsDirectory();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "canary-e2e-"));
   const plane = await startControlPlane({
     dir: path.join(dir, "cluster"),

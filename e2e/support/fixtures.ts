@@ -1,0 +1,88 @@
+// What the real-tier suites start from: the committed stacks as the tier runs them, the
+// Revisions the pipeline would have made, a `pulumi up` with the missing controllers played,
+// and the Route read back from the API server.
+import { STAND_IN_SECRETS } from "../../conformance/programRunner";
+import type { TrafficTarget } from "../../components/traffic";
+import { kubectl } from "../../toolchain/controlPlane";
+import { playControllers } from "./controllers";
+import { Kube } from "./kube";
+import { createNamespace, createRevision, RevisionState } from "./objects";
+import { RealTier, StackProject } from "./realTier";
+
+type SecretKey = "webhookSecret" | "registryCredentials" | "testerGithubToken";
+
+/** Stand-ins for the named stack secrets, as `pulumi config set --secret` takes them. */
+export function standInSecrets(...keys: SecretKey[]): Record<string, string> {
+  return Object.fromEntries(
+    keys.map((key) => [`canary-release:${key}`, STAND_IN_SECRETS[`canary-release:${key}`]]),
+  );
+}
+
+/**
+ * A committed stack file's config with GitHub's webhook left to the user (the tier has no
+ * github:token), then `changes` by full key; an undefined value removes the key.
+ */
+export function committedStack(
+  stack: string,
+  changes: Readonly<Record<string, unknown>> = {},
+): Record<string, unknown> {
+  const config = StackProject.committedConfig(stack);
+  const result: Record<string, unknown> = {
+    ...config,
+    "canary-release:github": {
+      ...(config["canary-release:github"] as object),
+      registerWebhook: false,
+    },
+  };
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === undefined) delete result[key];
+    else result[key] = value;
+  }
+  return result;
+}
+
+/** A namespace with Revisions of `app`, each in the state given (default: Ready, passed). */
+export async function namespaceWithRevisions(
+  kube: Kube,
+  namespace: string,
+  app: string,
+  revisions: Readonly<Record<string, RevisionState>>,
+): Promise<void> {
+  await createNamespace(kube, namespace);
+  for (const [name, state] of Object.entries(revisions)) {
+    await createRevision(kube, namespace, name, app, state);
+  }
+}
+
+/**
+ * Runs `pulumi <args>` (default `up --yes`) while the controllers the provider waits for are
+ * played; returns the CLI's output, and throws with it on failure.
+ */
+export async function withControllers(
+  tier: RealTier,
+  project: StackProject,
+  args: readonly string[] = ["up", "--yes", "--non-interactive"],
+): Promise<string> {
+  const controllers = playControllers(new Kube(tier.plane, tier.plane.controllerToken));
+  try {
+    return await project.ok(args);
+  } finally {
+    await controllers.stop();
+  }
+}
+
+/** The Route's `spec.traffic`, read back with kubectl. */
+export function routeTraffic(tier: RealTier, namespace: string, name: string): TrafficTarget[] {
+  const route = JSON.parse(
+    kubectl(tier.plane, tier.toolchain, [
+      "get",
+      "route.serving.knative.dev",
+      name,
+      "-n",
+      namespace,
+      "-o",
+      "json",
+    ]),
+  ) as { spec: { traffic: TrafficTarget[] } };
+  return route.spec.traffic;
+}
