@@ -110,6 +110,7 @@ export function watch(
   plane: ControlPlane,
   path: string,
   resourceVersion: string,
+  onEvent?: (event: { type: string; object: KubeObject }) => void,
 ): Watch {
   const events: { type: string; object: KubeObject }[] = [];
   const url = new URL(plane.server);
@@ -130,7 +131,11 @@ export function watch(
         while (newline >= 0) {
           const line = buffer.slice(0, newline).trim();
           buffer = buffer.slice(newline + 1);
-          if (line !== "") events.push(JSON.parse(line) as { type: string; object: KubeObject });
+          if (line !== "") {
+            const event = JSON.parse(line) as { type: string; object: KubeObject };
+            events.push(event);
+            onEvent?.(event);
+          }
           newline = buffer.indexOf("\n");
         }
       });

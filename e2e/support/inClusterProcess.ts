@@ -1,0 +1,121 @@
+// In-cluster code run as local processes with the identity a pod would have: a token of the
+// stack's own ServiceAccount from the TokenRequest API (`kubectl create token`), in a file as
+// the kubelet projects it, and the API server's CA.
+import { ChildProcess, spawn } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { kubectl } from "../../toolchain/controlPlane";
+import type { RealTier } from "./realTier";
+
+/** The name RBAC and the audit log give a ServiceAccount. */
+export function serviceAccountUser(namespace: string, account: string): string {
+  return `system:serviceaccount:${namespace}:${account}`;
+}
+
+/**
+ * A fresh token of ServiceAccount `namespace/account`, written (0600) to a file under the tier's
+ * folder; returns the file's path, for KUBERNETES_TOKEN_FILE.
+ */
+export function serviceAccountTokenFile(
+  tier: RealTier,
+  namespace: string,
+  account: string,
+): string {
+  const token = kubectl(tier.plane, tier.toolchain, [
+    "create",
+    "token",
+    account,
+    "-n",
+    namespace,
+    "--duration=1h",
+  ]).trim();
+  const file = path.join(tier.dir, `token-${namespace}-${account}`);
+  fs.writeFileSync(file, token, { mode: 0o600 });
+  return file;
+}
+
+/** A long-running Node script (the revision tester) and the JSON lines it logged. */
+export interface ScriptProcess {
+  readonly pid: number;
+  /** Every JSON line of stdout and stderr, parsed, in order. */
+  readonly lines: Record<string, unknown>[];
+  /** Resolves to the first line `match` accepts, or rejects after `timeoutMs`. */
+  waitForLine(
+    match: (line: Record<string, unknown>) => boolean,
+    timeoutMs: number,
+  ): Promise<Record<string, unknown>>;
+  /** SIGTERM (the pod's stop), then SIGKILL after 15 s; resolves to the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts `node <script>` with exactly `env` (and PATH), by PID, in its own process group. */
+export function startScript(script: string, env: Record<string, string>): ScriptProcess {
+  const child: ChildProcess = spawn(process.execPath, [script], {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  if (child.pid === undefined) throw new Error(`could not start ${script}`);
+  const pid = child.pid;
+  const lines: Record<string, unknown>[] = [];
+  const waiters: (() => void)[] = [];
+  const collect = (stream: NodeJS.ReadableStream): void => {
+    let buffer = "";
+    stream.on("data", (chunk: Buffer) => {
+      buffer += chunk.toString();
+      let newline = buffer.indexOf("\n");
+      while (newline >= 0) {
+        const text = buffer.slice(0, newline).trim();
+        buffer = buffer.slice(newline + 1);
+        if (text !== "") {
+          try {
+            lines.push(JSON.parse(text) as Record<string, unknown>);
+          } catch {
+            lines.push({ msg: "not JSON", text });
+          }
+        }
+        newline = buffer.indexOf("\n");
+      }
+      waiters.splice(0).forEach((wake) => wake());
+    });
+  };
+  collect(child.stdout as NodeJS.ReadableStream);
+  collect(child.stderr as NodeJS.ReadableStream);
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const kill = (): void => {
+    if (!gone) child.kill("SIGKILL");
+  };
+  process.once("exit", kill);
+
+  return {
+    pid,
+    lines,
+    waitForLine(match, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      return new Promise((resolve, reject) => {
+        const look = (): void => {
+          const found = lines.find(match);
+          if (found !== undefined) return resolve(found);
+          if (gone) return reject(new Error(`${script} exited: ${JSON.stringify(lines)}`));
+          if (Date.now() >= deadline) {
+            return reject(
+              new Error(`${script}: no such line in ${timeoutMs} ms: ${JSON.stringify(lines)}`),
+            );
+          }
+          waiters.push(look);
+          setTimeout(look, Math.min(200, Math.max(1, deadline - Date.now())));
+        };
+        look();
+      });
+    },
+    async stop() {
+      if (!gone) child.kill("SIGTERM");
+      const timer = setTimeout(kill, 15_000);
+      const code = await exited;
+      clearTimeout(timer);
+      process.removeListener("exit", kill);
+      return code;
+    },
+  };
+}
