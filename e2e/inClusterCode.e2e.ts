@@ -21,7 +21,7 @@ import {
 } from "./support/inClusterProcess";
 import { playConfigurations, playRevisionSource, playSmokeRoutes } from "./support/knativePlayers";
 import { Kube, KubeObject, watch } from "./support/kube";
-import { Call, callKey, callsOf, canI, grantedIn } from "./support/rights";
+import { callsOf, rightsReport } from "./support/rights";
 import {
   PROJECT_ROOT,
   RealTier,
@@ -444,44 +444,13 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
     events.push(...audit.since());
     const rows: string[] = [];
     for (const [who, user] of Object.entries(USERS) as [keyof typeof USERS, string][]) {
-      const called = callsOf(events, user);
-      assert.ok(called.length > 0, `${who}: no calls recorded`);
-      for (const call of called) {
-        const allowed = canI(tier, user, call);
-        rows.push(`${who.padEnd(8)} ${allowed ? "yes" : "NO "}  ${callKey(call)}  (called)`);
-        assert.ok(allowed, `${who} cannot ${callKey(call)}, which its code calls`);
-      }
-      // Never: Secrets it does not use, writes in another namespace.
-      const forbidden: Call[] = [
-        ...["get", "list", "watch"].map((verb) => ({
-          verb,
-          resource: "secrets",
-          namespace: NAMESPACE,
-        })),
-        ...called
-          .filter((call) => !["get", "list", "watch"].includes(call.verb))
-          .flatMap((call) => [
-            { ...call, namespace: "default" },
-            { ...call, namespace: "other-team" },
-          ]),
-      ];
-      for (const call of forbidden) {
-        const allowed = canI(tier, user, call);
-        rows.push(`${who.padEnd(8)} ${allowed ? "YES" : "no "}  ${callKey(call)}  (must not)`);
-        assert.ok(!allowed, `${who} can ${callKey(call)}`);
-      }
-      const calledKeys = new Set(called.map(callKey));
-      const extra: string[] = grantedIn(tier, user, NAMESPACE)
-        .map(callKey)
-        .filter((key) => !calledKeys.has(key));
-      for (const key of extra) rows.push(`${who.padEnd(8)} yes  ${key}  (granted, never called)`);
-      assert.deepEqual(extra, KNOWN_EXTRA_RIGHTS[who], `${who}: rights beyond what its code calls`);
-      // Nothing at all in a namespace the stack does not own.
-      const elsewhere: string[] = grantedIn(tier, user, "other-team").map(callKey);
-      rows.push(
-        `${who.padEnd(8)} ${elsewhere.length === 0 ? "none" : elsewhere.join(", ")} in -n other-team`,
-      );
-      assert.deepEqual(elsewhere, [], `${who}: rights in another namespace`);
+      assert.ok(callsOf(events, user).length > 0, `${who}: no calls recorded`);
+      const report = rightsReport(tier, events, who, user, NAMESPACE);
+      rows.push(...report.rows);
+      assert.deepEqual(report.refused, [], `${who}: calls of its code that RBAC refuses`);
+      assert.deepEqual(report.overreach, [], `${who}: Secrets or other namespaces`);
+      assert.deepEqual(report.extra, KNOWN_EXTRA_RIGHTS[who], `${who}: rights beyond its calls`);
+      assert.deepEqual(report.elsewhere, [], `${who}: rights in another namespace`);
     }
     console.log(`      rights (kubectl auth can-i --as=system:serviceaccount:${NAMESPACE}:…):`);
     for (const row of rows) console.log(`        ${row}`);

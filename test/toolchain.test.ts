@@ -1,6 +1,7 @@
 // The real tier's toolchain, without building anything: the pins agree everywhere, and binaries
 // are found where the user already has them before anything would be built.
 import { strict as assert } from "assert";
+import { PLATFORM_DEFAULT_VERSIONS } from "../components/platformManifests";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -77,12 +78,19 @@ describe("toolchain pins", () => {
       provider.get("github.com/pulumi/pulumi-kubernetes/provider/v4"),
       versions.pulumiKubernetes.module,
     );
+    const tekton = goModVersions("tekton");
+    assert.equal(tekton.get("github.com/tektoncd/pipeline"), `v${versions.tekton.pipeline}`);
+    assert.equal(tekton.get("github.com/tektoncd/triggers"), `v${versions.tekton.triggers}`);
+    // The real tier runs the Tekton the platform installs.
+    assert.equal(`v${versions.tekton.pipeline}`, PLATFORM_DEFAULT_VERSIONS.tektonPipeline);
+    assert.equal(`v${versions.tekton.triggers}`, PLATFORM_DEFAULT_VERSIONS.tektonTriggers);
     for (const module of [
       "kubernetes",
       "etcd",
       "pulumi",
       "pulumi-language-nodejs",
       "pulumi-kubernetes",
+      "tekton",
     ]) {
       assert.ok(
         fs.existsSync(path.join(TOOLCHAIN_DIR, "go", module, "go.sum")),
@@ -140,7 +148,7 @@ describe("finding the binaries", () => {
     assert.match(found.found.etcd?.source ?? "", /KUBEBUILDER_ASSETS/);
     assert.match(found.found.kubernetes?.source ?? "", /KUBEBUILDER_ASSETS/);
     assert.match(found.found.kubernetesProvider?.source ?? "", /plugin cache/);
-    assert.deepEqual(found.missing, ["pulumi"]);
+    assert.deepEqual(found.missing, ["pulumi", "tekton"]);
   });
 
   it("uses a pulumi on PATH only at the pinned version", () => {
@@ -165,7 +173,7 @@ describe("finding the binaries", () => {
       PULUMI_HOME: fresh(),
     });
     assert.match(problem ?? "", /needs etcd, kubernetes, pulumi, kubernetesProvider/);
-    assert.match(problem ?? "", /Install Go 1\.25 or newer/);
+    assert.match(problem ?? "", /Install Go 1\.26\.4 or newer/);
     assert.match(problem ?? "", /npm run toolchain/);
     assert.match(problem ?? "", /KUBEBUILDER_ASSETS/);
   });

@@ -1,5 +1,6 @@
 // The real binaries of the e2e tier: etcd, kube-apiserver, kubectl of the same minor, the
-// Pulumi CLI with its Node.js language host, and the Kubernetes provider plugin.
+// Pulumi CLI with its Node.js language host, the Kubernetes provider plugin, and Tekton's
+// Pipelines controller, Triggers EventListener sink and core interceptors.
 //
 // Binaries the user already has are used first (envtest's KUBEBUILDER_ASSETS; a `pulumi` on
 // PATH of the pinned version; the provider in the Pulumi plugin cache). The rest are built from
@@ -23,6 +24,8 @@ export interface ToolchainVersions {
   readonly pulumiLanguageNodejs: string;
   /** The Kubernetes provider: its release (= @pulumi/kubernetes) and that tag's module version. */
   readonly pulumiKubernetes: { readonly release: string; readonly module: string };
+  /** Tekton Pipelines and Triggers, as released (the same as the platform installs). */
+  readonly tekton: { readonly pipeline: string; readonly triggers: string };
 }
 
 /** The one place versions are pinned; the wrapper go.mod files must agree (a test checks). */
@@ -46,12 +49,13 @@ export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
  * What is found or built together. The CLI and its language host are one: the CLI warns about a
  * language host it finds on PATH, and takes the one beside its own binary silently.
  */
-export type Component = "kubernetes" | "etcd" | "pulumi" | "kubernetesProvider";
+export type Component = "kubernetes" | "etcd" | "pulumi" | "kubernetesProvider" | "tekton";
 export const COMPONENTS: readonly Component[] = [
   "etcd",
   "kubernetes",
   "pulumi",
   "kubernetesProvider",
+  "tekton",
 ];
 
 /** Rough disk a cold build of each component takes (module cache, build cache, binary). */
@@ -60,6 +64,7 @@ const BUILD_GIGABYTES: Readonly<Record<Component, number>> = {
   kubernetes: 4,
   pulumi: 5,
   kubernetesProvider: 4,
+  tekton: 3,
 };
 
 export interface Toolchain {
@@ -69,6 +74,9 @@ export interface Toolchain {
   readonly pulumi: string;
   readonly languageHost: string;
   readonly kubernetesProvider: string;
+  readonly tektonController: string;
+  readonly tektonEventListenerSink: string;
+  readonly tektonInterceptors: string;
   /** Where each component came from, for the log. */
   readonly sources: Readonly<Record<Component, string>>;
   readonly versions: ToolchainVersions;
@@ -111,6 +119,7 @@ export function componentDir(
     kubernetes: `kubernetes-v${versions.kubernetes}`,
     pulumi: `pulumi-v${versions.pulumi}-nodejs-v${versions.pulumiLanguageNodejs}`,
     kubernetesProvider: `pulumi-resource-kubernetes-v${versions.pulumiKubernetes.release}`,
+    tekton: `tekton-pipeline-v${versions.tekton.pipeline}-triggers-v${versions.tekton.triggers}`,
   };
   return path.join(root, name[component]);
 }
@@ -120,6 +129,7 @@ const FILES: Readonly<Record<Component, readonly string[]>> = {
   kubernetes: ["kube-apiserver", "kubectl"],
   pulumi: ["pulumi", "pulumi-language-nodejs"],
   kubernetesProvider: ["pulumi-resource-kubernetes"],
+  tekton: ["tekton-controller", "tekton-eventlistenersink", "tekton-interceptors"],
 };
 
 function inDir(component: Component, dir: string): Record<string, string> | undefined {
@@ -198,7 +208,7 @@ export function toolchainProblem(env: NodeJS.ProcessEnv = process.env): string |
   if (missing.length === 0 || goVersion(env) !== undefined) return undefined;
   return (
     `the real tier needs ${missing.join(", ")}, which are not in ${cacheRoot(env)} and cannot ` +
-    `be built without Go. Install Go 1.25 or newer (with access to a Go module proxy) and run ` +
+    `be built without Go. Install Go 1.26.4 or newer (with access to a Go module proxy) and run ` +
     "`npm run toolchain`, or point KUBEBUILDER_ASSETS at envtest's binaries and put the Pulumi " +
     `CLI v${readVersions().pulumi} on PATH`
   );
@@ -280,6 +290,27 @@ function build(component: Component, versions: ToolchainVersions, root: string):
       break;
     case "kubernetesProvider":
       buildKubernetesProvider(versions, out("pulumi-resource-kubernetes"));
+      break;
+    case "tekton":
+      // One module for the three, so they share one dependency graph (and one cel-go).
+      goBuild(
+        "tekton",
+        "github.com/tektoncd/pipeline/cmd/controller",
+        [],
+        out("tekton-controller"),
+      );
+      goBuild(
+        "tekton",
+        "github.com/tektoncd/triggers/cmd/eventlistenersink",
+        [],
+        out("tekton-eventlistenersink"),
+      );
+      goBuild(
+        "tekton",
+        "github.com/tektoncd/triggers/cmd/interceptors",
+        [],
+        out("tekton-interceptors"),
+      );
       break;
   }
   fs.rmSync(target, { recursive: true, force: true });
@@ -387,6 +418,9 @@ export function ensureToolchain(
     pulumi: file("pulumi", "pulumi"),
     languageHost: file("pulumi", "pulumi-language-nodejs"),
     kubernetesProvider: file("kubernetesProvider", "pulumi-resource-kubernetes"),
+    tektonController: file("tekton", "tekton-controller"),
+    tektonEventListenerSink: file("tekton", "tekton-eventlistenersink"),
+    tektonInterceptors: file("tekton", "tekton-interceptors"),
     sources,
     versions,
   };

@@ -34,27 +34,40 @@ export function serviceAccountTokenFile(
   return file;
 }
 
-/** A long-running Node script (the revision tester) and the JSON lines it logged. */
+/** A long-running process (the revision tester, a Tekton binary) and the lines it logged. */
 export interface ScriptProcess {
   readonly pid: number;
-  /** Every JSON line of stdout and stderr, parsed, in order. */
+  /** Every line of stdout and stderr, parsed when JSON (else {msg: "not JSON", text}), in order. */
   readonly lines: Record<string, unknown>[];
   /** Resolves to the first line `match` accepts, or rejects after `timeoutMs`. */
   waitForLine(
     match: (line: Record<string, unknown>) => boolean,
     timeoutMs: number,
   ): Promise<Record<string, unknown>>;
-  /** SIGTERM (the pod's stop), then SIGKILL after 15 s; resolves to the exit code. */
-  stop(): Promise<number | null>;
+  /**
+   * `signal` (default SIGTERM, a pod's stop), then SIGKILL after `graceMs` (default 15 s);
+   * resolves to the exit code (null when killed by a signal).
+   */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
 }
 
-/** Starts `node <script>` with exactly `env` (and PATH), by PID, in its own process group. */
+/** Starts `node <script>` with exactly `env` (and PATH). */
 export function startScript(script: string, env: Record<string, string>): ScriptProcess {
-  const child: ChildProcess = spawn(process.execPath, [script], {
+  return startProcess(process.execPath, [script], env);
+}
+
+/** Starts `command` with exactly `env` (and PATH); it is stopped by its PID, never by name. */
+export function startProcess(
+  command: string,
+  args: readonly string[],
+  env: Record<string, string>,
+): ScriptProcess {
+  const name = path.basename(command);
+  const child: ChildProcess = spawn(command, [...args], {
     env: { PATH: process.env.PATH ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  if (child.pid === undefined) throw new Error(`could not start ${script}`);
+  if (child.pid === undefined) throw new Error(`could not start ${command}`);
   const pid = child.pid;
   const lines: Record<string, unknown>[] = [];
   const waiters: (() => void)[] = [];
@@ -80,9 +93,14 @@ export function startScript(script: string, env: Record<string, string>): Script
   };
   collect(child.stdout as NodeJS.ReadableStream);
   collect(child.stderr as NodeJS.ReadableStream);
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   let gone = false;
-  void exited.then(() => (gone = true));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on("exit", (code) => {
+      gone = true;
+      waiters.splice(0).forEach((wake) => wake());
+      resolve(code);
+    }),
+  );
   const kill = (): void => {
     if (!gone) child.kill("SIGKILL");
   };
@@ -94,24 +112,25 @@ export function startScript(script: string, env: Record<string, string>): Script
     waitForLine(match, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       return new Promise((resolve, reject) => {
+        let timer: NodeJS.Timeout | undefined;
         const look = (): void => {
+          clearTimeout(timer);
           const found = lines.find(match);
           if (found !== undefined) return resolve(found);
-          if (gone) return reject(new Error(`${script} exited: ${JSON.stringify(lines)}`));
+          const tail = JSON.stringify(lines.slice(-20));
+          if (gone) return reject(new Error(`${name} exited; its last lines: ${tail}`));
           if (Date.now() >= deadline) {
-            return reject(
-              new Error(`${script}: no such line in ${timeoutMs} ms: ${JSON.stringify(lines)}`),
-            );
+            return reject(new Error(`${name}: no such line within ${timeoutMs} ms; last: ${tail}`));
           }
           waiters.push(look);
-          setTimeout(look, Math.min(200, Math.max(1, deadline - Date.now())));
+          timer = setTimeout(look, deadline - Date.now());
         };
         look();
       });
     },
-    async stop() {
-      if (!gone) child.kill("SIGTERM");
-      const timer = setTimeout(kill, 15_000);
+    async stop(signal = "SIGTERM", graceMs = 15_000) {
+      if (!gone) child.kill(signal);
+      const timer = setTimeout(kill, graceMs);
       const code = await exited;
       clearTimeout(timer);
       process.removeListener("exit", kill);

@@ -13,7 +13,8 @@ export interface Call {
 }
 
 export function callKey(call: Call): string {
-  return `${call.verb} ${call.resource} -n ${call.namespace}`;
+  const where = call.namespace === "" ? "(cluster-scoped)" : `-n ${call.namespace}`;
+  return `${call.verb} ${call.resource} ${where}`;
 }
 
 /** The distinct calls `user` made, sorted; requests the server refused are included. */
@@ -88,4 +89,93 @@ export function grantedIn(tier: RealTier, user: string, namespace: string): Call
     }
   }
   return calls.sort((a, b) => callKey(a).localeCompare(callKey(b)));
+}
+
+/** `resource.group` of every cluster-scoped kind the API server serves. */
+function clusterScopedResources(tier: RealTier): Set<string> {
+  const args = [
+    "--kubeconfig",
+    tier.plane.kubeconfig,
+    "api-resources",
+    "--namespaced=false",
+    "-o",
+    "name",
+  ];
+  const result = spawnSync(tier.toolchain.kubectl, args, { encoding: "utf8", timeout: 60_000 });
+  if (result.status !== 0) throw new Error(`kubectl ${args.join(" ")}: ${result.stderr}`);
+  return new Set(result.stdout.split("\n").filter((line) => line !== ""));
+}
+
+/** What one ServiceAccount called, and what kubectl auth can-i says about it and around it. */
+export interface RightsReport {
+  /** Calls of its code the API server would refuse (must be empty). */
+  readonly refused: string[];
+  /** Reads of Secrets and writes in other namespaces it could make (must be empty). */
+  readonly overreach: string[];
+  /** Rights in its namespace beyond what its code called. */
+  readonly extra: string[];
+  /** Any right at all in a namespace the stack does not own (must be empty). */
+  readonly elsewhere: string[];
+  /** The table, one line per check. */
+  readonly rows: string[];
+}
+
+/**
+ * The rights table of `user` (shown as `who`): every call its code made (from `events`) checked
+ * with `kubectl auth can-i --as`; Secrets in `namespace` and the same writes in two other
+ * namespaces checked to be refused; and the rights `can-i --list` shows beyond the calls.
+ */
+export function rightsReport(
+  tier: RealTier,
+  events: readonly AuditEvent[],
+  who: string,
+  user: string,
+  namespace: string,
+): RightsReport {
+  const rows: string[] = [];
+  const label = who.padEnd(13);
+  const called = callsOf(events, user);
+  const refused: string[] = [];
+  for (const call of called) {
+    const allowed = canI(tier, user, call);
+    rows.push(`${label} ${allowed ? "yes" : "NO "}  ${callKey(call)}  (called)`);
+    if (!allowed) refused.push(callKey(call));
+  }
+  const reads = new Set(["get", "list", "watch"]);
+  const mustNot: Call[] = [
+    ...[...reads].map((verb) => ({ verb, resource: "secrets", namespace })),
+    ...called
+      .filter((call) => !reads.has(call.verb))
+      .flatMap((call) => [
+        { ...call, namespace: "default" },
+        { ...call, namespace: "other-team" },
+      ]),
+  ];
+  const overreach: string[] = [];
+  for (const call of mustNot) {
+    const allowed = canI(tier, user, call);
+    rows.push(`${label} ${allowed ? "YES" : "no "}  ${callKey(call)}  (must not)`);
+    if (allowed) overreach.push(callKey(call));
+  }
+  const calledKeys = new Set(called.map(callKey));
+  // Cluster-scoped kinds (a ClusterRole's ClusterInterceptors) show in every namespace's list.
+  const clusterWide = clusterScopedResources(tier);
+  const extra = [
+    ...new Set(
+      grantedIn(tier, user, namespace).map((call) =>
+        callKey(clusterWide.has(call.resource) ? { ...call, namespace: "" } : call),
+      ),
+    ),
+  ]
+    .filter((key) => !calledKeys.has(key))
+    .sort();
+  for (const key of extra) rows.push(`${label} yes  ${key}  (granted, never called)`);
+  const elsewhere = grantedIn(tier, user, "other-team")
+    .filter((call) => !clusterWide.has(call.resource))
+    .map(callKey);
+  rows.push(
+    `${label} ${elsewhere.length === 0 ? "nothing" : elsewhere.join(", ")} in -n other-team ` +
+      "(cluster-scoped kinds aside)",
+  );
+  return { refused, overreach, extra, elsewhere, rows };
 }

@@ -1,0 +1,371 @@
+// A push through the real Tekton. The stack is applied for real; then Tekton's own Pipelines
+// controller, Triggers EventListener sink (with the EventListener's ServiceAccount token) and
+// core interceptors (github: the signature; cel: the stack's filter and overlays) run as local
+// processes against the local control plane. A signed push posted to the sink makes the
+// PipelineRun; the controller makes the TaskRuns and their Pods; the test plays the kubelet,
+// running each Pod's step scripts as Tekton wrote them into the Pod, with stand-in git (GitHub
+// replaced by a local repository) and buildah, and the deploy step with the pipeline
+// ServiceAccount's own token against the API server. Each Pod is compared with what the fast
+// tier's Tekton resolver predicts from the same objects.
+import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { PIPELINE_SCRIPTS, PIPELINE_TASK_NAMES } from "../components/buildPipelineManifests";
+import { PIPELINE_RESULTS, pipelineResourceNames } from "../components/pipelineContract";
+import { STAND_IN_SECRETS } from "../conformance/programRunner";
+import { resolvePipelineRun } from "../test/support/tektonResolver";
+import { githubDelivery } from "../test/support/triggersEmulator";
+import type { KubernetesManifest } from "../components/githubTriggerManifests";
+import { AuditLog } from "./support/audit";
+import { committedStack, standInSecrets, withControllers } from "./support/fixtures";
+import { serviceAccountTokenFile, serviceAccountUser } from "./support/inClusterProcess";
+import { playConfigurations } from "./support/knativePlayers";
+import { Kube, KubeObject } from "./support/kube";
+import { playKubelet, Pod, PodRun } from "./support/kubelet";
+import { rightsReport } from "./support/rights";
+import { RealTier, StackProject, startRealTier, stopRealTier } from "./support/realTier";
+import { startTekton, Tekton } from "./support/tekton";
+
+const APP = "shop";
+const NAMESPACE = "shop";
+const REPOSITORY = "https://github.com/acme/shop.git";
+const DIGEST = `sha256:${"c0ffee".repeat(10)}abcd`;
+const COMMITTED_AT = "2026-11-30T10:00:00+01:00";
+const NAMES = pipelineResourceNames(APP);
+/** The step program each Task's Pod must run, as the stack embedded it. */
+const SCRIPTS: Readonly<Record<string, string>> = {
+  [PIPELINE_TASK_NAMES.fetchSource]: PIPELINE_SCRIPTS.fetchSource,
+  [PIPELINE_TASK_NAMES.buildImage]: PIPELINE_SCRIPTS.buildImage,
+  [PIPELINE_TASK_NAMES.deployRevision]: PIPELINE_SCRIPTS.deployRevision,
+};
+
+/**
+ * What the EventListener's ServiceAccount may do in its namespace beyond what the sink called:
+ * Triggers' own tekton-triggers-eventlistener-roles (bound as upstream documents it) and the
+ * stack's ClusterRole. Reads of what it watches, Events, TaskRuns, the removed PipelineResources,
+ * and impersonating every ServiceAccount of the namespace. The next issues narrow them.
+ */
+const LISTENER_EXTRA_RIGHTS: readonly string[] = [
+  "create events -n shop",
+  "create pipelineresources.tekton.dev -n shop",
+  "create taskruns.tekton.dev -n shop",
+  ...["clusterinterceptors", "clustertriggerbindings"].flatMap((kind) =>
+    ["get", "list"].map((verb) => `${verb} ${kind}.triggers.tekton.dev (cluster-scoped)`),
+  ),
+  "get configmaps -n shop",
+  ...["eventlisteners", "interceptors", "triggerbindings", "triggers", "triggertemplates"].map(
+    (kind) => `get ${kind}.triggers.tekton.dev -n shop`,
+  ),
+  "impersonate serviceaccounts -n shop",
+  "list configmaps -n shop",
+  ...["eventlisteners", "interceptors", "triggerbindings", "triggers", "triggertemplates"].map(
+    (kind) => `list ${kind}.triggers.tekton.dev -n shop`,
+  ),
+  "patch events -n shop",
+  "watch configmaps -n shop",
+].sort();
+
+/** A local repository with one commit (its SHA is the push's), and stand-ins for git and buildah. */
+function standIns(dir: string): { sha: string; tools: string; buildahLog: string } {
+  const repo = path.join(dir, "upstream");
+  fs.mkdirSync(repo, { recursive: true });
+  fs.writeFileSync(path.join(repo, "Dockerfile"), "FROM scratch\nCOPY app /app\n");
+  fs.writeFileSync(path.join(repo, "app"), "hello\n");
+  const git = (...args: string[]): string =>
+    execFileSync("git", args, {
+      cwd: repo,
+      encoding: "utf8",
+      env: {
+        ...process.env,
+        GIT_AUTHOR_NAME: "Dev",
+        GIT_AUTHOR_EMAIL: "dev@example.com",
+        GIT_AUTHOR_DATE: COMMITTED_AT,
+        GIT_COMMITTER_NAME: "Dev",
+        GIT_COMMITTER_EMAIL: "dev@example.com",
+        GIT_COMMITTER_DATE: COMMITTED_AT,
+      },
+    }).trim();
+  git("init", "-q");
+  git("add", ".");
+  git("commit", "-q", "-m", "first");
+  const sha = git("rev-parse", "HEAD");
+
+  const realGit = execFileSync("sh", ["-c", "command -v git"], { encoding: "utf8" }).trim();
+  const tools = path.join(dir, "tools");
+  fs.mkdirSync(tools);
+  const buildahLog = path.join(dir, "buildah.log");
+  // git: GitHub's clone URL answered by the local repository, everything else as given.
+  fs.writeFileSync(
+    path.join(tools, "git"),
+    [
+      "#!/bin/sh",
+      'for arg in "$@"; do',
+      `  if [ "$arg" = "${REPOSITORY}" ]; then set -- "$@" "file://${repo}"; else set -- "$@" "$arg"; fi`,
+      "  shift",
+      "done",
+      `GIT_ALLOW_PROTOCOL=file exec ${realGit} "$@"`,
+    ].join("\n"),
+    { mode: 0o755 },
+  );
+  // buildah: records its arguments and the build context, reports the digest.
+  fs.writeFileSync(
+    path.join(tools, "buildah"),
+    [
+      "#!/bin/sh",
+      `for arg in "$@"; do echo "$arg"; done >>"${buildahLog}"`,
+      `echo "auth=\${REGISTRY_AUTH_FILE:-}" >>"${buildahLog}"`,
+      'for arg in "$@"; do',
+      `  case "$arg" in --digestfile=*) printf "%s\\n" "${DIGEST}" >"\${arg#--digestfile=}";; esac`,
+      "done",
+    ].join("\n"),
+    { mode: 0o755 },
+  );
+  return { sha, tools, buildahLog };
+}
+
+describe("a push through the real Tekton (controller, EventListener sink, core interceptors)", function () {
+  let tier: RealTier | undefined;
+  let tekton: Tekton | undefined;
+  let audit: AuditLog;
+
+  before(async function () {
+    this.timeout(90 * 60 * 1000);
+    tier = await startRealTier(this);
+    const project = await StackProject.create(
+      tier,
+      "dev",
+      committedStack("dev", {
+        "canary-release:app": APP,
+        "canary-release:namespace": NAMESPACE,
+        "canary-release:platform": { install: false },
+        "canary-release:github": {
+          owner: "acme",
+          repository: "shop",
+          branch: "main",
+          registerWebhook: false,
+        },
+      }),
+      standInSecrets("webhookSecret"),
+    );
+    await withControllers(tier, project, ["up", "--yes", "--skip-preview", "--non-interactive"]);
+    audit = new AuditLog(path.join(tier.plane.dir, "audit.log"));
+  });
+  after(async () => {
+    await tekton?.stop();
+    stopRealTier(tier);
+  });
+
+  it("a signed push builds and deploys: each Pod as Tekton resolved it, run with stand-in tools", async function () {
+    this.timeout(5 * 60 * 1000);
+    if (tier === undefined) throw new Error("no tier");
+    const { plane, kube } = tier;
+    const listeners = (await kube.list(
+      `/apis/triggers.tekton.dev/v1beta1/namespaces/${NAMESPACE}/eventlisteners`,
+    )) as (KubeObject & { spec: { serviceAccountName: string } })[];
+    assert.equal(listeners.length, 1);
+    const listener = listeners[0];
+    const listenerToken = fs
+      .readFileSync(
+        serviceAccountTokenFile(tier, NAMESPACE, listener.spec.serviceAccountName),
+        "utf8",
+      )
+      .trim();
+    tekton = await startTekton(tier, {
+      namespace: NAMESPACE,
+      name: listener.metadata.name,
+      token: listenerToken,
+    });
+
+    const work = fs.mkdtempSync(path.join(tier.dir, "push-"));
+    const { sha, tools, buildahLog } = standIns(work);
+    const controllers = new Kube(plane, plane.controllerToken);
+    const configurations = playConfigurations({ kube: controllers, plane, namespace: NAMESPACE });
+    const pipelineToken = serviceAccountTokenFile(tier, NAMESPACE, NAMES.pipelineServiceAccount);
+    const apiUrl = new URL(plane.server);
+    const kubelet = playKubelet({
+      kube: controllers,
+      plane,
+      namespace: NAMESPACE,
+      root: path.join(work, "kubelet"),
+      toolsDir: tools,
+      // What the kubelet adds to every container; the token is the Pod's ServiceAccount's.
+      extraEnv: (pod: Pod) => {
+        assert.equal(pod.spec.serviceAccountName, NAMES.pipelineServiceAccount);
+        return {
+          KUBERNETES_SERVICE_HOST: apiUrl.hostname,
+          KUBERNETES_SERVICE_PORT: apiUrl.port,
+          KUBERNETES_TOKEN_FILE: pipelineToken,
+          KUBERNETES_CA_FILE: plane.caFile,
+        };
+      },
+    });
+    await Promise.all([configurations.ready, kubelet.ready]);
+
+    const push = (payload: Record<string, unknown>, secret: string) => {
+      const delivery = githubDelivery("push", payload, secret);
+      return fetch(tekton!.sinkUrl, {
+        method: "POST",
+        headers: delivery.headers,
+        body: delivery.body,
+      });
+    };
+    const payload = {
+      ref: "refs/heads/main",
+      before: "0".repeat(40),
+      after: sha,
+      deleted: false,
+      repository: { full_name: "acme/shop", clone_url: REPOSITORY },
+      head_commit: { id: sha, timestamp: COMMITTED_AT },
+    };
+    // Refused by the interceptors: a wrong signature (github), another branch (cel).
+    await push(payload, "not-the-webhook-secret");
+    await push(
+      { ...payload, ref: "refs/heads/feature" },
+      STAND_IN_SECRETS["canary-release:webhookSecret"],
+    );
+    const posted = Date.now();
+    const answer = await push(payload, STAND_IN_SECRETS["canary-release:webhookSecret"]);
+    assert.equal(answer.status, 202, await answer.text());
+
+    const pipelineRunsPath = `/apis/tekton.dev/v1/namespaces/${NAMESPACE}/pipelineruns`;
+    let pipelineRun: KubeObject | undefined;
+    let createdAfterMs = 0;
+    const deadline = Date.now() + 180_000;
+    for (;;) {
+      const runs = (await kube.list(pipelineRunsPath)) as KubeObject[];
+      assert.ok(runs.length <= 1, `one PipelineRun, not ${runs.length}`);
+      if (runs.length === 1 && createdAfterMs === 0) createdAfterMs = Date.now() - posted;
+      const conditions =
+        (runs[0]?.status as { conditions?: { type: string; status: string }[] })?.conditions ?? [];
+      const done = conditions.find((c) => c.type === "Succeeded" && c.status !== "Unknown");
+      if (done !== undefined) {
+        pipelineRun = runs[0];
+        break;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(
+          `the PipelineRun did not finish: ${JSON.stringify(runs[0]?.status ?? "none")}; ` +
+            `kubelet: ${JSON.stringify(kubelet.errors)}; sink: ${JSON.stringify(tekton.sink.lines.slice(-5))}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const finishedAfterMs = Date.now() - posted;
+    await kubelet.stop();
+    await configurations.stop();
+
+    const outcomeText = (run: PodRun) =>
+      run.outcomes.map((o) => `${o.step}: ${o.code}\n${o.stdout}\n${o.stderr}`).join("\n");
+    const status = pipelineRun.status as {
+      conditions: { status: string; message?: string }[];
+      results?: { name: string; value: string }[];
+    };
+    assert.equal(
+      status.conditions[0].status,
+      "True",
+      `${JSON.stringify(status.conditions)}\n${kubelet.runs.map(outcomeText).join("\n")}`,
+    );
+    assert.deepEqual(kubelet.errors, []);
+
+    // What the fast tier's resolver predicts from the objects the API server holds.
+    const pipeline = (await kube.ok(
+      "GET",
+      `/apis/tekton.dev/v1/namespaces/${NAMESPACE}/pipelines/${NAMES.pipeline}`,
+    )) as KubernetesManifest;
+    const tasks = (await kube.list(
+      `/apis/tekton.dev/v1/namespaces/${NAMESPACE}/tasks`,
+    )) as KubernetesManifest[];
+    const predicted = resolvePipelineRun(
+      pipelineRun as unknown as KubernetesManifest,
+      pipeline,
+      tasks,
+      {
+        namespace: NAMESPACE,
+        taskResults: {
+          [PIPELINE_TASK_NAMES.buildImage]: { [PIPELINE_RESULTS.imageDigest]: DIGEST },
+        },
+      },
+    );
+
+    const order = kubelet.runs.map(
+      (run) => (run.pod.metadata.labels as Record<string, string>)["tekton.dev/pipelineTask"],
+    );
+    assert.deepEqual(order, [
+      PIPELINE_TASK_NAMES.fetchSource,
+      PIPELINE_TASK_NAMES.buildImage,
+      PIPELINE_TASK_NAMES.deployRevision,
+    ]);
+    for (const run of kubelet.runs) {
+      const task = (run.pod.metadata.labels as Record<string, string>)["tekton.dev/pipelineTask"];
+      const expected = predicted.find((p) => p.pipelineTask === task);
+      assert.ok(expected, `the resolver predicts ${task}`);
+      assert.equal(run.steps.length, expected.steps.length, task);
+      run.steps.forEach((step, i) => {
+        assert.equal(step.name, expected.steps[i].name, task);
+        assert.equal(step.script, SCRIPTS[task], `${task}: the script in the Pod is the stack's`);
+        assert.deepEqual(step.env, expected.steps[i].env, `${task}/${step.name}: env as predicted`);
+      });
+      assert.ok(
+        run.outcomes.every((o) => o.code === 0),
+        `${task} ran with stand-in tools:\n${outcomeText(run)}`,
+      );
+    }
+    // The workspaces, as Tekton bound and mounted them.
+    const [fetched, built, deployed] = kubelet.runs;
+    assert.equal(fetched.steps[0].env.SOURCE_DIR, "/workspace/source");
+    assert.match(outcomeText(fetched), new RegExp(`at ${sha} in `));
+    assert.equal(built.steps[0].env.DOCKERCONFIG_BOUND, "false", "no credentials: unbound");
+    assert.equal(built.steps[0].env.DOCKERCONFIG_PATH, "");
+    assert.equal(built.steps[0].env.DIGEST_FILE, `/tekton/results/${PIPELINE_RESULTS.imageDigest}`);
+    const buildah = fs.readFileSync(buildahLog, "utf8");
+    assert.match(buildah, /^auth=$/m, "anonymous push");
+    assert.equal(
+      deployed.steps[0].env.IMAGE_DIGEST,
+      DIGEST,
+      "the build's result reached the deploy",
+    );
+    assert.equal(deployed.steps[0].env.NAMESPACE, NAMESPACE);
+    assert.equal(deployed.results[PIPELINE_RESULTS.revisionName], `${APP}-${sha.slice(0, 7)}`);
+
+    // The deploy step wrote the Configuration with the pipeline's own token.
+    const configuration = (await kube.ok(
+      "GET",
+      `/apis/serving.knative.dev/v1/namespaces/${NAMESPACE}/configurations/${APP}`,
+    )) as {
+      spec: { template: { metadata: { name: string }; spec: { containers: { image: string }[] } } };
+    };
+    assert.equal(configuration.spec.template.metadata.name, `${APP}-${sha.slice(0, 7)}`);
+    assert.match(configuration.spec.template.spec.containers[0].image, new RegExp(`@${DIGEST}$`));
+    assert.deepEqual(configurations.revisions, [`${APP}-${sha.slice(0, 7)}`]);
+
+    // Stopped first: a watch is logged when it ends, and informers list by watching.
+    await tekton.stop();
+    tekton = undefined;
+    const events = audit.since();
+    const pipelineUser = serviceAccountUser(NAMESPACE, NAMES.pipelineServiceAccount);
+    assert.ok(
+      events.some(
+        (e) =>
+          e.user.username === pipelineUser &&
+          e.verb === "create" &&
+          e.objectRef?.resource === "configurations",
+      ),
+      "the Configuration was created by the pipeline's ServiceAccount",
+    );
+    console.log(
+      `      push → PipelineRun in ${createdAfterMs} ms, → Succeeded in ${finishedAfterMs} ms ` +
+        `(3 TaskRuns, their Pods run here); the two refused pushes made nothing`,
+    );
+
+    // The EventListener's rights, from what the real sink called with its token.
+    const listenerUser = serviceAccountUser(NAMESPACE, listener.spec.serviceAccountName);
+    const report = rightsReport(tier, events, "eventlistener", listenerUser, NAMESPACE);
+    console.log(`      rights (kubectl auth can-i --as=${listenerUser}):`);
+    for (const row of report.rows) console.log(`        ${row}`);
+    assert.deepEqual(report.refused, [], "calls of the sink that RBAC refuses");
+    assert.deepEqual(report.overreach, [], "Secrets or writes in other namespaces");
+    assert.deepEqual(report.elsewhere, [], "rights in another namespace");
+    assert.deepEqual(report.extra, LISTENER_EXTRA_RIGHTS, "rights beyond the sink's calls");
+  });
+});
