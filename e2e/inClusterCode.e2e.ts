@@ -103,6 +103,11 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
     // From here on, the stack's ServiceAccounts' requests are the code's.
     audit = new AuditLog(path.join(tier.plane.dir, "audit.log"));
   });
+  /** What a test started, stopped after it however it ended (a failed test leaves nothing). */
+  const cleanup: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (let stop = cleanup.pop(); stop !== undefined; stop = cleanup.pop()) await stop();
+  });
   after(() => stopRealTier(tier));
 
   it("the revision tester: two processes, 200 duplicates of every event each, one test per revision", async function () {
@@ -111,6 +116,7 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
     const { plane } = tier;
     const controllers = new Kube(plane, plane.controllerToken);
     const target = await startTarget();
+    cleanup.push(() => target.close());
     const healthy = ["shop-1a2b3c4", "shop-2b3c4d5", "shop-3c4d5e6", "shop-4d5e6f7"];
     const broken = "shop-5e6f7a8";
     const revisions = [...healthy, broken];
@@ -136,9 +142,10 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
     });
     const testers: ScriptProcess[] = [
       startScript(TESTER_SCRIPT, testerEnv("tester-a", "0")),
-      // The other also lists Revisions at start-up, as a restarted replica does.
+      // The other resyncs at start-up as well (a list of Revisions, the list right in use).
       startScript(TESTER_SCRIPT, testerEnv("tester-b", "300")),
     ];
+    cleanup.push(...testers.map((tester) => () => tester.stop()));
     const sinks: string[] = [];
     for (const tester of testers) {
       const listening = await tester.waitForLine((line) => line.msg === "listening", 20_000);
@@ -163,6 +170,10 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
       sinks,
       copies: COPIES,
     });
+    cleanup.push(
+      () => routes.stop(),
+      () => source.stop(),
+    );
     await Promise.all([routes.ready, source.ready]);
 
     // Results as they land, seen by a watch of the administrator's.
@@ -184,6 +195,7 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
         }
       },
     );
+    cleanup.push(() => results.stop());
 
     // Knative makes each Revision, then reports it Ready.
     for (const name of revisions) {
@@ -232,6 +244,7 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
     results.stop();
     const exits = await Promise.all(testers.map((tester) => tester.stop()));
     target.close();
+    await audit.watchesEnded(USERS.source);
     const calls = audit.since();
     events.push(...calls);
 
@@ -254,8 +267,8 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
       assert.equal(result.status, name === broken ? 503 : 200, name);
       // One test per revision: one smoke Route, one request to the revision.
       assert.equal(routes.created.get(name), 1, `${name}: smoke Routes made`);
-      const path = name === broken ? `/broken/${name}/` : `/${name}/`;
-      assert.equal(target.hits.get(path), 1, `${name}: requests to the revision`);
+      const requested = name === broken ? `/broken/${name}/` : `/${name}/`;
+      assert.equal(target.hits.get(requested), 1, `${name}: requests to the revision`);
     }
     const finished = testers.flatMap((tester) =>
       tester.lines.filter((line) => line.msg === "smoke test finished"),
@@ -287,6 +300,13 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
     const conflicts = testerCalls.filter(
       (event) => event.verb === "patch" && event.responseStatus?.code === 409,
     ).length;
+    // The two processes did race for the same Revisions, and the server settled it.
+    assert.ok(conflicts >= 1, "the testers' claims met at least one real 409 Conflict");
+    assert.deepEqual(
+      Object.keys(figures.answers).filter((answer) => !answer.startsWith("202 ")),
+      [],
+      "every event was accepted",
+    );
     const latencies = revisions.map((name) => (resultAt.get(name) ?? 0) - (readyAt.get(name) ?? 0));
     console.log(
       `      tester figures: ${figures.changes} Revision changes → ${figures.posted} events posted ` +
@@ -306,6 +326,7 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
       plane,
       namespace: NAMESPACE,
     });
+    cleanup.push(() => configurations.stop());
     await configurations.ready;
     const tokenFile = serviceAccountTokenFile(tier, NAMESPACE, PIPELINE_ACCOUNT);
     const first = "0123456789abcdef0123456789abcdef01234567";
@@ -342,12 +363,18 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
       req.on("end", async () => {
         if (req.method === "PATCH" && !struck && /\/configurations\/shop/.test(req.url ?? "")) {
           struck = true;
-          await tier!.kube.ok(
-            "PATCH",
-            `${SERVING}/configurations/${APP}`,
-            { metadata: { labels: { "example.com/cost-centre": "retail" } } },
-            MERGE_PATCH,
-          );
+          try {
+            await tier!.kube.ok(
+              "PATCH",
+              `${SERVING}/configurations/${APP}`,
+              { metadata: { labels: { "example.com/cost-centre": "retail" } } },
+              MERGE_PATCH,
+            );
+          } catch (error) {
+            res.writeHead(502);
+            res.end(`the concurrent writer failed: ${(error as Error).message}`);
+            return;
+          }
         }
         const upstream = https.request(
           `${plane.server}${req.url ?? "/"}`,
@@ -369,6 +396,7 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
       });
     });
     await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    cleanup.push(() => proxy.close());
     const proxyUrl = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
 
     try {

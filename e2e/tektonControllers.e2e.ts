@@ -22,10 +22,11 @@ import { committedStack, standInSecrets, withControllers } from "./support/fixtu
 import { serviceAccountTokenFile, serviceAccountUser } from "./support/inClusterProcess";
 import { playConfigurations } from "./support/knativePlayers";
 import { Kube, KubeObject } from "./support/kube";
-import { playKubelet, Pod, PodRun } from "./support/kubelet";
+import { playKubelet, PodRun } from "./support/kubelet";
 import { rightsReport } from "./support/rights";
 import { RealTier, StackProject, startRealTier, stopRealTier } from "./support/realTier";
 import { startTekton, Tekton } from "./support/tekton";
+import { COMPONENTS } from "../toolchain/toolchain";
 
 const APP = "shop";
 const NAMESPACE = "shop";
@@ -131,7 +132,7 @@ describe("a push through the real Tekton (controller, EventListener sink, core i
 
   before(async function () {
     this.timeout(90 * 60 * 1000);
-    tier = await startRealTier(this);
+    tier = await startRealTier(this, COMPONENTS);
     const project = await StackProject.create(
       tier,
       "dev",
@@ -150,6 +151,11 @@ describe("a push through the real Tekton (controller, EventListener sink, core i
     );
     await withControllers(tier, project, ["up", "--yes", "--skip-preview", "--non-interactive"]);
     audit = new AuditLog(path.join(tier.plane.dir, "audit.log"));
+  });
+  /** What the test started, stopped after it however it ended. */
+  const cleanup: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (let stop = cleanup.pop(); stop !== undefined; stop = cleanup.pop()) await stop();
   });
   after(async () => {
     await tekton?.stop();
@@ -189,17 +195,19 @@ describe("a push through the real Tekton (controller, EventListener sink, core i
       namespace: NAMESPACE,
       root: path.join(work, "kubelet"),
       toolsDir: tools,
-      // What the kubelet adds to every container; the token is the Pod's ServiceAccount's.
-      extraEnv: (pod: Pod) => {
-        assert.equal(pod.spec.serviceAccountName, NAMES.pipelineServiceAccount);
-        return {
-          KUBERNETES_SERVICE_HOST: apiUrl.hostname,
-          KUBERNETES_SERVICE_PORT: apiUrl.port,
-          KUBERNETES_TOKEN_FILE: pipelineToken,
-          KUBERNETES_CA_FILE: plane.caFile,
-        };
-      },
+      // What the kubelet adds to every container; the token is the pipeline's ServiceAccount's
+      // (each Pod's serviceAccountName is checked below).
+      extraEnv: () => ({
+        KUBERNETES_SERVICE_HOST: apiUrl.hostname,
+        KUBERNETES_SERVICE_PORT: apiUrl.port,
+        KUBERNETES_TOKEN_FILE: pipelineToken,
+        KUBERNETES_CA_FILE: plane.caFile,
+      }),
     });
+    cleanup.push(
+      () => configurations.stop(),
+      () => kubelet.stop(),
+    );
     await Promise.all([configurations.ready, kubelet.ready]);
 
     const push = (payload: Record<string, unknown>, secret: string) => {
@@ -208,6 +216,7 @@ describe("a push through the real Tekton (controller, EventListener sink, core i
         method: "POST",
         headers: delivery.headers,
         body: delivery.body,
+        signal: AbortSignal.timeout(10_000),
       });
     };
     const payload = {
@@ -246,7 +255,8 @@ describe("a push through the real Tekton (controller, EventListener sink, core i
       if (Date.now() > deadline) {
         throw new Error(
           `the PipelineRun did not finish: ${JSON.stringify(runs[0]?.status ?? "none")}; ` +
-            `kubelet: ${JSON.stringify(kubelet.errors)}; sink: ${JSON.stringify(tekton.sink.lines.slice(-5))}`,
+            `kubelet: ${JSON.stringify(kubelet.errors)}; sink: ${JSON.stringify(tekton.sink.lines.slice(-5))}; ` +
+            `controller: ${JSON.stringify(tekton.controller.lines.slice(-5))}`,
         );
       }
       await new Promise((resolve) => setTimeout(resolve, 250));
@@ -298,6 +308,7 @@ describe("a push through the real Tekton (controller, EventListener sink, core i
     ]);
     for (const run of kubelet.runs) {
       const task = (run.pod.metadata.labels as Record<string, string>)["tekton.dev/pipelineTask"];
+      assert.equal(run.pod.spec.serviceAccountName, NAMES.pipelineServiceAccount, task);
       const expected = predicted.find((p) => p.pipelineTask === task);
       assert.ok(expected, `the resolver predicts ${task}`);
       assert.equal(run.steps.length, expected.steps.length, task);
@@ -339,9 +350,23 @@ describe("a push through the real Tekton (controller, EventListener sink, core i
     assert.match(configuration.spec.template.spec.containers[0].image, new RegExp(`@${DIGEST}$`));
     assert.deepEqual(configurations.revisions, [`${APP}-${sha.slice(0, 7)}`]);
 
+    // The refused pushes: judged by the interceptors, and nothing made of them.
+    const judged = tekton.interceptors.lines.map((line) => String(line.msg));
+    assert.ok(
+      judged.some((msg) => /Continue:false .*payload signature check failed/.test(msg)),
+      "the github interceptor refused the wrong signature",
+    );
+    assert.ok(
+      judged.some((msg) => /Continue:false .*refs\/heads\/main.* did not return true/.test(msg)),
+      "the cel interceptor refused the other branch",
+    );
+    assert.equal((await kube.list(pipelineRunsPath)).length, 1, "the refused pushes made nothing");
+
     // Stopped first: a watch is logged when it ends, and informers list by watching.
+    const listenerUser = serviceAccountUser(NAMESPACE, listener.spec.serviceAccountName);
     await tekton.stop();
     tekton = undefined;
+    await audit.watchesEnded(listenerUser);
     const events = audit.since();
     const pipelineUser = serviceAccountUser(NAMESPACE, NAMES.pipelineServiceAccount);
     assert.ok(
@@ -359,7 +384,6 @@ describe("a push through the real Tekton (controller, EventListener sink, core i
     );
 
     // The EventListener's rights, from what the real sink called with its token.
-    const listenerUser = serviceAccountUser(NAMESPACE, listener.spec.serviceAccountName);
     const report = rightsReport(tier, events, "eventlistener", listenerUser, NAMESPACE);
     console.log(`      rights (kubectl auth can-i --as=${listenerUser}):`);
     for (const row of report.rows) console.log(`        ${row}`);

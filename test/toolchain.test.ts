@@ -10,6 +10,8 @@ import {
   cacheRoot,
   componentDir,
   COMPONENTS,
+  CORE_COMPONENTS,
+  parseGoVersion,
   locate,
   readVersions,
   TOOLCHAIN_DIR,
@@ -127,7 +129,7 @@ describe("finding the binaries", () => {
     assert.equal(found.found.etcd?.source, "cache");
     assert.deepEqual(
       found.missing,
-      COMPONENTS.filter((c) => c !== "etcd"),
+      CORE_COMPONENTS.filter((c) => c !== "etcd"),
     );
   });
 
@@ -148,7 +150,7 @@ describe("finding the binaries", () => {
     assert.match(found.found.etcd?.source ?? "", /KUBEBUILDER_ASSETS/);
     assert.match(found.found.kubernetes?.source ?? "", /KUBEBUILDER_ASSETS/);
     assert.match(found.found.kubernetesProvider?.source ?? "", /plugin cache/);
-    assert.deepEqual(found.missing, ["pulumi", "tekton"]);
+    assert.deepEqual(found.missing, ["pulumi"]);
   });
 
   it("uses a pulumi on PATH only at the pinned version", () => {
@@ -172,10 +174,32 @@ describe("finding the binaries", () => {
       CANARY_TOOLCHAIN_CACHE: fresh(),
       PULUMI_HOME: fresh(),
     });
-    assert.match(problem ?? "", /needs etcd, kubernetes, pulumi, kubernetesProvider/);
-    assert.match(problem ?? "", /Install Go 1\.26\.4 or newer/);
+    assert.match(problem ?? "", /needs etcd, kubernetes, pulumi, kubernetesProvider,/);
+    assert.match(problem ?? "", /without Go\. Install Go 1\.25 or newer/);
     assert.match(problem ?? "", /npm run toolchain/);
     assert.match(problem ?? "", /KUBEBUILDER_ASSETS/);
+  });
+
+  it("asks for the Go that Tekton's modules need, and no envtest alternative for Tekton", () => {
+    const bin = fresh();
+    const go = (version: string) =>
+      fs.writeFileSync(
+        path.join(bin, "go"),
+        `#!/bin/sh\necho go version ${version} linux/amd64\n`,
+        {
+          mode: 0o755,
+        },
+      );
+    const env = { PATH: bin, CANARY_TOOLCHAIN_CACHE: fresh(), PULUMI_HOME: fresh() };
+    go("go1.26.3");
+    assert.equal(toolchainProblem(env), undefined, "Go 1.26.3 builds the core");
+    const problem = toolchainProblem(env, COMPONENTS) ?? "";
+    assert.match(problem, /with go version go1\.26\.3 linux\/amd64\. Install Go 1\.26\.4 or newer/);
+    assert.doesNotMatch(problem, /KUBEBUILDER_ASSETS/);
+    go("go1.27rc1");
+    assert.equal(toolchainProblem(env, COMPONENTS), undefined);
+    assert.deepEqual(parseGoVersion("go version go1.26.8 linux/amd64"), [1, 26, 8]);
+    assert.deepEqual(parseGoVersion("go version go1.27 linux/amd64"), [1, 27, 0]);
   });
 });
 

@@ -7,7 +7,7 @@ import * as path from "path";
 import { crdsDirectory } from "../conformance/stackConformance";
 import { CONTEXT, startControlPlane, stopControlPlane } from "./controlPlane";
 import { pulumiEnvironment } from "./pulumiHome";
-import { cacheRoot, ensureToolchain, Toolchain } from "./toolchain";
+import { cacheRoot, COMPONENTS, ensureToolchain, Toolchain } from "./toolchain";
 
 const PROJECT_ROOT = path.resolve(__dirname, "..");
 const STATE = path.join(PROJECT_ROOT, ".e2e");
@@ -18,7 +18,8 @@ const say = (line: string): void => console.log(line);
 
 function build(): Toolchain {
   const started = Date.now();
-  const toolchain = ensureToolchain((line) => say(`toolchain: ${line}`));
+  // Everything the real tier runs, Tekton included.
+  const toolchain = ensureToolchain((line) => say(`toolchain: ${line}`), process.env, COMPONENTS);
   say(`toolchain: ready in ${((Date.now() - started) / 1000).toFixed(1)} s (cache ${cacheRoot()})`);
   return toolchain;
 }

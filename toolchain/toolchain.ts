@@ -57,6 +57,17 @@ export const COMPONENTS: readonly Component[] = [
   "kubernetesProvider",
   "tekton",
 ];
+/** What every real-tier suite needs; Tekton only the suite that runs it (and `npm run toolchain`). */
+export const CORE_COMPONENTS: readonly Component[] = COMPONENTS.filter((c) => c !== "tekton");
+
+/** The oldest Go that builds each component (its modules' `go` lines). */
+const MIN_GO: Readonly<Record<Component, readonly [number, number, number]>> = {
+  etcd: [1, 25, 0],
+  kubernetes: [1, 25, 0],
+  pulumi: [1, 25, 0],
+  kubernetesProvider: [1, 25, 0],
+  tekton: [1, 26, 4],
+};
 
 /** Rough disk a cold build of each component takes (module cache, build cache, binary). */
 const BUILD_GIGABYTES: Readonly<Record<Component, number>> = {
@@ -74,11 +85,14 @@ export interface Toolchain {
   readonly pulumi: string;
   readonly languageHost: string;
   readonly kubernetesProvider: string;
-  readonly tektonController: string;
-  readonly tektonEventListenerSink: string;
-  readonly tektonInterceptors: string;
+  /** Present when the Tekton component was asked for. */
+  readonly tekton?: {
+    readonly controller: string;
+    readonly eventListenerSink: string;
+    readonly interceptors: string;
+  };
   /** Where each component came from, for the log. */
-  readonly sources: Readonly<Record<Component, string>>;
+  readonly sources: Readonly<Partial<Record<Component, string>>>;
   readonly versions: ToolchainVersions;
 }
 
@@ -175,7 +189,10 @@ function fromUser(
 }
 
 /** Components found without building, and the ones that would have to be built. */
-export function locate(env: NodeJS.ProcessEnv = process.env): {
+export function locate(
+  env: NodeJS.ProcessEnv = process.env,
+  components: readonly Component[] = CORE_COMPONENTS,
+): {
   readonly found: Partial<Record<Component, Located>>;
   readonly missing: Component[];
 } {
@@ -183,7 +200,7 @@ export function locate(env: NodeJS.ProcessEnv = process.env): {
   const root = cacheRoot(env);
   const found: Partial<Record<Component, Located>> = {};
   const missing: Component[] = [];
-  for (const component of COMPONENTS) {
+  for (const component of components) {
     const user = fromUser(component, versions, env);
     const cached = inDir(component, componentDir(component, versions, root));
     if (user !== undefined) found[component] = user;
@@ -199,18 +216,43 @@ export function goVersion(env: NodeJS.ProcessEnv = process.env): string | undefi
   return go === undefined ? undefined : output(go, ["version"]);
 }
 
+/** `[major, minor, patch]` of a `go version` line, or undefined. */
+export function parseGoVersion(line: string): [number, number, number] | undefined {
+  const match = /\bgo(\d+)\.(\d+)(?:\.(\d+))?/.exec(line);
+  return match ? [Number(match[1]), Number(match[2]), Number(match[3] ?? 0)] : undefined;
+}
+
+function atLeast(have: readonly number[], need: readonly number[]): boolean {
+  for (let i = 0; i < need.length; i++) {
+    if (have[i] !== need[i]) return have[i] > need[i];
+  }
+  return true;
+}
+
 /**
- * Why the toolchain cannot be had on this machine, or undefined when it can (everything found,
- * or Go present to build what is missing).
+ * Why `components` cannot be had on this machine, or undefined when they can (all found, or a
+ * Go new enough to build what is missing).
  */
-export function toolchainProblem(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const { missing } = locate(env);
-  if (missing.length === 0 || goVersion(env) !== undefined) return undefined;
+export function toolchainProblem(
+  env: NodeJS.ProcessEnv = process.env,
+  components: readonly Component[] = CORE_COMPONENTS,
+): string | undefined {
+  const { missing } = locate(env, components);
+  if (missing.length === 0) return undefined;
+  const need = missing.map((c) => MIN_GO[c]).reduce((a, b) => (atLeast(a, b) ? a : b));
+  const needText = need[2] === 0 ? `${need[0]}.${need[1]}` : need.join(".");
+  const go = goVersion(env);
+  const have = go === undefined ? undefined : parseGoVersion(go);
+  if (have !== undefined && atLeast(have, need)) return undefined;
+  const alternative = missing.includes("tekton")
+    ? ""
+    : ", or point KUBEBUILDER_ASSETS at envtest's binaries and put the Pulumi " +
+      `CLI v${readVersions().pulumi} on PATH`;
   return (
     `the real tier needs ${missing.join(", ")}, which are not in ${cacheRoot(env)} and cannot ` +
-    `be built without Go. Install Go 1.26.4 or newer (with access to a Go module proxy) and run ` +
-    "`npm run toolchain`, or point KUBEBUILDER_ASSETS at envtest's binaries and put the Pulumi " +
-    `CLI v${readVersions().pulumi} on PATH`
+    `be built ${go === undefined ? "without Go" : `with ${go}`}. Install Go ${needText} or ` +
+    "newer (with access to a Go module proxy) and run `npm run toolchain`" +
+    alternative
   );
 }
 
@@ -375,13 +417,15 @@ function buildKubernetesProvider(versions: ToolchainVersions, out: string): void
 export function ensureToolchain(
   log: (line: string) => void = () => undefined,
   env: NodeJS.ProcessEnv = process.env,
+  components: readonly Component[] = CORE_COMPONENTS,
 ): Toolchain {
   const versions = readVersions();
   const root = cacheRoot(env);
-  const { missing } = locate(env);
+  const { missing } = locate(env, components);
   if (missing.length > 0) {
-    const go = goVersion(env);
-    if (go === undefined) throw new Error(toolchainProblem(env));
+    const problem = toolchainProblem(env, components);
+    if (problem !== undefined) throw new Error(problem);
+    const go = goVersion(env) ?? "go";
     const needed = missing.reduce((sum, c) => sum + BUILD_GIGABYTES[c], 0) * 1e9;
     const places = [root, goEnv("GOMODCACHE"), goEnv("GOCACHE")];
     const free = Math.min(...places.map(freeBytes));
@@ -399,18 +443,17 @@ export function ensureToolchain(
       log(`built ${component} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     }
   }
-  const { found, missing: still } = locate(env);
+  const { found, missing: still } = locate(env, components);
   if (still.length > 0) throw new Error(`still missing after the build: ${still.join(", ")}`);
   const file = (component: Component, name: string): string => {
     const located = found[component];
     if (located === undefined) throw new Error(`${component} not found`);
     return located.files[name];
   };
-  const sources = Object.fromEntries(COMPONENTS.map((c) => [c, found[c]?.source ?? "?"])) as Record<
-    Component,
-    string
-  >;
-  for (const component of COMPONENTS) log(`${component}: ${sources[component]}`);
+  const sources = Object.fromEntries(
+    components.map((c) => [c, found[c]?.source ?? "?"]),
+  ) as Partial<Record<Component, string>>;
+  for (const component of components) log(`${component}: ${sources[component]}`);
   return {
     etcd: file("etcd", "etcd"),
     kubeApiserver: file("kubernetes", "kube-apiserver"),
@@ -418,9 +461,15 @@ export function ensureToolchain(
     pulumi: file("pulumi", "pulumi"),
     languageHost: file("pulumi", "pulumi-language-nodejs"),
     kubernetesProvider: file("kubernetesProvider", "pulumi-resource-kubernetes"),
-    tektonController: file("tekton", "tekton-controller"),
-    tektonEventListenerSink: file("tekton", "tekton-eventlistenersink"),
-    tektonInterceptors: file("tekton", "tekton-interceptors"),
+    ...(components.includes("tekton")
+      ? {
+          tekton: {
+            controller: file("tekton", "tekton-controller"),
+            eventListenerSink: file("tekton", "tekton-eventlistenersink"),
+            interceptors: file("tekton", "tekton-interceptors"),
+          },
+        }
+      : {}),
     sources,
     versions,
   };

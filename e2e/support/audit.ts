@@ -4,6 +4,7 @@
 import * as fs from "fs";
 
 export interface AuditEvent {
+  readonly auditID?: string;
   readonly verb: string;
   readonly requestURI: string;
   readonly user: { readonly username: string };
@@ -35,6 +36,42 @@ export class AuditLog {
 
   constructor(private readonly file: string) {
     this.offset = fs.existsSync(file) ? fs.statSync(file).size : 0;
+  }
+
+  /**
+   * Watches of `user` started since the cursor that have not ended yet: a watch is logged as
+   * complete only when it ends, a moment after its client goes.
+   */
+  openWatches(user: string): number {
+    if (!fs.existsSync(this.file)) return 0;
+    const text = fs.readFileSync(this.file).subarray(this.offset).toString("utf8");
+    const open = new Set<string>();
+    for (const line of text.split("\n")) {
+      if (line.trim() === "") continue;
+      let event: AuditEvent;
+      try {
+        event = JSON.parse(line) as AuditEvent;
+      } catch {
+        continue; // the line being written
+      }
+      if (event.verb !== "watch" || event.user.username !== user || !event.auditID) continue;
+      if (event.stage === "ResponseStarted") open.add(event.auditID);
+      if (event.stage === "ResponseComplete") open.delete(event.auditID);
+    }
+    return open.size;
+  }
+
+  /** Waits (at most `timeoutMs`) until every watch `user` started since the cursor has ended. */
+  async watchesEnded(user: string, timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.openWatches(user) > 0) {
+      if (Date.now() > deadline) {
+        throw new Error(
+          `${user}: ${this.openWatches(user)} watches still open after ${timeoutMs} ms`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   /** The completed requests logged since the last call (or since the cursor was made). */

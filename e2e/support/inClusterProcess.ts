@@ -39,6 +39,8 @@ export interface ScriptProcess {
   readonly pid: number;
   /** Every line of stdout and stderr, parsed when JSON (else {msg: "not JSON", text}), in order. */
   readonly lines: Record<string, unknown>[];
+  /** Whether the process has ended (or could not start). */
+  hasExited(): boolean;
   /** Resolves to the first line `match` accepts, or rejects after `timeoutMs`. */
   waitForLine(
     match: (line: Record<string, unknown>) => boolean,
@@ -94,13 +96,20 @@ export function startProcess(
   collect(child.stdout as NodeJS.ReadableStream);
   collect(child.stderr as NodeJS.ReadableStream);
   let gone = false;
-  const exited = new Promise<number | null>((resolve) =>
+  const exited = new Promise<number | null>((resolve) => {
     child.on("exit", (code) => {
       gone = true;
       waiters.splice(0).forEach((wake) => wake());
       resolve(code);
-    }),
-  );
+    });
+    // Not startable (ENOENT, EACCES): recorded as a line, and the process counts as ended.
+    child.on("error", (error) => {
+      lines.push({ msg: "cannot start", error: error.message });
+      gone = true;
+      waiters.splice(0).forEach((wake) => wake());
+      resolve(127);
+    });
+  });
   const kill = (): void => {
     if (!gone) child.kill("SIGKILL");
   };
@@ -109,6 +118,7 @@ export function startProcess(
   return {
     pid,
     lines,
+    hasExited: () => gone,
     waitForLine(match, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       return new Promise((resolve, reject) => {

@@ -124,6 +124,7 @@ export function playRevisionSource(options: {
       },
     );
     timer = setTimeout(() => stream?.stop(), (options.maxSeconds ?? 600) * 1000);
+    timer.unref();
   })();
 
   return {
@@ -248,6 +249,7 @@ export function playSmokeRoutes(options: {
       if (event.type === "ADDED") enqueue(event.object);
     });
     timer = setTimeout(() => stream?.stop(), (options.maxSeconds ?? 600) * 1000);
+    timer.unref();
   })();
 
   return {
@@ -365,6 +367,7 @@ export function playConfigurations(options: {
       if (event.type === "ADDED" || event.type === "MODIFIED") enqueue(event.object);
     });
     timer = setTimeout(() => stream?.stop(), (options.maxSeconds ?? 600) * 1000);
+    timer.unref();
   })();
 
   return {

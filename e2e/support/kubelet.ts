@@ -112,26 +112,39 @@ export interface Kubelet {
   stop(): Promise<void>;
 }
 
+/** Step processes still running, by process group: killed on stop, at the deadline, at exit. */
+const runningSteps = new Set<number>();
+function killStep(pid: number): void {
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // Already gone.
+  }
+}
+process.once("exit", () => runningSteps.forEach(killStep));
+
+/** Runs one step in a process group of its own, so a timeout stops what it started too. */
 function runStep(
   file: string,
   env: Record<string, string>,
   cwd: string,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(file, [], { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(file, [], { env, cwd, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const pid = child.pid;
+    if (pid !== undefined) runningSteps.add(pid);
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
-    child.on("error", (error) => {
+    const timer = setTimeout(() => pid !== undefined && killStep(pid), 120_000);
+    const done = (code: number | null, more = ""): void => {
       clearTimeout(timer);
-      resolve({ code: 127, stdout, stderr: `${stderr}${error.message}` });
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+      if (pid !== undefined) runningSteps.delete(pid);
+      resolve({ code, stdout, stderr: `${stderr}${more}` });
+    };
+    child.on("error", (error) => done(127, error.message));
+    child.on("close", (code) => done(code));
   });
 }
 
@@ -295,6 +308,7 @@ export function playKubelet(options: KubeletOptions): Kubelet {
       if (event.type === "ADDED") enqueue(event.object as Pod);
     });
     timer = setTimeout(() => stream?.stop(), (options.maxSeconds ?? 600) * 1000);
+    timer.unref();
   })();
 
   return {
@@ -305,6 +319,7 @@ export function playKubelet(options: KubeletOptions): Kubelet {
       await started;
       stream?.stop();
       clearTimeout(timer);
+      runningSteps.forEach(killStep);
       await queue;
     },
   };

@@ -13,7 +13,13 @@ import {
   stopControlPlane,
 } from "../../toolchain/controlPlane";
 import { pulumiEnvironment } from "../../toolchain/pulumiHome";
-import { ensureToolchain, Toolchain, toolchainProblem } from "../../toolchain/toolchain";
+import {
+  Component,
+  CORE_COMPONENTS,
+  ensureToolchain,
+  Toolchain,
+  toolchainProblem,
+} from "../../toolchain/toolchain";
 import { crdsDirectory } from "../../conformance/stackConformance";
 import { skipOrFailInCi } from "../../test/support/skip";
 import { Kube } from "./kube";
@@ -54,10 +60,12 @@ export function startTools(context: Mocha.Context): Tools {
 }
 
 /** Why the tier cannot start here (no binaries and no Go, no CRDs), or undefined. */
-export function realTierProblem(): string | undefined {
+export function realTierProblem(
+  components: readonly Component[] = CORE_COMPONENTS,
+): string | undefined {
   const crds = crdsDirectory();
   return (
-    toolchainProblem() ??
+    toolchainProblem(process.env, components) ??
     (fs.existsSync(crds)
       ? undefined
       : `the upstream CRDs are not at ${crds}: put ../shared/crds beside the project, or set ` +
@@ -70,15 +78,24 @@ export function realTierProblem(): string | undefined {
  * builds the toolchain here). Skips, saying what is missing, when neither the binaries nor Go
  * are there, except under CI=true.
  */
-export async function startRealTier(context: Mocha.Context): Promise<RealTier> {
-  const problem = realTierProblem();
+export async function startRealTier(
+  context: Mocha.Context,
+  components: readonly Component[] = CORE_COMPONENTS,
+): Promise<RealTier> {
+  const problem = realTierProblem(components);
   if (problem !== undefined) skipOrFailInCi(context, problem);
-  return startTier();
+  return startTier(components);
 }
 
 /** Starts the tier; throws when it cannot (see realTierProblem). */
-export async function startTier(): Promise<RealTier> {
-  const toolchain = ensureToolchain((line) => console.log(`      toolchain: ${line}`));
+export async function startTier(
+  components: readonly Component[] = CORE_COMPONENTS,
+): Promise<RealTier> {
+  const toolchain = ensureToolchain(
+    (line) => console.log(`      toolchain: ${line}`),
+    process.env,
+    components,
+  );
   const crds = crdsDirectory();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "canary-e2e-"));
   const plane = await startControlPlane({

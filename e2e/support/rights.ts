@@ -37,13 +37,16 @@ export function callsOf(events: readonly AuditEvent[], user: string): Call[] {
 
 /** `kubectl auth can-i` as `user`: whether the API server would allow the call. */
 export function canI(tier: RealTier, user: string, call: Call): boolean {
+  // `revisions/status` would be read as a resource named "status": the subresource is a flag.
+  const [resource, subresource] = call.resource.split("/");
   const args = [
     "--kubeconfig",
     tier.plane.kubeconfig,
     "auth",
     "can-i",
     call.verb,
-    call.resource,
+    resource,
+    ...(subresource !== undefined ? [`--subresource=${subresource}`] : []),
     ...(call.namespace !== "" ? ["-n", call.namespace] : []),
     `--as=${user}`,
   ];

@@ -5,6 +5,10 @@
 // What a release install would also bring and these need is created here: the system namespace
 // with the controller's ConfigMaps (empty: Tekton's defaults), the interceptors' certificate
 // Secret, and ClusterInterceptors addressed by URL (no Triggers controller fills their address).
+// Every request goes to loopback, but not every listener can be held there: the interceptors
+// listen on *:8443 and the sink on *:<port> (both hard-coded in Triggers), and the controller's
+// and sink's probe, metrics and profiling servers on all interfaces (free ports are chosen, and
+// the controller's second health server always tries :8080; it only logs when that is taken).
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
@@ -37,12 +41,23 @@ export interface Tekton {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+/** `count` distinct free ports, all held until every one is chosen. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => net.createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<number>((resolve) =>
+            server.listen(0, "127.0.0.1", () =>
+              resolve((server.address() as net.AddressInfo).port),
+            ),
+          ),
+      ),
+    );
+  } finally {
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  }
 }
 
 async function portIsFree(port: number): Promise<boolean> {
@@ -57,9 +72,13 @@ async function until<T>(
   what: string,
   timeoutMs: number,
   probe: () => Promise<T | undefined>,
+  process?: ScriptProcess,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    if (process?.hasExited()) {
+      throw new Error(`${what}: the process ended: ${JSON.stringify(process.lines.slice(-5))}`);
+    }
     const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() >= deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
@@ -133,8 +152,12 @@ export async function startTekton(
         "there; stop whatever holds it (`ss -ltnp 'sport = :8443'`) and run the tests again",
     );
   }
-  await installSystemObjects(tier.kube);
   const { toolchain } = tier;
+  const binaries = toolchain.tekton;
+  if (binaries === undefined) {
+    throw new Error("the tier was started without Tekton: startRealTier(this, COMPONENTS)");
+  }
+  await installSystemObjects(tier.kube);
   const started: ScriptProcess[] = [];
   const stopAll = async (): Promise<void> => {
     // The sink never handles SIGTERM (its server ignores the context): it gets SIGKILL.
@@ -145,7 +168,7 @@ export async function startTekton(
   let sink: ScriptProcess | undefined;
   try {
     const interceptors = startProcess(
-      toolchain.tektonInterceptors,
+      binaries.interceptors,
       ["-kubeconfig", tier.plane.kubeconfig],
       {
         SYSTEM_NAMESPACE: TEKTON_NAMESPACE,
@@ -155,16 +178,22 @@ export async function startTekton(
     );
     started.push(interceptors);
     for (const name of INTERCEPTORS) {
-      await until(`ClusterInterceptor ${name} gets its caBundle`, 60_000, async () => {
-        const object = (await tier.kube.ok(
-          "GET",
-          `/apis/triggers.tekton.dev/v1alpha1/clusterinterceptors/${name}`,
-        )) as { spec: { clientConfig: { caBundle?: string } } };
-        return object.spec.clientConfig.caBundle ? true : undefined;
-      });
+      await until(
+        `ClusterInterceptor ${name} gets its caBundle`,
+        60_000,
+        async () => {
+          const object = (await tier.kube.ok(
+            "GET",
+            `/apis/triggers.tekton.dev/v1alpha1/clusterinterceptors/${name}`,
+          )) as { spec: { clientConfig: { caBundle?: string } } };
+          return object.spec.clientConfig.caBundle ? true : undefined;
+        },
+        interceptors,
+      );
     }
 
-    const controllerPorts = [await freePort(), await freePort(), await freePort()];
+    const [probesPort, metricsPort, profilingPort, sinkPort, sinkMetrics, sinkProfiling] =
+      await freePorts(6);
     const images = (v: string) => [
       "-entrypoint-image",
       `ghcr.io/tektoncd/pipeline/entrypoint:${v}`,
@@ -180,7 +209,7 @@ export async function startTekton(
       "mcr.microsoft.com/powershell:nanoserver",
     ];
     const controller = startProcess(
-      toolchain.tektonController,
+      binaries.controller,
       [
         "-kubeconfig",
         tier.plane.kubeconfig,
@@ -191,17 +220,15 @@ export async function startTekton(
         SYSTEM_NAMESPACE: TEKTON_NAMESPACE,
         METRICS_DOMAIN: "tekton.dev/pipeline",
         KUBERNETES_MIN_VERSION: "v1.28.0",
-        PROBES_PORT: String(controllerPorts[0]),
-        METRICS_PROMETHEUS_PORT: String(controllerPorts[1]),
-        PROFILING_PORT: String(controllerPorts[2]),
+        PROBES_PORT: String(probesPort),
+        METRICS_PROMETHEUS_PORT: String(metricsPort),
+        PROFILING_PORT: String(profilingPort),
       },
     );
     started.push(controller);
 
-    const sinkPort = await freePort();
-    const [metricsPort, profilingPort] = [await freePort(), await freePort()];
     sink = startProcess(
-      toolchain.tektonEventListenerSink,
+      binaries.eventListenerSink,
       [
         "-kubeconfig",
         kubeconfigWithToken(tier, `${listener.namespace}-${listener.name}`, listener.token),
@@ -215,24 +242,26 @@ export async function startTekton(
       {
         SYSTEM_NAMESPACE: TEKTON_NAMESPACE,
         NAMESPACE: listener.namespace,
-        METRICS_PROMETHEUS_PORT: String(metricsPort),
-        PROFILING_PORT: String(profilingPort),
+        METRICS_PROMETHEUS_PORT: String(sinkMetrics),
+        PROFILING_PORT: String(sinkProfiling),
       },
     );
     started.push(sink);
     const sinkUrl = `http://127.0.0.1:${sinkPort}`;
     const liveSink = sink;
-    await until("the EventListener sink answers /live", 60_000, async () => {
-      if (liveSink.lines.some((line) => line.level === "fatal")) {
-        throw new Error(`the sink stopped: ${JSON.stringify(liveSink.lines.slice(-5))}`);
-      }
-      try {
-        const response = await fetch(`${sinkUrl}/live`);
-        return response.ok ? true : undefined;
-      } catch {
-        return undefined;
-      }
-    });
+    await until(
+      "the EventListener sink answers /live",
+      60_000,
+      async () => {
+        try {
+          const response = await fetch(`${sinkUrl}/live`, { signal: AbortSignal.timeout(5000) });
+          return response.ok ? true : undefined;
+        } catch {
+          return undefined;
+        }
+      },
+      liveSink,
+    );
     return { sinkUrl, controller, interceptors, sink, stop: stopAll };
   } catch (error) {
     await stopAll();
