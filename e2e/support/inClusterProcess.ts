@@ -53,6 +53,10 @@ export interface ScriptProcess {
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
 }
 
+/** Processes started here and still running: killed if this process ends first (one listener). */
+const running = new Set<ChildProcess>();
+process.once("exit", () => running.forEach((child) => child.kill("SIGKILL")));
+
 /** Starts `node <script>` with exactly `env` (and PATH). */
 export function startScript(script: string, env: Record<string, string>): ScriptProcess {
   return startProcess(process.execPath, [script], env);
@@ -71,6 +75,7 @@ export function startProcess(
   });
   if (child.pid === undefined) throw new Error(`could not start ${command}`);
   const pid = child.pid;
+  running.add(child);
   const lines: Record<string, unknown>[] = [];
   const waiters: (() => void)[] = [];
   const collect = (stream: NodeJS.ReadableStream): void => {
@@ -99,6 +104,7 @@ export function startProcess(
   const exited = new Promise<number | null>((resolve) => {
     child.on("exit", (code) => {
       gone = true;
+      running.delete(child);
       waiters.splice(0).forEach((wake) => wake());
       resolve(code);
     });
@@ -106,6 +112,7 @@ export function startProcess(
     child.on("error", (error) => {
       lines.push({ msg: "cannot start", error: error.message });
       gone = true;
+      running.delete(child);
       waiters.splice(0).forEach((wake) => wake());
       resolve(127);
     });
@@ -113,7 +120,6 @@ export function startProcess(
   const kill = (): void => {
     if (!gone) child.kill("SIGKILL");
   };
-  process.once("exit", kill);
 
   return {
     pid,
@@ -143,7 +149,6 @@ export function startProcess(
       const timer = setTimeout(kill, graceMs);
       const code = await exited;
       clearTimeout(timer);
-      process.removeListener("exit", kill);
       return code;
     },
   };

@@ -87,6 +87,25 @@ export async function startRealTier(
   return startTier(components);
 }
 
+/** Control planes started here and not stopped yet: the state folders their PIDs are in. */
+const runningPlanes = new Set<string>();
+function stopPlaneQuietly(dir: string): void {
+  runningPlanes.delete(dir);
+  try {
+    stopControlPlane(dir);
+  } catch {
+    // Best effort on the way out; the error was already someone else's.
+  }
+}
+// The control planes run detached: stop them however this process ends (one listener each).
+process.once("exit", () => runningPlanes.forEach(stopPlaneQuietly));
+for (const name of ["SIGINT", "SIGTERM"] as const) {
+  process.once(name, () => {
+    runningPlanes.forEach(stopPlaneQuietly);
+    process.exit(130);
+  });
+}
+
 /** Starts the tier; throws when it cannot (see realTierProblem). */
 export async function startTier(
   components: readonly Component[] = CORE_COMPONENTS,
@@ -105,21 +124,8 @@ export async function startTier(
     auditPolicyFile: path.join(PROJECT_ROOT, "e2e", "audit-policy.yaml"),
     log: (line) => console.log(`      cluster: ${line}`),
   });
-  // The control plane runs detached: stop it however this process ends.
-  const stop = (): void => {
-    try {
-      stopControlPlane(plane.dir);
-    } catch {
-      // Best effort on the way out; the error was already someone else's.
-    }
-  };
-  process.once("exit", stop);
-  for (const name of ["SIGINT", "SIGTERM"] as const) {
-    process.once(name, () => {
-      stop();
-      process.exit(130);
-    });
-  }
+  runningPlanes.add(plane.dir);
+  const stop = (): void => stopPlaneQuietly(plane.dir);
   let pulumi: Record<string, string>;
   try {
     pulumi = pulumiEnvironment(path.join(dir, "pulumi"), toolchain);
@@ -143,6 +149,7 @@ export async function startTier(
 /** Stops the control plane (by the PIDs it recorded) and removes every file of the tier. */
 export function stopRealTier(tier: RealTier | undefined): void {
   if (tier === undefined) return;
+  runningPlanes.delete(tier.plane.dir);
   stopControlPlane(tier.plane.dir);
   fs.rmSync(tier.dir, { recursive: true, force: true });
 }
