@@ -2,7 +2,9 @@
 // Components never read config themselves: they take typed args built from this object, so a
 // run under mocks and a real `pulumi up` see exactly the same values and defaults.
 import * as pulumi from "@pulumi/pulumi";
-import { isDns1035Label, isDnsHostName, MAX_LABEL_LENGTH } from "./components/dnsNames";
+import { isDns1035Label, isDnsHostName, MAX_LABEL_LENGTH } from "./common/dnsNames";
+import { imageRepositoryProblem, pinnedImageProblem } from "./common/images";
+import { repositoryPathProblem } from "./common/repositoryPaths";
 import {
   PLATFORM_DEFAULT_VERSIONS,
   PLATFORM_VERSION_FIELDS,
@@ -654,10 +656,7 @@ function readTester(read: ConfigReader): TesterConfig {
     timeoutSeconds:
       tester?.integer("timeoutSeconds", TESTER_DEFAULTS.timeoutSeconds, 1, 300) ??
       TESTER_DEFAULTS.timeoutSeconds,
-    image:
-      tester?.text("image", {
-        check: (value) => (/^\S+$/.test(value) ? undefined : "must be an image reference"),
-      }) ?? TESTER_DEFAULTS.image,
+    image: tester?.text("image", { check: pinnedImageProblem }) ?? TESTER_DEFAULTS.image,
   });
 }
 
@@ -774,9 +773,11 @@ function readBuildConfig(read: ConfigReader, renderOnly: boolean): BuildConfig {
     "pulumi config set --path source.contextDir app",
   );
   const contextDir =
-    sourceObject?.text("contextDir", { check: relativePathProblem }) ?? SOURCE_DEFAULTS.contextDir;
+    sourceObject?.text("contextDir", { check: repositoryPathProblem }) ??
+    SOURCE_DEFAULTS.contextDir;
   const dockerfile =
-    sourceObject?.text("dockerfile", { check: relativePathProblem }) ?? SOURCE_DEFAULTS.dockerfile;
+    sourceObject?.text("dockerfile", { check: repositoryPathProblem }) ??
+    SOURCE_DEFAULTS.dockerfile;
 
   const stepImagesObject = read.object(
     "stepImages",
@@ -784,9 +785,7 @@ function readBuildConfig(read: ConfigReader, renderOnly: boolean): BuildConfig {
     "pulumi config set --path stepImages.node node:24-alpine",
   );
   const stepImage = (field: "git" | "buildah" | "node"): Partial<Record<typeof field, string>> => {
-    const value = stepImagesObject?.text(field, {
-      check: (v) => (/^\S+$/.test(v) ? undefined : "must be an image reference without spaces"),
-    });
+    const value = stepImagesObject?.text(field, { check: pinnedImageProblem });
     return value === undefined ? {} : { [field]: value };
   };
 
@@ -904,23 +903,6 @@ function branchProblem(value: string): string | undefined {
   return invalid
     ? "must be a branch name as git allows it, without `refs/heads/` (e.g. `main` or `release/v2`)"
     : undefined;
-}
-
-/** `[registry[:port]/]path` in lower case, with no tag or digest: the pipeline adds the tag. */
-function imageRepositoryProblem(value: string): string | undefined {
-  const component = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
-  const registry = "(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?";
-  return new RegExp(`^${registry}${component}(?:/${component})*$`).test(value)
-    ? undefined
-    : "must be an image repository without tag or digest, e.g. `registry.example.com/team/hello` " +
-        "or `localhost:5001/hello`";
-}
-
-function relativePathProblem(value: string): string | undefined {
-  if (value.startsWith("/") || value.split("/").includes("..")) {
-    return "must be a path inside the repository, relative and without `..`";
-  }
-  return undefined;
 }
 
 function dockerConfigProblem(plain: string): string | undefined {

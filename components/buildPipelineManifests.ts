@@ -10,7 +10,6 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { Manifest } from "./manifest";
-import { isDns1035Label, isDns1123Label, isDns1123Subdomain } from "./dnsNames";
 import {
   GITHUB_TOKEN_SECRET_KEY,
   PIPELINE_PARAMS,
@@ -175,93 +174,6 @@ export const BUILDAH_SECURITY_CONTEXT = Object.freeze({
   seccompProfile: { type: "Unconfined" },
   appArmorProfile: { type: "Unconfined" },
 });
-
-// ---- validation of the spec ------------------------------------------------------------------
-
-// registry[:port]/path, no tag and no digest (the distribution reference grammar, simplified:
-// the first component may be a host with a port, the rest are lowercase path components).
-const PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
-const IMAGE_REPOSITORY = new RegExp(
-  `^(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]+)?/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*$`,
-);
-const IMAGE_TAG_OR_DIGEST = /(?::([\w][\w.-]{0,127}))?(@sha256:[0-9a-f]{64})?$/;
-
-/**
- * The longest app name for which the revision name `<app>-<sha7>` is still a 63-character label.
- * (config.ts allows less: the tester's per-revision route `<app>-<sha7>-smoke` must fit too.)
- */
-export const MAX_APP_LENGTH_FOR_REVISIONS = 63 - 8;
-
-function fail(field: string, value: unknown, valid: string): never {
-  throw new Error(`build pipeline: ${field} ${JSON.stringify(value)} is invalid: ${valid}`);
-}
-
-function checkRelativePath(field: string, value: string): void {
-  if (
-    value === "" ||
-    path.posix.isAbsolute(value) ||
-    value.split("/").includes("..") ||
-    /[\u0000-\u001f]/.test(value)
-  ) {
-    fail(field, value, "must be a relative path inside the repository, without '..'");
-  }
-}
-
-function checkImage(field: string, image: string): void {
-  const match = IMAGE_TAG_OR_DIGEST.exec(image.slice(image.lastIndexOf("/") + 1));
-  const tag = match?.[1];
-  const digest = match?.[2];
-  if (/\s/.test(image) || image === "" || (tag === undefined && digest === undefined)) {
-    fail(field, image, "must name a version tag or a digest (<image>:<tag>[@sha256:<digest>])");
-  }
-  if (tag === "latest" && digest === undefined) {
-    fail(field, image, "must not float on `latest`: pin a version tag or a digest");
-  }
-}
-
-/** Throws an Error naming the first invalid field of the spec. */
-export function validateBuildPipelineSpec(spec: BuildPipelineSpec): void {
-  if (!isDns1035Label(spec.app) || spec.app.length > MAX_APP_LENGTH_FOR_REVISIONS) {
-    fail(
-      "app",
-      spec.app,
-      `must be a DNS-1035 label of at most ${MAX_APP_LENGTH_FOR_REVISIONS} characters, so that the ` +
-        `revision name <app>-<sha7> is at most 63`,
-    );
-  }
-  if (!isDns1123Label(spec.namespace)) {
-    fail("namespace", spec.namespace, "must be a DNS-1123 label of at most 63 characters");
-  }
-  if (!IMAGE_REPOSITORY.test(spec.imageRepository)) {
-    fail(
-      "imageRepository",
-      spec.imageRepository,
-      "must be registry/repository without tag or digest (e.g. registry.example.com/team/hello)",
-    );
-  }
-  checkRelativePath("contextDir", spec.contextDir);
-  checkRelativePath("dockerfile", spec.dockerfile);
-  checkImage("images.git", spec.images.git);
-  checkImage("images.buildah", spec.images.buildah);
-  checkImage("images.node", spec.images.node);
-  if (!isDns1123Subdomain(spec.appServiceAccountName)) {
-    fail("appServiceAccountName", spec.appServiceAccountName, "must be a DNS-1123 subdomain");
-  }
-  if (spec.statusTokenSecretName !== undefined && !isDns1123Subdomain(spec.statusTokenSecretName)) {
-    fail("statusTokenSecretName", spec.statusTokenSecretName, "must be a DNS-1123 subdomain");
-  }
-  if (spec.githubApiUrl !== undefined) {
-    let protocol = "";
-    try {
-      protocol = new URL(spec.githubApiUrl).protocol;
-    } catch {
-      // reported below
-    }
-    if (protocol !== "https:") {
-      fail("githubApiUrl", spec.githubApiUrl, "must be an https:// URL");
-    }
-  }
-}
 
 // ---- manifests -------------------------------------------------------------------------------
 
@@ -514,7 +426,6 @@ function commitStatusTask(spec: BuildPipelineSpec): Manifest {
 
 /** The four Tasks: `<app>-fetch-source`, `-build-image`, `-deploy`, `-commit-status`. */
 export function taskManifests(spec: BuildPipelineSpec): Manifest[] {
-  validateBuildPipelineSpec(spec);
   return [
     fetchSourceTask(spec),
     buildImageTask(spec),
@@ -558,7 +469,6 @@ function statusTask(
 
 /** The Pipeline `<app>-build-deploy`: fetch -> build -> deploy, with commit statuses around them. */
 export function pipelineManifest(spec: BuildPipelineSpec): Manifest {
-  validateBuildPipelineSpec(spec);
   const N = PIPELINE_TASK_NAMES;
   const names = pipelineResourceNames(spec.app);
   const reportsStatus = spec.statusTokenSecretName !== undefined;

@@ -2,7 +2,7 @@
 // fit them to a kind cluster, and which consumer waits for what. Pure, so the plan is tested
 // without Pulumi.
 import { createHash } from "crypto";
-import { isDnsHostName } from "./dnsNames";
+import { isDnsHostName } from "../common/dnsNames";
 
 /** Release tags of the upstream projects the Platform installs. */
 export interface PlatformVersions {

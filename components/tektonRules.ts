@@ -24,7 +24,7 @@
 // substitutes all the same.
 //
 // Pure module: no Pulumi, no I/O.
-import { isDns1123Label } from "./dnsNames";
+import { isDns1123Label } from "../common/dnsNames";
 import type { Manifest } from "./manifest";
 
 export interface TektonRuleViolation {

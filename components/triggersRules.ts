@@ -21,7 +21,7 @@
 // or never (a template param nobody supplies stays a literal `$(tt.params.X)` in the PipelineRun).
 // A few webhook checks are left out because these manifests never use the fields: pod template
 // masks of spec.resources, webhook interceptor headers, EventListener annotations.
-import { isDns1123Subdomain } from "./dnsNames";
+import { isDns1123Subdomain } from "../common/dnsNames";
 import { KubernetesManifest } from "./githubTriggerManifests";
 
 export interface TriggerRuleViolation {

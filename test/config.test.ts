@@ -13,7 +13,13 @@ import {
   tagHostProblems,
   TESTER_DEFAULTS,
 } from "../config";
-import { everyRevisionPassed, runProgram } from "../conformance/programRunner";
+import {
+  everyRevisionPassed,
+  loadStackConfig,
+  runProgram,
+  stackFiles,
+  withStandInSecrets,
+} from "../conformance/programRunner";
 import { withChanges } from "./support/resources";
 
 const BASE: Record<string, string> = {
@@ -387,6 +393,11 @@ const BAD_CONFIGS: [string, Record<string, string | undefined>, string][] = [
     "canary-release:tester.enabled",
   ],
   [
+    "tester image floating on latest",
+    { "canary-release:tester": '{"image":"node:latest"}' },
+    "canary-release:tester.image",
+  ],
+  [
     "tester with an unknown field",
     { "canary-release:tester": '{"expectedStatus":200}' },
     "canary-release:tester.expectedStatus",
@@ -703,6 +714,31 @@ describe("config: build on push", () => {
       "canary-release:stepImages.node",
     ],
     [
+      "step image floating on latest",
+      { "canary-release:stepImages": '{"node":"node:latest"}' },
+      "canary-release:stepImages.node",
+    ],
+    [
+      "step image without a tag or digest",
+      { "canary-release:stepImages": '{"git":"alpine/git"}' },
+      "canary-release:stepImages.git",
+    ],
+    [
+      "image registry host starting with a dash",
+      { "canary-release:image": '{"repository":"-registry.io/team/hello"}' },
+      "canary-release:image.repository",
+    ],
+    [
+      "source context with a newline",
+      { "canary-release:source": '{"contextDir":"app\\nrm -rf /"}' },
+      "canary-release:source.contextDir",
+    ],
+    [
+      "dockerfile with an escape character",
+      { "canary-release:source": '{"dockerfile":"Docker\\u001bfile"}' },
+      "canary-release:source.dockerfile",
+    ],
+    [
       "step image for an unknown step",
       { "canary-release:stepImages": '{"kaniko":"x"}' },
       "canary-release:stepImages.kaniko",
@@ -729,6 +765,27 @@ describe("config: build on push", () => {
       assert.deepEqual(run.resources, []);
     });
   }
+
+  it("the prod stack file with a floating step image and a step to 50 % registers nothing", async () => {
+    // Reported: 13 custom resources, the production Route at 50/50 among them, were registered
+    // before the build pipeline refused the image: a half-applied update of production traffic.
+    const prod = withStandInSecrets(loadStackConfig(stackFiles().prod));
+    const run = await runProgram({
+      config: {
+        ...prod.config,
+        "canary-release:stepImages": '{"node":"node:latest"}',
+        "canary-release:canaryPercent": "50",
+      },
+      secretKeys: prod.secretKeys,
+      cluster: everyRevisionPassed,
+    });
+    assert.ok(run.error instanceof ConfigError, `expected a ConfigError, got ${run.error}`);
+    assert.match(
+      run.error.message,
+      /canary-release:stepImages\.node = "node:latest": must not float on `latest`/,
+    );
+    assert.deepEqual(run.resources, [], "not even the provider");
+  });
 
   for (const credential of BUILD_SECRETS) {
     it(`${credential} set in plain text is refused`, () => {

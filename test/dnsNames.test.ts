@@ -4,7 +4,7 @@ import {
   isDns1123Label,
   isDns1123Subdomain,
   isDnsHostName,
-} from "../components/dnsNames";
+} from "../common/dnsNames";
 
 describe("Kubernetes name formats", () => {
   it("DNS-1035 labels start with a letter; DNS-1123 labels may start with a digit", () => {

@@ -1,0 +1,47 @@
+// Image references as this stack accepts them from its users, in one place. Pure; imports
+// nothing of the project. The grammar is the distribution reference's
+// (github.com/distribution/reference), narrowed where the stack needs more.
+
+/** A path component: lower case, separated by `.`, `_`, `__` or dashes. */
+const PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+/** `host[:port]/`: a host starts and ends with a letter or digit. */
+const REGISTRY_HOST = "[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]+)?/";
+const REPOSITORY = new RegExp(`^(?:${REGISTRY_HOST})?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*$`);
+/** The last path component: its name, an optional `:tag`, an optional `@sha256:digest`. */
+const LAST_COMPONENT = /^([^:@]*)(?::([\w][\w.-]{0,127}))?(@sha256:[0-9a-f]{64})?$/;
+
+/**
+ * Why `value` is not an image repository the pipeline can push to (`[registry[:port]/]path`,
+ * without tag or digest: the pipeline pins each build by its digest), or undefined.
+ */
+export function imageRepositoryProblem(value: string): string | undefined {
+  return REPOSITORY.test(value)
+    ? undefined
+    : "must be an image repository without tag or digest, e.g. `registry.example.com/team/hello` " +
+        "or `localhost:5001/hello`";
+}
+
+/**
+ * Why `value` is not a pinned image the cluster may run (`<repository>:<tag>`,
+ * `<repository>@sha256:<digest>` or both; never a floating `latest`), or undefined.
+ */
+export function pinnedImageProblem(value: string): string | undefined {
+  const lastSlash = value.lastIndexOf("/");
+  const match = LAST_COMPONENT.exec(value.slice(lastSlash + 1));
+  const [, name, tag, digest] = match ?? [];
+  const repository = `${value.slice(0, lastSlash + 1)}${name ?? ""}`;
+  if (
+    match === null ||
+    !REPOSITORY.test(repository) ||
+    (tag === undefined && digest === undefined)
+  ) {
+    return (
+      "must be an image pinned by a version tag or a digest, e.g. `node:24.11.1-alpine` or " +
+      "`<image>@sha256:<digest>`"
+    );
+  }
+  if (tag === "latest" && digest === undefined) {
+    return "must not float on `latest`: pin a version tag or a digest";
+  }
+  return undefined;
+}
