@@ -10,8 +10,8 @@ import {
   PLATFORM_VERSION_FIELDS,
   platformVersionProblem,
   PlatformVersions,
-} from "./components/platformManifests";
-import { trafficFor } from "./components/traffic";
+} from "./common/platformVersions";
+import { trafficFor } from "./common/traffic";
 
 export const PROJECT = "canary-release";
 

@@ -5,7 +5,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { performance } from "perf_hooks";
-import { trafficFor } from "../components/traffic";
+import { trafficFor } from "../common/traffic";
 import { kubectl } from "../toolchain/controlPlane";
 import { AuditLog, countRequests, RequestCounts } from "../e2e/support/audit";
 import { playControllers } from "../e2e/support/controllers";

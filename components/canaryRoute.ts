@@ -10,7 +10,7 @@ import {
 import { routeUrl, tagUrl } from "./routeUrls";
 import { clusterLocalTags, placeholderServiceManifest } from "./tagVisibility";
 import { judgeStep, StepGuardSettings } from "./stepGuard";
-import { TrafficTarget, trafficFor } from "./traffic";
+import { TrafficTarget, trafficFor } from "../common/traffic";
 
 export interface CanaryRouteArgs {
   /** Name of the Knative Configuration (created by the pipeline) and of this Route. */

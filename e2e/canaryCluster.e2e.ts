@@ -15,7 +15,7 @@ import {
   openPulumiStack,
   type CliDeps,
 } from "../automation";
-import { trafficFor } from "../components/traffic";
+import { trafficFor } from "../common/traffic";
 import {
   AT,
   NAMESPACES,

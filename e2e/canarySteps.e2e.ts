@@ -3,7 +3,7 @@
 // After each step: the Route read back has the expected split, the engine changed exactly what
 // the step should, and the audit log shows exactly one write to Routes from the user.
 import { strict as assert } from "assert";
-import { trafficFor } from "../components/traffic";
+import { trafficFor } from "../common/traffic";
 import { AuditLog, countRequests, RequestCounts } from "./support/audit";
 import { playControllers } from "./support/controllers";
 import {

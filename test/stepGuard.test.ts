@@ -10,7 +10,7 @@ import {
   withStandInSecrets,
 } from "../conformance/programRunner";
 import { judgeStep, largeStepsBetween, readDeployedTraffic } from "../components/stepGuard";
-import { TrafficTarget, trafficFor } from "../components/traffic";
+import { TrafficTarget, trafficFor } from "../common/traffic";
 import { withChanges } from "./support/resources";
 
 const ROUTE = "kubernetes:serving.knative.dev/v1:Route";

@@ -9,7 +9,7 @@ import {
   isQualifiedName,
   trafficFor,
   validateTraffic,
-} from "../components/traffic";
+} from "../common/traffic";
 
 // Asserts exactly one error, at `path`, whose message contains `fragment`. Exactness matters:
 // each invalid case is built so that only the rule under test can fire.

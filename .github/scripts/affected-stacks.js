@@ -26,6 +26,7 @@ const PROGRAM_PATHS = Object.freeze([
   "index.ts",
   "config.ts",
   "components/**",
+  "common/**",
   "functions/**",
   "package.json",
   "package-lock.json",

@@ -2,7 +2,7 @@
 // Revisions the pipeline would have made, a `pulumi up` with the missing controllers played,
 // and the Route read back from the API server.
 import { STAND_IN_SECRETS } from "../../conformance/programRunner";
-import type { TrafficTarget } from "../../components/traffic";
+import type { TrafficTarget } from "../../common/traffic";
 import { kubectl } from "../../toolchain/controlPlane";
 import { playControllers } from "./controllers";
 import { Kube } from "./kube";

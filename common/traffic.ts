@@ -16,10 +16,10 @@ import {
   DNS1123_SUBDOMAIN,
   MAX_LABEL_LENGTH,
   MAX_SUBDOMAIN_LENGTH,
-} from "../common/dnsNames";
+} from "./dnsNames";
 
 // IsDNS1035Label, which traffic tags must satisfy, from the one module of name formats.
-export { isDns1035Label } from "../common/dnsNames";
+export { isDns1035Label } from "./dnsNames";
 
 /** One entry of a Knative Route/Service spec.traffic (serving.knative.dev/v1 TrafficTarget). */
 export interface TrafficTarget {

@@ -1,0 +1,66 @@
+// The import graph flows one way (issue 14; ../shared/DESIGN.md, Layout):
+//   common (the leaf) <- config.ts <- components <- index.ts
+//   automation -> common and config.ts;  conformance, tests, e2e and benchmarks -> anything.
+// `npm run layers` prints the violations; test/layers.test.ts fails on any, and proves on a
+// fixture with a deliberate back-edge that this file catches one.
+/** Where the tests, benchmarks and toolchain live: nothing the program runs may import them. */
+const TEST_SIDE = "^(test|e2e|bench|toolchain)/";
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: "common-is-a-leaf",
+      comment:
+        "common/ is what everything shares: it imports only common/, Node's built-ins and npm " +
+        "packages other than Pulumi, so it can never take part in a cycle",
+      severity: "error",
+      from: { path: "^common/" },
+      to: {
+        dependencyTypesNot: ["core"],
+        pathNot: "^common/|^node_modules/(?!@pulumi/)",
+      },
+    },
+    {
+      name: "config-sits-on-common",
+      comment: "config.ts judges user input with common/'s rules; it knows no component",
+      severity: "error",
+      from: { path: "^config\\.ts$" },
+      to: { path: `^(components|automation|conformance|functions)/|^index\\.ts$|${TEST_SIDE}` },
+    },
+    {
+      name: "components-point-down",
+      comment: "components take typed config; they never reach up to the program or the tools",
+      severity: "error",
+      from: { path: "^components/" },
+      to: { path: `^(automation|conformance)/|^index\\.ts$|${TEST_SIDE}` },
+    },
+    {
+      name: "automation-on-common-and-config",
+      comment: "the canary command drives stacks through config, never through components",
+      severity: "error",
+      from: { path: "^automation/" },
+      to: { path: `^(components|conformance)/|^index\\.ts$|${TEST_SIDE}` },
+    },
+    {
+      name: "index-only-wires",
+      comment: "index.ts wires config into components; it imports no tooling",
+      severity: "error",
+      from: { path: "^index\\.ts$" },
+      to: { path: `^(automation|conformance)/|${TEST_SIDE}` },
+    },
+    {
+      name: "no-cycles",
+      severity: "error",
+      from: {},
+      to: { circular: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: "node_modules" },
+    exclude: { path: "node_modules" },
+    tsConfig: { fileName: "tsconfig.json" },
+    tsPreCompilationDeps: true,
+    combinedDependencies: false,
+  },
+};
