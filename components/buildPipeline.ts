@@ -11,7 +11,6 @@ import { withNamespace } from "./manifest";
 import { pipelineResourceNames } from "./pipelineContract";
 import { PIPELINE_RULES } from "./rbac";
 import { serviceAccountWithRole } from "./serviceAccount";
-import { validatePipelineManifests } from "./tektonRules";
 
 export interface BuildPipelineArgs {
   /** The Knative Configuration the pipeline deploys; revisions are `<app>-<sha7>`. */
@@ -69,11 +68,6 @@ export class BuildPipeline extends pulumi.ComponentResource {
     };
     const tasks = taskManifests(spec);
     const pipeline = pipelineManifest(spec);
-    const problems = validatePipelineManifests(pipeline, tasks);
-    if (problems.length > 0) {
-      const detail = problems.map((p) => `${p.path}: ${p.message}`).join("; ");
-      throw new pulumi.ResourceError(`Tekton would reject the pipeline: ${detail}`, this);
-    }
 
     const credentials: pulumi.Resource[] = [];
     if (args.registryCredentials !== undefined && registrySecretName !== undefined) {

@@ -14,7 +14,6 @@ import {
   rbacProblems,
   roleRules,
 } from "./rbac";
-import { validateTriggerManifests } from "./triggersRules";
 import { WebhookEntry, webhookIngress, webhookUrl } from "./webhookEntry";
 
 export interface GitHubTriggerArgs {
@@ -83,13 +82,6 @@ export class GitHubTrigger extends pulumi.ComponentResource {
         : {}),
     };
     const { eventListener, binding, template } = githubTriggerManifests(spec);
-    const problems = validateTriggerManifests({ eventListener, bindings: [binding], template });
-    if (problems.length > 0) {
-      // Each message names the resource and the field already.
-      const detail = problems.map((p) => p.message).join("; ");
-      throw new pulumi.ResourceError(`Tekton Triggers would reject the trigger: ${detail}`, this);
-    }
-
     const secret = pulumi.secret(args.webhookSecret);
     const webhookSecret = new k8s.core.v1.Secret(
       `${name}-webhook-secret`,

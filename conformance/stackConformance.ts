@@ -1,7 +1,9 @@
 // Validates every custom resource the program registers against the CRDs of a cluster (or of
-// the upstream releases in ../shared/crds). Used by the tests and by `npm run validate`.
+// the upstream releases in ../shared/crds) and against the upstream admission rules no schema
+// carries (upstreamRules.ts). Used by the tests and by `npm run validate`.
 import * as path from "path";
 import { CrdCatalog, Manifest, SchemaViolation } from "./crdValidator";
+import { upstreamRuleViolations } from "./upstreamRules";
 import {
   everyRevisionPassed,
   loadStackConfig,
@@ -46,20 +48,46 @@ export interface ResourceReport {
   readonly violations: readonly SchemaViolation[];
 }
 
+/**
+ * Each custom resource against its CRD's schema, and against the upstream admission rules no
+ * schema carries (upstreamRules.ts).
+ */
 export function checkResources(
   catalog: CrdCatalog,
   resources: readonly RecordedResource[],
 ): ResourceReport[] {
-  return resources.filter(isCustomResource).map((resource) => {
+  const custom = resources.filter(isCustomResource);
+  const ruleViolations = upstreamRuleViolations(custom.map((r) => r.inputs as Manifest));
+  const reports = custom.map((resource) => {
     const manifest = resource.inputs as Manifest;
     const metadata = (manifest.metadata ?? {}) as { name?: string; namespace?: string };
     const where = [metadata.namespace, metadata.name].filter((part) => part !== undefined);
+    const broken = ruleViolations
+      .filter(
+        (v) =>
+          v.kind === manifest.kind &&
+          v.name === metadata.name &&
+          v.namespace === metadata.namespace,
+      )
+      .map(({ path, message }) => ({ path, message }));
     return {
       urn: resource.urn,
       resource: `${manifest.apiVersion} ${manifest.kind} ${where.join("/")}`,
-      violations: catalog.validate(manifest),
+      violations: [...catalog.validate(manifest), ...broken],
     };
   });
+  // A rule about an object the stack does not create (a Task a Pipeline names) still counts.
+  const reported = new Set(reports.map((r) => r.resource.split(" ").slice(1).join(" ")));
+  for (const v of ruleViolations) {
+    const where = `${v.kind} ${[v.namespace, v.name].filter((p) => p !== undefined).join("/")}`;
+    if (reported.has(where)) continue;
+    reports.push({
+      urn: `upstream-rules:${where}`,
+      resource: where,
+      violations: [{ path: v.path, message: v.message }],
+    });
+  }
+  return reports;
 }
 
 export interface StackReport {

@@ -36,7 +36,7 @@ import {
   validatePipelineManifests,
   validateTaskManifest,
   variableReferences,
-} from "../components/tektonRules";
+} from "../conformance/tektonRules";
 import { sharedCatalog } from "./support/sharedCrds";
 
 type Json = Record<string, unknown>;

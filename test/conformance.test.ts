@@ -15,6 +15,8 @@ import {
   withStandInSecrets,
 } from "../conformance/programRunner";
 import { checkResources, checkStackFiles, isCustomResource } from "../conformance/stackConformance";
+import { RULES_READ_FROM } from "../conformance/upstreamRules";
+import { PLATFORM_DEFAULT_VERSIONS } from "../common/platformVersions";
 import { CRDS_DIR, sharedCatalog } from "./support/sharedCrds";
 
 const BASE = {
@@ -109,6 +111,49 @@ describe("conformance: rendered custom resources against the upstream CRDs", fun
     assert.deepEqual(report.violations, [
       { path: "spec.traffic[0]", message: 'unknown field "percnt"' },
     ]);
+  });
+
+  it("applies Tekton's admission rules at test time: a Pipeline param nobody declared", async () => {
+    // The components no longer check this on every preview: the builders generate it, and this
+    // check (npm test, npm run validate) is where a builder's mistake shows.
+    const { config, secretKeys } = withStandInSecrets(loadStackConfig(stackFiles().prod));
+    const run = await runProgram({ config, secretKeys, cluster: everyRevisionPassed });
+    const pipeline = run.resources.find((r) => r.type === "kubernetes:tekton.dev/v1:Pipeline");
+    assert.ok(pipeline);
+    const spec = pipeline.inputs.spec as {
+      tasks: { params?: { name: string; value: string }[] }[];
+    };
+    const [first, ...rest] = spec.tasks;
+    const params = [...(first.params ?? []), { name: "extra", value: "$(params.undeclared)" }];
+    const broken: RecordedResource = {
+      ...pipeline,
+      inputs: { ...pipeline.inputs, spec: { ...spec, tasks: [{ ...first, params }, ...rest] } },
+    };
+    const resources = run.resources.map((r) => (r === pipeline ? broken : r));
+    const reports = checkResources(catalog, resources);
+    const pipelineReport = reports.find((r) => r.urn === pipeline.urn);
+    assert.ok(pipelineReport);
+    const messages = pipelineReport.violations.map((v) => `${v.path}: ${v.message}`);
+    assert.ok(
+      messages.some((m) => /undeclared/.test(m)),
+      `the undeclared param is reported: ${messages.join("; ")}`,
+    );
+    // Everything else the stack rendered still passes.
+    assert.deepEqual(
+      reports.filter((r) => r !== pipelineReport && r.violations.length > 0),
+      [],
+    );
+  });
+
+  it("reads the upstream rules from the releases the platform installs", () => {
+    assert.deepEqual(
+      { ...RULES_READ_FROM },
+      {
+        tektonPipeline: PLATFORM_DEFAULT_VERSIONS.tektonPipeline,
+        tektonTriggers: PLATFORM_DEFAULT_VERSIONS.tektonTriggers,
+      },
+      "the platform moved: re-read conformance/tektonRules.ts and triggersRules.ts at the new tags",
+    );
   });
 
   it("counts only created custom resources: not built-in kinds, providers, components or reads", async () => {

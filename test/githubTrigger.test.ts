@@ -21,7 +21,7 @@ import {
   TriggerManifestSet,
   TriggerRuleViolation,
   validateTriggerManifests,
-} from "../components/triggersRules";
+} from "../conformance/triggersRules";
 import { PIPELINE_PARAMS, PIPELINE_WORKSPACES } from "../components/pipelineContract";
 import {
   DeliveryOutcome,

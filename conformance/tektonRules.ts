@@ -1,6 +1,7 @@
 // Tekton's admission rules for Tasks and Pipelines that the CRD schemas do not carry, plus the
 // checks Tekton only makes when a PipelineRun starts (a Task's required params and workspaces),
-// so that a pipeline Tekton would refuse fails at `pulumi preview` instead of at the first push.
+// so that a pipeline Tekton would refuse fails `npm test` and `npm run validate` (upstreamRules.ts
+// applies these to every rendered stack) instead of the first push.
 //
 // Mirrors tektoncd/pipeline v1.15 pkg/apis/pipeline/v1:
 // - task_validation.go: steps present, step names unique DNS-1123 labels, an image per step,
@@ -25,7 +26,7 @@
 //
 // Pure module: no Pulumi, no I/O.
 import { isDns1123Label } from "../common/dnsNames";
-import type { Manifest } from "./manifest";
+import type { Manifest } from "../components/manifest";
 
 export interface TektonRuleViolation {
   /** `<Kind>/<name>.` then the dotted field path, e.g. `Pipeline/build.spec.tasks[2].params[0]`. */

@@ -1,7 +1,8 @@
 // The admission rules of Tekton Triggers that no schema carries: the Triggers CRDs are
 // schema-less (x-kubernetes-preserve-unknown-fields at the root), so a bad EventListener,
 // TriggerBinding or TriggerTemplate is caught only by the Triggers webhook, at `pulumi up`, or,
-// worse, only when the first push arrives. These functions apply the same rules offline.
+// worse, only when the first push arrives. These functions apply the same rules offline, at test
+// time (upstreamRules.ts runs them on every rendered stack).
 //
 // Source: tektoncd/triggers v0.37, pkg/apis/triggers/v1beta1/
 //   event_listener_validation.go   name <= 60, triggers/selectors, trigger name a label value,
@@ -22,7 +23,7 @@
 // A few webhook checks are left out because these manifests never use the fields: pod template
 // masks of spec.resources, webhook interceptor headers, EventListener annotations.
 import { isDns1123Subdomain } from "../common/dnsNames";
-import { KubernetesManifest } from "./githubTriggerManifests";
+import { KubernetesManifest } from "../components/githubTriggerManifests";
 
 export interface TriggerRuleViolation {
   /** `Kind name`, e.g. `TriggerTemplate hello-build`. */
