@@ -216,13 +216,31 @@ export class StackProject {
   private constructor(
     private readonly tier: RealTier,
     readonly stack: string,
+    programRoot: string,
   ) {
     this.dir = fs.mkdtempSync(path.join(tier.dir, `project-${stack}-`));
     this.stackFile = path.join(this.dir, `Pulumi.${stack}.yaml`);
-    for (const file of PROGRAM_FILES) {
-      fs.cpSync(path.join(PROJECT_ROOT, file), path.join(this.dir, file), { recursive: true });
-    }
+    this.copyProgram(programRoot);
     fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(this.dir, "node_modules"));
+  }
+
+  /** The program's files from `programRoot` (a checkout), where it has them. */
+  private copyProgram(programRoot: string): void {
+    for (const file of PROGRAM_FILES) {
+      const from = path.join(programRoot, file);
+      if (fs.existsSync(from)) fs.cpSync(from, path.join(this.dir, file), { recursive: true });
+    }
+  }
+
+  /**
+   * Swaps the program for the one in `programRoot`, keeping the stack file and the stack's
+   * state: what a user's `git pull` between two `pulumi up`s does.
+   */
+  replaceProgram(programRoot: string): void {
+    for (const file of PROGRAM_FILES) {
+      fs.rmSync(path.join(this.dir, file), { recursive: true, force: true });
+    }
+    this.copyProgram(programRoot);
   }
 
   /**
@@ -234,8 +252,9 @@ export class StackProject {
     stack: string,
     config: Readonly<Record<string, unknown>>,
     secrets: Readonly<Record<string, string>> = {},
+    programRoot: string = PROJECT_ROOT,
   ): Promise<StackProject> {
-    const project = new StackProject(tier, stack);
+    const project = new StackProject(tier, stack, programRoot);
     await project.ok(["stack", "init"]);
     // The stack file as a user writes it; `stack init` put the secrets' salt in it.
     const document = (parseYaml(fs.readFileSync(project.stackFile, "utf8")) ?? {}) as Record<
