@@ -15,6 +15,27 @@ import { trafficFor } from "./common/traffic";
 
 export const PROJECT = "canary-release";
 
+/**
+ * The whole-number keys and their ranges: one rule for the program, the canary command's
+ * reading of a stack file and its command-line arguments.
+ */
+export const WHOLE_NUMBER_KEYS = Object.freeze({
+  canaryPercent: Object.freeze({ min: 0, max: 100 }),
+  maxStepPercent: Object.freeze({ min: 1, max: 100 }),
+});
+
+/** `text` as a whole number from `min` to `max` (digits only, spaces around allowed), or undefined. */
+export function parseWholeNumber(text: string, min: number, max: number): number | undefined {
+  const trimmed = text.trim();
+  const parsed = /^\d+$/.test(trimmed) ? Number(trimmed) : NaN;
+  return Number.isInteger(parsed) && parsed >= min && parsed <= max ? parsed : undefined;
+}
+
+/** What a whole-number key must be, as every message says it. */
+export function wholeNumberRule(min: number, max: number): string {
+  return `must be a whole number from ${min} to ${max}`;
+}
+
 /** `<app>-<7 hex chars>-smoke` (the per-build revision's test route) must fit in one label. */
 export const PER_BUILD_SUFFIX_LENGTH = "-0123456-smoke".length;
 export const MAX_APP_LENGTH = MAX_LABEL_LENGTH - PER_BUILD_SUFFIX_LENGTH;
@@ -288,11 +309,10 @@ class ConfigReader {
   wholeNumber(name: string, fallback: number, min: number, max: number, meaning?: string): number {
     const value = this.text(name);
     if (value === undefined) return fallback;
-    const trimmed = value.trim();
-    const parsed = /^\d+$/.test(trimmed) ? Number(trimmed) : NaN;
-    if (Number.isInteger(parsed) && parsed >= min && parsed <= max) return parsed;
+    const parsed = parseWholeNumber(value, min, max);
+    if (parsed !== undefined) return parsed;
     const why = meaning === undefined ? "" : ` (${meaning})`;
-    this.problem(name, value, `must be a whole number from ${min} to ${max}${why}`);
+    this.problem(name, value, `${wholeNumberRule(min, max)}${why}`);
     return fallback;
   }
 
@@ -467,8 +487,8 @@ export function parseConfig(
   const maxStepPercent = read.wholeNumber(
     "maxStepPercent",
     DEFAULTS.maxStepPercent,
-    1,
-    100,
+    WHOLE_NUMBER_KEYS.maxStepPercent.min,
+    WHOLE_NUMBER_KEYS.maxStepPercent.max,
     "the most percentage points one update may add to a revision's share",
   );
   const allowLargeStep = read.boolean("allowLargeStep", DEFAULTS.allowLargeStep);
@@ -564,7 +584,12 @@ function readTrafficKeys(
   read: ConfigReader,
   validApp: string | undefined,
 ): { stableRevision?: string; candidateRevision?: string; canaryPercent: number } {
-  const canaryPercent = read.wholeNumber("canaryPercent", DEFAULTS.canaryPercent, 0, 100);
+  const canaryPercent = read.wholeNumber(
+    "canaryPercent",
+    DEFAULTS.canaryPercent,
+    WHOLE_NUMBER_KEYS.canaryPercent.min,
+    WHOLE_NUMBER_KEYS.canaryPercent.max,
+  );
 
   const stableRevision = read.optionalText("stableRevision");
   const candidateRevision = read.optionalText("candidateRevision");

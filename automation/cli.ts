@@ -1,6 +1,7 @@
 // The `canary` command: arguments (commander), output for people and for tools (--json), exit
 // codes, the stack file under git, and Ctrl-C. Decisions live in operations.ts and rollout.ts.
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { parseWholeNumber, WHOLE_NUMBER_KEYS, wholeNumberRule } from "../config";
 import { analyseCandidate, validateAnalysisOptions } from "./analysis";
 import type { AnalysisOptions, AnalysisResult, MetricsScheme } from "./analysisTypes";
 import { CanaryRefusedError, errorMessage } from "./errors";
@@ -97,10 +98,12 @@ interface RolloutFlags extends CommonFlags {
 // Argument parsers: a bad value stops here, before any stack is opened.
 
 export function parsePercentArgument(text: string): number {
-  if (!/^\d+$/.test(text.trim()) || Number(text) > 100) {
-    throw new InvalidArgumentError(`canaryPercent must be a whole number from 0 to 100.`);
+  const { min, max } = WHOLE_NUMBER_KEYS.canaryPercent;
+  const percent = parseWholeNumber(text, min, max);
+  if (percent === undefined) {
+    throw new InvalidArgumentError(`canaryPercent ${wholeNumberRule(min, max)}.`);
   }
-  return Number(text);
+  return percent;
 }
 
 export function parseStepsArgument(text: string): number[] {

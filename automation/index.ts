@@ -21,13 +21,14 @@ export {
   type RetryEvent,
   type RetryOptions,
   type RetryPolicy,
+  type StackConfig,
   type StackDriver,
   type UpOptions,
   type UpSummary,
 } from "./stackDriver";
 export {
   applyConfigChange,
-  checkPercent,
+  proposalProblems,
   configDrift,
   deployedFromOutputs,
   describeChange,

@@ -1,5 +1,12 @@
 // The canary commands as library functions over a StackDriver: read the canary state, and change
 // it with exactly one `pulumi up`, setting the config back when that update fails.
+import {
+  ConfigError,
+  parseConfig,
+  parseWholeNumber,
+  WHOLE_NUMBER_KEYS,
+  wholeNumberRule,
+} from "../config";
 import { CanaryRefusedError, UpFailedError, errorMessage } from "./errors";
 import { CONFIG_KEYS, PROJECT_NAME, type StackDriver, type UpSummary } from "./stackDriver";
 
@@ -28,14 +35,6 @@ export type ConfigChange = Readonly<Record<string, string | undefined>>;
 const shortKey = (key: string): string =>
   key.startsWith(`${PROJECT_NAME}:`) ? key.slice(PROJECT_NAME.length + 1) : key;
 
-/** A whole number from `min` to `max`, or undefined. */
-export function parseWholeNumber(text: string, min: number, max: number): number | undefined {
-  const trimmed = text.trim();
-  if (!/^\d+$/.test(trimmed)) return undefined;
-  const value = Number(trimmed);
-  return value >= min && value <= max ? value : undefined;
-}
-
 function blankToUndefined(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === "" ? undefined : value.trim();
 }
@@ -50,24 +49,25 @@ export async function readCanaryConfig(driver: StackDriver): Promise<CanaryConfi
     driver.getConfig(CONFIG_KEYS.maxStepPercent),
   ]);
   const stackFile = `Pulumi.${driver.stackName}.yaml`;
+  const { canaryPercent: percentRange, maxStepPercent: stepRange } = WHOLE_NUMBER_KEYS;
   let canaryPercent = 0;
   if (percentText !== undefined) {
-    const parsed = parseWholeNumber(percentText, 0, 100);
+    const parsed = parseWholeNumber(percentText, percentRange.min, percentRange.max);
     if (parsed === undefined) {
       throw new CanaryRefusedError(
         `${CONFIG_KEYS.canaryPercent} = ${JSON.stringify(percentText)} in ${stackFile}: ` +
-          `must be a whole number from 0 to 100`,
+          wholeNumberRule(percentRange.min, percentRange.max),
       );
     }
     canaryPercent = parsed;
   }
   let maxStepPercent: number | undefined;
   if (blankToUndefined(maxStepText) !== undefined) {
-    maxStepPercent = parseWholeNumber(maxStepText ?? "", 1, 100);
+    maxStepPercent = parseWholeNumber(maxStepText ?? "", stepRange.min, stepRange.max);
     if (maxStepPercent === undefined) {
       throw new CanaryRefusedError(
         `${CONFIG_KEYS.maxStepPercent} = ${JSON.stringify(maxStepText)} in ${stackFile}: ` +
-          `must be a whole number from 1 to 100`,
+          wholeNumberRule(stepRange.min, stepRange.max),
       );
     }
   }
@@ -174,6 +174,13 @@ export async function applyConfigChange(
   change: ConfigChange,
   options: ChangeOptions,
 ): Promise<ChangeResult> {
+  const problems = await proposalProblems(driver, change);
+  if (problems !== undefined) {
+    throw new CanaryRefusedError(
+      `${describeChange(change)} refused, nothing written: the stack's program would refuse ` +
+        `this config.\n${problems}`,
+    );
+  }
   const previous: Record<string, string | undefined> = {};
   for (const key of Object.keys(change)) previous[key] = await driver.getConfig(key);
 
@@ -210,29 +217,36 @@ export interface CommandOptions {
   readonly onOutput?: (text: string) => void;
 }
 
-/** `canaryPercent` must be a whole number 0..100: refused otherwise, naming the value. */
-export function checkPercent(percent: number): void {
-  if (!Number.isInteger(percent) || percent < 0 || percent > 100) {
-    throw new CanaryRefusedError(`canaryPercent ${percent}: must be a whole number from 0 to 100`);
+/**
+ * The stack's whole config with `change` applied, judged by config.ts exactly as the program
+ * will judge it: undefined when valid, else the ConfigError's message (each problem with its
+ * key, the value and what is valid). The canary commands keep no rule of their own.
+ */
+export async function proposalProblems(
+  driver: StackDriver,
+  change: ConfigChange,
+): Promise<string | undefined> {
+  const { values, secretKeys } = await driver.getAllConfig();
+  const proposed: Record<string, string> = { ...values };
+  for (const [key, value] of Object.entries(change)) {
+    if (value === undefined) delete proposed[key];
+    else proposed[key] = value;
+  }
+  try {
+    parseConfig(proposed, secretKeys);
+    return undefined;
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message;
+    throw error;
   }
 }
 
-/** `canary step N`: set canaryPercent to N and update. Refused without a candidate when N > 0. */
+/** `canary step N`: set canaryPercent to N and update; config.ts judges the result. */
 export async function setCanaryPercent(
   driver: StackDriver,
   percent: number,
   options: CommandOptions = {},
 ): Promise<ChangeResult> {
-  checkPercent(percent);
-  const config = await readCanaryConfig(driver);
-  if (percent > 0 && config.candidateRevision === undefined) {
-    // The program refuses this too (config.ts), but only after we would have written the file.
-    throw new CanaryRefusedError(
-      `canaryPercent ${percent} needs a candidate, and ${CONFIG_KEYS.candidateRevision} is not ` +
-        `set in stack ${driver.stackName}: set it first ` +
-        `(\`pulumi config set candidateRevision <app>-<sha7>\`), or use 0`,
-    );
-  }
   return applyConfigChange(
     driver,
     { [CONFIG_KEYS.canaryPercent]: String(percent) },

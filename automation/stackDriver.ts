@@ -46,12 +46,22 @@ export interface StackDriver {
   readonly stackName: string;
   /** The value, or undefined when the key is not set. */
   getConfig(key: string): Promise<string | undefined>;
+  /**
+   * The whole stack config (secrets decrypted, as the program sees it) and which keys are
+   * secrets: what config.ts judges a proposed change with.
+   */
+  getAllConfig(): Promise<StackConfig>;
   setConfig(key: string, value: string): Promise<void>;
   removeConfig(key: string): Promise<void>;
   /** Runs `pulumi up`; throws (with Pulumi's message) when the update fails. */
   up(options?: UpOptions): Promise<UpSummary>;
   /** Outputs of the last update, values unwrapped; empty when the stack was never updated. */
   outputs(): Promise<Readonly<Record<string, unknown>>>;
+}
+
+export interface StackConfig {
+  readonly values: Readonly<Record<string, string>>;
+  readonly secretKeys: readonly string[];
 }
 
 export interface OpenStackOptions {
@@ -122,6 +132,16 @@ export class AutomationStackDriver implements StackDriver {
       }
       throw error;
     }
+  }
+
+  async getAllConfig(): Promise<StackConfig> {
+    const all = await this.stack.getAllConfig();
+    return {
+      values: Object.fromEntries(Object.entries(all).map(([key, v]) => [key, v.value])),
+      secretKeys: Object.entries(all)
+        .filter(([, v]) => v.secret === true)
+        .map(([key]) => key),
+    };
   }
 
   async setConfig(key: string, value: string): Promise<void> {
@@ -226,6 +246,7 @@ export function withConcurrentUpdateRetries(
   return {
     stackName: driver.stackName,
     getConfig: (key) => retrying(`reading ${key}`, () => driver.getConfig(key)),
+    getAllConfig: () => retrying("reading the stack config", () => driver.getAllConfig()),
     setConfig: (key, value) => retrying(`setting ${key}`, () => driver.setConfig(key, value)),
     removeConfig: (key) => retrying(`removing ${key}`, () => driver.removeConfig(key)),
     up: (upOptions) => retrying("pulumi up", () => driver.up(upOptions)),

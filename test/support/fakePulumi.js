@@ -51,6 +51,17 @@ if (command === "version") {
   process.stdout.write("v3.265.0\n");
 } else if (command === "stack" && sub === "select") {
   if (!(stackName in state.stacks)) fail(`no stack named '${stackName}' found`);
+} else if (
+  command === "config" &&
+  args.includes("--json") &&
+  (sub === undefined || sub.startsWith("-"))
+) {
+  // `pulumi config --show-secrets --json`: every key, as {value, secret}.
+  const config = configOf();
+  const all = Object.fromEntries(
+    Object.entries(config).map(([key, value]) => [key, { value, secret: false }]),
+  );
+  process.stdout.write(JSON.stringify(all) + "\n");
 } else if (command === "config" && sub === "get") {
   const key = args[2];
   const config = configOf();

@@ -3,13 +3,15 @@
 import * as fs from "fs";
 import { ConcurrentUpdateError } from "@pulumi/pulumi/automation";
 import * as YAML from "yaml";
-import type { StackDriver, UpOptions, UpSummary } from "../../automation";
+import type { StackConfig, StackDriver, UpOptions, UpSummary } from "../../automation";
 
 export type UpScript = (call: number, config: Readonly<Record<string, string>>) => Error | void;
 
 export interface MemoryStackOptions {
   readonly stackName?: string;
   readonly config?: Readonly<Record<string, string>>;
+  /** Keys of `config` that are secrets (as `pulumi config set --secret` marks them). */
+  readonly secretKeys?: readonly string[];
   /** The config is what the last update deployed (default); false: never updated, no outputs. */
   readonly deployed?: boolean;
   /** Keep this Pulumi.<stack>.yaml in step with the config, preserving its comments. */
@@ -62,6 +64,13 @@ export class MemoryStackDriver implements StackDriver {
 
   async getConfig(key: string): Promise<string | undefined> {
     return this.config[key];
+  }
+
+  async getAllConfig(): Promise<StackConfig> {
+    return {
+      values: { ...this.config },
+      secretKeys: (this.options.secretKeys ?? []).filter((key) => key in this.config),
+    };
   }
 
   async setConfig(key: string, value: string): Promise<void> {
