@@ -40,11 +40,15 @@ export interface BuildPipelineArgs {
  * service accounts, the namespaced RBAC the deploy step needs, and the credentials Secrets.
  */
 export class BuildPipeline extends pulumi.ComponentResource {
-  public readonly pipelineName: pulumi.Output<string>;
+  public readonly pipelineName: string;
   /** Service account PipelineRuns must run as. */
-  public readonly serviceAccountName: pulumi.Output<string>;
+  public readonly serviceAccountName: string;
   /** The kubernetes.io/dockerconfigjson Secret, when registry credentials are configured. */
-  public readonly dockerConfigSecretName: pulumi.Output<string | undefined>;
+  public readonly dockerConfigSecretName: string | undefined;
+  /** The Tekton Pipeline `<app>-build-deploy`. */
+  public readonly pipeline: k8s.apiextensions.CustomResource;
+  /** Its Tasks: fetch-source, build-image, deploy and (with a token) commit-status. */
+  public readonly tasks: readonly k8s.apiextensions.CustomResource[];
 
   constructor(name: string, args: BuildPipelineArgs, opts?: pulumi.ComponentResourceOptions) {
     super("canary:tekton:BuildPipeline", name, {}, opts);
@@ -111,15 +115,16 @@ export class BuildPipeline extends pulumi.ComponentResource {
           { parent: this },
         ),
     );
-    new k8s.apiextensions.CustomResource(
+    this.pipeline = new k8s.apiextensions.CustomResource(
       `${name}-pipeline`,
       withNamespace(pipeline, args.namespace),
       { parent: this, dependsOn: taskResources },
     );
+    this.tasks = taskResources;
 
-    this.pipelineName = pulumi.output(names.pipeline);
-    this.serviceAccountName = pulumi.output(pipelineServiceAccountName);
-    this.dockerConfigSecretName = pulumi.output(registrySecretName);
+    this.pipelineName = names.pipeline;
+    this.serviceAccountName = pipelineServiceAccountName;
+    this.dockerConfigSecretName = registrySecretName;
     this.registerOutputs({
       pipelineName: this.pipelineName,
       serviceAccountName: this.serviceAccountName,

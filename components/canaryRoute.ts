@@ -70,6 +70,8 @@ export class CanaryRoute extends pulumi.ComponentResource {
   public readonly traffic: pulumi.Output<TrafficTarget[]>;
   /** What the revision tester recorded on the candidate; null when it was not read. */
   public readonly candidateSmokeTest: pulumi.Output<SmokeTestRecord | null>;
+  /** The Knative Route itself. */
+  public readonly route: k8s.apiextensions.CustomResource;
 
   constructor(name: string, args: CanaryRouteArgs, opts?: pulumi.ComponentResourceOptions) {
     super("canary:knative:CanaryRoute", name, {}, opts);
@@ -152,6 +154,7 @@ export class CanaryRoute extends pulumi.ComponentResource {
       .spec;
     this.traffic = pulumi.all([traffic, applied]).apply(([, spec]) => spec.traffic);
     this.candidateSmokeTest = candidateSmokeTest;
+    this.route = route;
     this.url = pulumi.output(args.namespace).apply((ns) => routeUrl(args.app, ns, args.domain));
     this.urls = pulumi
       .output(args.namespace)

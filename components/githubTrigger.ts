@@ -51,8 +51,12 @@ const WEBHOOK_SECRET_KEY = "secret";
  */
 export class GitHubTrigger extends pulumi.ComponentResource {
   /** The URL GitHub delivers pushes to. */
-  public readonly webhookUrl: pulumi.Output<string>;
-  public readonly eventListenerName: pulumi.Output<string>;
+  public readonly webhookUrl: string;
+  public readonly eventListenerName: string;
+  /** The Triggers EventListener that receives GitHub's deliveries. */
+  public readonly eventListener: k8s.apiextensions.CustomResource;
+  /** The Ingress GitHub delivers to. */
+  public readonly ingress: k8s.networking.v1.Ingress;
 
   constructor(name: string, args: GitHubTriggerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("canary:tekton:GitHubTrigger", name, {}, opts);
@@ -189,8 +193,10 @@ export class GitHubTrigger extends pulumi.ComponentResource {
       );
     }
 
-    this.webhookUrl = pulumi.output(url);
-    this.eventListenerName = pulumi.output(eventListenerName(spec));
+    this.eventListener = listener;
+    this.ingress = entry;
+    this.webhookUrl = url;
+    this.eventListenerName = eventListenerName(spec);
     this.registerOutputs({
       webhookUrl: this.webhookUrl,
       eventListenerName: this.eventListenerName,

@@ -82,9 +82,9 @@ export class Platform extends pulumi.ComponentResource {
   /** Contour serving Ingresses and reporting their status. */
   public readonly ingressReady: readonly pulumi.Resource[];
   /** The class to give the webhook Ingress (or none: Contour also serves Ingresses without). */
-  public readonly ingressClassName: pulumi.Output<string>;
-  public readonly kourierNodePort: pulumi.Output<number>;
-  public readonly ingressNodePort: pulumi.Output<number>;
+  public readonly ingressClassName: string;
+  public readonly kourierNodePort: number;
+  public readonly ingressNodePort: number;
 
   constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
     super("canary:platform:Platform", name, {}, opts);
@@ -234,9 +234,9 @@ export class Platform extends pulumi.ComponentResource {
     this.tektonReady = [release("tektonPipeline")];
     this.triggersReady = [release("tektonTriggers"), release("tektonInterceptors")];
     this.ingressReady = [contour, envoyService, contourConfigMap, contourRestart];
-    this.ingressClassName = pulumi.output(CONTOUR_INGRESS_CLASS);
-    this.kourierNodePort = pulumi.output(settings.kourierNodePort);
-    this.ingressNodePort = pulumi.output(settings.ingressNodePort);
+    this.ingressClassName = CONTOUR_INGRESS_CLASS;
+    this.kourierNodePort = settings.kourierNodePort;
+    this.ingressNodePort = settings.ingressNodePort;
     this.registerOutputs({
       ingressClassName: this.ingressClassName,
       kourierNodePort: this.kourierNodePort,

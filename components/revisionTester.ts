@@ -40,7 +40,9 @@ export interface RevisionTesterArgs {
  * gate reads that record before it lets a candidate have traffic.
  */
 export class RevisionTester extends pulumi.ComponentResource {
-  public readonly serviceName: pulumi.Output<string>;
+  public readonly serviceName: string;
+  /** The tester's Knative Service. */
+  public readonly service: k8s.apiextensions.CustomResource;
 
   constructor(name: string, args: RevisionTesterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("canary:knative:RevisionTester", name, {}, opts);
@@ -82,7 +84,7 @@ export class RevisionTester extends pulumi.ComponentResource {
       args.namespace,
     );
 
-    const service = new k8s.apiextensions.CustomResource(
+    this.service = new k8s.apiextensions.CustomResource(
       `${name}-service`,
       withNamespace(testerServiceManifest(spec), args.namespace),
       { parent: this, dependsOn: [code, ...tester, ...(args.dependsOn ?? [])] },
@@ -90,10 +92,10 @@ export class RevisionTester extends pulumi.ComponentResource {
     new k8s.apiextensions.CustomResource(
       `${name}-source`,
       withNamespace(revisionSourceManifest(spec), args.namespace),
-      { parent: this, dependsOn: [service, ...source] },
+      { parent: this, dependsOn: [this.service, ...source] },
     );
 
-    this.serviceName = pulumi.output(names.service);
+    this.serviceName = names.service;
     this.registerOutputs({ serviceName: this.serviceName });
   }
 }
