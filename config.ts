@@ -283,7 +283,16 @@ class ConfigReader {
   ) {}
 
   problem(name: string, value: string | undefined, message: string): void {
-    this.problems.push({ key: key(name), ...(value !== undefined ? { value } : {}), message });
+    // A value set with --secret is never quoted back, whichever rule it broke (fields
+    // included: `webhook.host` of a secret `webhook`).
+    const topLevel = key(name.split(".")[0]);
+    const shown =
+      this.secretKeys.has(topLevel) || this.secretKeys.has(key(name)) ? undefined : value;
+    this.problems.push({
+      key: key(name),
+      ...(shown !== undefined ? { value: shown } : {}),
+      message,
+    });
   }
 
   text(name: string): string | undefined {

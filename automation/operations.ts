@@ -176,9 +176,14 @@ export async function applyConfigChange(
 ): Promise<ChangeResult> {
   const problems = await proposalProblems(driver, change);
   if (problems !== undefined) {
+    // Say whose fault it is: a stack file that is invalid already is not this change's doing.
+    const before = await proposalProblems(driver, {});
     throw new CanaryRefusedError(
-      `${describeChange(change)} refused, nothing written: the stack's program would refuse ` +
-        `this config.\n${problems}`,
+      before !== undefined
+        ? `${describeChange(change)} refused, nothing written: the stack's config is invalid ` +
+            `already, before this change; fix it first.\n${before}`
+        : `${describeChange(change)} refused, nothing written: the stack's program would ` +
+            `refuse this config.\n${problems}`,
     );
   }
   const previous: Record<string, string | undefined> = {};

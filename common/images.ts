@@ -4,8 +4,11 @@
 
 /** A path component: lower case, separated by `.`, `_`, `__` or dashes. */
 const PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
-/** `host[:port]/`: a host starts and ends with a letter or digit. */
-const REGISTRY_HOST = "[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]+)?/";
+/** `host[:port]/`: dot-separated labels, each starting and ending with a letter or digit. */
+const HOST_LABEL = "[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?";
+const REGISTRY_HOST = `${HOST_LABEL}(?:\\.${HOST_LABEL})*(?::[0-9]+)?/`;
+/** The distribution reference's limit on a whole name. */
+const MAX_NAME_LENGTH = 255;
 const REPOSITORY = new RegExp(`^(?:${REGISTRY_HOST})?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*$`);
 /** The last path component: its name, an optional `:tag`, an optional `@sha256:digest`. */
 const LAST_COMPONENT = /^([^:@]*)(?::([\w][\w.-]{0,127}))?(@sha256:[0-9a-f]{64})?$/;
@@ -15,7 +18,7 @@ const LAST_COMPONENT = /^([^:@]*)(?::([\w][\w.-]{0,127}))?(@sha256:[0-9a-f]{64})
  * without tag or digest: the pipeline pins each build by its digest), or undefined.
  */
 export function imageRepositoryProblem(value: string): string | undefined {
-  return REPOSITORY.test(value)
+  return value.length <= MAX_NAME_LENGTH && REPOSITORY.test(value)
     ? undefined
     : "must be an image repository without tag or digest, e.g. `registry.example.com/team/hello` " +
         "or `localhost:5001/hello`";
@@ -32,6 +35,7 @@ export function pinnedImageProblem(value: string): string | undefined {
   const repository = `${value.slice(0, lastSlash + 1)}${name ?? ""}`;
   if (
     match === null ||
+    repository.length > MAX_NAME_LENGTH ||
     !REPOSITORY.test(repository) ||
     (tag === undefined && digest === undefined)
   ) {

@@ -12,5 +12,8 @@ export function repositoryPathProblem(value: string): string | undefined {
   if (/[\u0000-\u001f\u007f]/.test(value)) {
     return "must not contain control characters (a tab, a newline, an escape)";
   }
+  if (value !== value.trim()) return "must not start or end with a space";
+  // Tekton substitutes `$(...)` in the params it passes on: the build would see another path.
+  if (value.includes("$(")) return "must not contain `$(`, which Tekton would substitute";
   return undefined;
 }

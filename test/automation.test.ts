@@ -541,6 +541,17 @@ describe("canary step, promote, rollback, status (automation/operations.ts)", ()
     assert.deepEqual(driver.writes, [percent(0), "up"]);
   });
 
+  it("a stack file invalid before the change is named as such, and nothing is written", async () => {
+    const driver = stack({ "canary-release:domain": "Not A Domain" });
+    await assert.rejects(rollbackCanary(driver), (error: unknown) => {
+      assert.ok(error instanceof CanaryRefusedError);
+      assert.match(error.message, /invalid already, before this change/);
+      assert.match(error.message, /canary-release:domain/);
+      return true;
+    });
+    assert.deepEqual(driver.log, []);
+  });
+
   it("a failed update restores the config and keeps Pulumi's message", async () => {
     const driver = stack(
       { [K.canaryPercent]: "5" },

@@ -35,9 +35,12 @@ function configWith(changes: Record<string, string | undefined>): Record<string,
   return withChanges(BASE, changes);
 }
 
-function problemsOf(raw: Record<string, string>): ConfigError["problems"] {
+function problemsOf(
+  raw: Record<string, string>,
+  secretKeys: readonly string[] = [],
+): ConfigError["problems"] {
   try {
-    parseConfig(raw);
+    parseConfig(raw, secretKeys);
   } catch (error) {
     assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
     return error.problems;
@@ -734,6 +737,21 @@ describe("config: build on push", () => {
       "canary-release:source.contextDir",
     ],
     [
+      "source context with a Tekton variable",
+      { "canary-release:source": '{"contextDir":"$(params.revision)"}' },
+      "canary-release:source.contextDir",
+    ],
+    [
+      "dockerfile with a trailing space",
+      { "canary-release:source": '{"dockerfile":"Dockerfile "}' },
+      "canary-release:source.dockerfile",
+    ],
+    [
+      "image registry host with an empty label",
+      { "canary-release:image": '{"repository":"registry..example.com/hello"}' },
+      "canary-release:image.repository",
+    ],
+    [
       "dockerfile with an escape character",
       { "canary-release:source": '{"dockerfile":"Docker\\u001bfile"}' },
       "canary-release:source.dockerfile",
@@ -765,6 +783,26 @@ describe("config: build on push", () => {
       assert.deepEqual(run.resources, []);
     });
   }
+
+  it("never quotes a value set with --secret, whichever rule it breaks", () => {
+    const config = buildWith({
+      "canary-release:domain": "NOT A DOMAIN",
+      "canary-release:webhook": '{"host":"https://hooks.example.com","tlsSecretName":"t"}',
+    });
+    const problems = problemsOf(config, [
+      ...BUILD_SECRETS.filter((name) => name in config),
+      "canary-release:domain",
+      "canary-release:webhook",
+    ]);
+    const keys = problems.map((p) => p.key);
+    assert.ok(
+      keys.includes("canary-release:domain") && keys.includes("canary-release:webhook.host"),
+    );
+    for (const problem of problems) assert.equal(problem.value, undefined, problem.key);
+    assert.ok(
+      problems.every((p) => !p.message.includes("NOT A DOMAIN") && !p.message.includes("https://")),
+    );
+  });
 
   it("the prod stack file with a floating step image and a step to 50 % registers nothing", async () => {
     // Reported: 13 custom resources, the production Route at 50/50 among them, were registered
