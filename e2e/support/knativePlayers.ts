@@ -13,7 +13,7 @@
 import * as crypto from "crypto";
 import * as http from "http";
 import type { ControlPlane } from "../../toolchain/controlPlane";
-import { Kube, KubeObject, watch } from "./kube";
+import { inform, Kube, KubeObject } from "./kube";
 
 const SERVING = "/apis/serving.knative.dev/v1";
 const MERGE_PATCH = "application/merge-patch+json";
@@ -66,76 +66,57 @@ export function playRevisionSource(options: {
   const collection = `${SERVING}/namespaces/${namespace}/revisions`;
   const selector = `labelSelector=${encodeURIComponent(`serving.knative.dev/configuration=${configuration}`)}`;
 
-  let queue: Promise<void> = Promise.resolve();
-  const send = (type: string, revision: KubeObject): void => {
+  const send = async (type: string, revision: KubeObject): Promise<void> => {
     changes++;
-    queue = queue.then(async () => {
-      const body = JSON.stringify(revision);
-      const headers = {
-        "Content-Type": "application/json",
-        "Content-Length": String(Buffer.byteLength(body)),
-        "ce-specversion": "1.0",
-        "ce-id": crypto.randomUUID(),
-        "ce-source": plane.server,
-        "ce-type": type,
-        "ce-subject": `${collection}/${revision.metadata.name}`,
-      };
-      const requests: Promise<void>[] = [];
-      for (const sink of sinks) {
-        for (let copy = 0; copy < copies; copy++) {
-          posted++;
-          requests.push(
-            post(sink, headers, body, agent).then(
-              (answer) => {
-                answers[answer] = (answers[answer] ?? 0) + 1;
-              },
-              (error: Error) => {
-                answers[`error ${error.message}`] = (answers[`error ${error.message}`] ?? 0) + 1;
-              },
-            ),
-          );
-        }
+    const body = JSON.stringify(revision);
+    const headers = {
+      "Content-Type": "application/json",
+      "Content-Length": String(Buffer.byteLength(body)),
+      "ce-specversion": "1.0",
+      "ce-id": crypto.randomUUID(),
+      "ce-source": plane.server,
+      "ce-type": type,
+      "ce-subject": `${collection}/${revision.metadata.name}`,
+    };
+    const requests: Promise<void>[] = [];
+    for (const sink of sinks) {
+      for (let copy = 0; copy < copies; copy++) {
+        posted++;
+        requests.push(
+          post(sink, headers, body, agent).then(
+            (answer) => {
+              answers[answer] = (answers[answer] ?? 0) + 1;
+            },
+            (error: Error) => {
+              answers[`error ${error.message}`] = (answers[`error ${error.message}`] ?? 0) + 1;
+            },
+          ),
+        );
       }
-      await Promise.all(requests);
-    });
+    }
+    await Promise.all(requests);
   };
 
-  let stream: { stop(): void } | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  const started = (async () => {
-    const list = (await kube.ok("GET", `${collection}?${selector}`)) as {
-      metadata: { resourceVersion: string };
-      items: KubeObject[];
-    };
-    for (const item of list.items) {
+  const informer = inform(
+    kube,
+    plane,
+    `${collection}?${selector}`,
+    async (eventType, revision) => {
+      const type = EVENT_TYPES[eventType];
+      if (type === undefined) return;
+      actions.push(`${eventType} ${revision.metadata.name}`);
       // List items carry no apiVersion and kind; the adapter's events do.
-      send(EVENT_TYPES.ADDED, { apiVersion: "serving.knative.dev/v1", kind: "Revision", ...item });
-    }
-    stream = watch(
-      kube,
-      plane,
-      `${collection}?${selector}`,
-      list.metadata.resourceVersion,
-      (event) => {
-        const type = EVENT_TYPES[event.type];
-        if (type === undefined) return;
-        actions.push(`${event.type} ${event.object.metadata.name}`);
-        send(type, event.object);
-      },
-    );
-    timer = setTimeout(() => stream?.stop(), (options.maxSeconds ?? 600) * 1000);
-    timer.unref();
-  })();
+      await send(type, { apiVersion: "serving.knative.dev/v1", kind: "Revision", ...revision });
+    },
+    { onError: (error) => actions.push(`error: ${error.message}`), maxSeconds: options.maxSeconds },
+  );
 
   return {
     actions,
-    ready: started,
+    ready: informer.ready,
     figures: () => ({ changes, posted, answers: { ...answers } }),
     async stop() {
-      await started;
-      stream?.stop();
-      clearTimeout(timer);
-      await queue;
+      await informer.stop();
       agent.destroy();
     },
   };
@@ -189,10 +170,6 @@ export function playSmokeRoutes(options: {
   const created = new Map<string, number>();
   const routes = `${SERVING}/namespaces/${namespace}/routes`;
   const selector = `labelSelector=${encodeURIComponent("canary-release.dev/smoke-test-route=true")}`;
-  let queue: Promise<void> = Promise.resolve();
-  let stream: { stop(): void } | undefined;
-  let timer: NodeJS.Timeout | undefined;
-
   const reconcile = async (route: KubeObject): Promise<void> => {
     const traffic = (route.spec as { traffic?: { revisionName?: string }[] }).traffic ?? [];
     const revision = traffic[0]?.revisionName;
@@ -232,37 +209,15 @@ export function playSmokeRoutes(options: {
     actions.push(`Revision ${revision} routingState: ${labelled.status}`);
   };
 
-  const started = (async () => {
-    const list = (await kube.ok("GET", `${routes}?${selector}`)) as {
-      metadata: { resourceVersion: string };
-      items: KubeObject[];
-    };
-    const enqueue = (route: KubeObject): void => {
-      queue = queue.then(() =>
-        reconcile(route).catch((error: Error) => {
-          actions.push(`error: ${error.message}`);
-        }),
-      );
-    };
-    list.items.forEach(enqueue);
-    stream = watch(kube, plane, `${routes}?${selector}`, list.metadata.resourceVersion, (event) => {
-      if (event.type === "ADDED") enqueue(event.object);
-    });
-    timer = setTimeout(() => stream?.stop(), (options.maxSeconds ?? 600) * 1000);
-    timer.unref();
-  })();
+  const informer = inform(
+    kube,
+    plane,
+    `${routes}?${selector}`,
+    (type, route) => (type === "ADDED" ? reconcile(route) : undefined),
+    { onError: (error) => actions.push(`error: ${error.message}`), maxSeconds: options.maxSeconds },
+  );
 
-  return {
-    actions,
-    ready: started,
-    created,
-    async stop() {
-      await started;
-      stream?.stop();
-      clearTimeout(timer);
-      await queue;
-    },
-  };
+  return { actions, ready: informer.ready, created, stop: () => informer.stop() };
 }
 
 /**
@@ -281,10 +236,6 @@ export function playConfigurations(options: {
   const revisions: string[] = [];
   const configurations = `${SERVING}/namespaces/${namespace}/configurations`;
   const revisionsPath = `${SERVING}/namespaces/${namespace}/revisions`;
-  let queue: Promise<void> = Promise.resolve();
-  let stream: { stop(): void } | undefined;
-  let timer: NodeJS.Timeout | undefined;
-
   type Template = {
     metadata?: {
       name?: string;
@@ -350,35 +301,14 @@ export function playConfigurations(options: {
     actions.push(`Revision ${name} created and Ready`);
   };
 
-  const started = (async () => {
-    const list = (await kube.ok("GET", configurations)) as {
-      metadata: { resourceVersion: string };
-      items: KubeObject[];
-    };
-    const enqueue = (configuration: KubeObject): void => {
-      queue = queue.then(() =>
-        reconcile(configuration).catch((error: Error) => {
-          actions.push(`error: ${error.message}`);
-        }),
-      );
-    };
-    list.items.forEach(enqueue);
-    stream = watch(kube, plane, configurations, list.metadata.resourceVersion, (event) => {
-      if (event.type === "ADDED" || event.type === "MODIFIED") enqueue(event.object);
-    });
-    timer = setTimeout(() => stream?.stop(), (options.maxSeconds ?? 600) * 1000);
-    timer.unref();
-  })();
+  const informer = inform(
+    kube,
+    plane,
+    configurations,
+    (type, configuration) =>
+      type === "ADDED" || type === "MODIFIED" ? reconcile(configuration) : undefined,
+    { onError: (error) => actions.push(`error: ${error.message}`), maxSeconds: options.maxSeconds },
+  );
 
-  return {
-    actions,
-    ready: started,
-    revisions,
-    async stop() {
-      await started;
-      stream?.stop();
-      clearTimeout(timer);
-      await queue;
-    },
-  };
+  return { actions, ready: informer.ready, revisions, stop: () => informer.stop() };
 }

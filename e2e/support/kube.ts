@@ -149,3 +149,59 @@ export type KubeObject = {
   metadata: { name: string; namespace?: string; [key: string]: unknown };
   [key: string]: unknown;
 };
+
+/** A collection followed as a controller's informer follows it. */
+export interface Informer {
+  /** Resolves once the list is read and the watch started: what happens after, it sees. */
+  readonly ready: Promise<void>;
+  /** Stops the watch and resolves once every object handed out so far is handled. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Lists `path`, then watches it from the list's resourceVersion, as an informer does; every
+ * listed object (as ADDED) and every change is handed to `handle`, one at a time, in order.
+ * A handler's error goes to `onError`. The watch stops when told, or by itself after
+ * `maxSeconds` (default 600).
+ */
+export function inform(
+  kube: Kube,
+  plane: ControlPlane,
+  path: string,
+  handle: (type: string, object: KubeObject) => Promise<void> | void,
+  options: { readonly onError: (error: Error) => void; readonly maxSeconds?: number },
+): Informer {
+  let queue: Promise<void> = Promise.resolve();
+  let stream: Watch | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const enqueue = (type: string, object: KubeObject): void => {
+    queue = queue.then(async () => {
+      try {
+        await handle(type, object);
+      } catch (error) {
+        options.onError(error as Error);
+      }
+    });
+  };
+  const ready = (async () => {
+    const list = (await kube.ok("GET", path)) as {
+      metadata: { resourceVersion: string };
+      items: KubeObject[];
+    };
+    for (const item of list.items) enqueue("ADDED", item);
+    stream = watch(kube, plane, path, list.metadata.resourceVersion, (event) =>
+      enqueue(event.type, event.object),
+    );
+    timer = setTimeout(() => stream?.stop(), (options.maxSeconds ?? 600) * 1000);
+    timer.unref();
+  })();
+  return {
+    ready,
+    async stop() {
+      await ready;
+      stream?.stop();
+      clearTimeout(timer);
+      await queue;
+    },
+  };
+}

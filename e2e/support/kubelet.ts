@@ -9,7 +9,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import type { ControlPlane } from "../../toolchain/controlPlane";
-import { Kube, KubeObject, watch } from "./kube";
+import { inform, Kube, KubeObject } from "./kube";
 
 interface Container {
   readonly name: string;
@@ -155,9 +155,6 @@ export function playKubelet(options: KubeletOptions): Kubelet {
   const errors: string[] = [];
   const pods = `/api/v1/namespaces/${namespace}/pods`;
   const selector = `labelSelector=${encodeURIComponent("tekton.dev/taskRun")}`;
-  let queue: Promise<void> = Promise.resolve();
-  let stream: { stop(): void } | undefined;
-  let timer: NodeJS.Timeout | undefined;
 
   /** The local folder for a mount path of `pod`: claims are shared, the rest are the Pod's. */
   const localFolders = async (pod: Pod, step: PodStep): Promise<Map<string, string>> => {
@@ -291,36 +288,31 @@ export function playKubelet(options: KubeletOptions): Kubelet {
     );
   };
 
-  const started = (async () => {
-    const list = (await kube.ok("GET", `${pods}?${selector}`)) as {
-      metadata: { resourceVersion: string };
-      items: Pod[];
-    };
-    const enqueue = (pod: Pod): void => {
-      queue = queue.then(() =>
-        run(pod).catch((error: Error) => {
-          errors.push(`${pod.metadata.name}: ${error.message}`);
-        }),
-      );
-    };
-    list.items.forEach(enqueue);
-    stream = watch(kube, plane, `${pods}?${selector}`, list.metadata.resourceVersion, (event) => {
-      if (event.type === "ADDED") enqueue(event.object as Pod);
-    });
-    timer = setTimeout(() => stream?.stop(), (options.maxSeconds ?? 600) * 1000);
-    timer.unref();
-  })();
+  const informer = inform(
+    kube,
+    plane,
+    `${pods}?${selector}`,
+    async (type, object) => {
+      if (type !== "ADDED") return;
+      const pod = object as Pod;
+      await run(pod).catch((error: Error) => {
+        throw new Error(`${pod.metadata.name}: ${error.message}`);
+      });
+    },
+    {
+      onError: (error) => errors.push(error.message),
+      maxSeconds: options.maxSeconds,
+    },
+  );
 
   return {
     runs,
     errors,
-    ready: started,
+    ready: informer.ready,
     async stop() {
-      await started;
-      stream?.stop();
-      clearTimeout(timer);
+      await informer.ready;
       runningSteps.forEach(killStep);
-      await queue;
+      await informer.stop();
     },
   };
 }
