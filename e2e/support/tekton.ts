@@ -140,7 +140,8 @@ async function installSystemObjects(kube: Kube): Promise<void> {
 /**
  * Starts the three, in the order they need: the interceptors (which write their CA into the
  * ClusterInterceptors), then the controller, then the sink (which refuses to start while an
- * https ClusterInterceptor has no CA). `listenerToken` is the EventListener ServiceAccount's.
+ * https ClusterInterceptor has no CA). `listener.token` is the EventListener ServiceAccount's,
+ * so the sink works with exactly the rights the stack gave it.
  */
 export async function startTekton(
   tier: RealTier,
