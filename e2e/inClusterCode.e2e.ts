@@ -12,8 +12,9 @@ import * as path from "path";
 import { testerNames } from "../components/revisionTesterManifests";
 import { pipelineResourceNames } from "../components/pipelineContract";
 import { AuditEvent, AuditLog } from "./support/audit";
-import { committedStack, standInSecrets, withControllers } from "./support/fixtures";
+import { deployDevStack, stopAfterEach } from "./support/fixtures";
 import {
+  serviceAccountToken,
   serviceAccountTokenFile,
   serviceAccountUser,
   startScript,
@@ -21,12 +22,12 @@ import {
 } from "./support/inClusterProcess";
 import { playConfigurations, playRevisionSource, playSmokeRoutes } from "./support/knativePlayers";
 import { Kube, KubeObject, watch } from "./support/kube";
+import { writeRevisionStatus } from "./support/objects";
 import { callsOf, rightsReport } from "./support/rights";
 import {
   PROJECT_ROOT,
   RealTier,
   runCommand,
-  StackProject,
   startRealTier,
   stopRealTier,
 } from "./support/realTier";
@@ -88,26 +89,12 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
   before(async function () {
     this.timeout(90 * 60 * 1000);
     tier = await startRealTier(this);
-    const project = await StackProject.create(
-      tier,
-      "dev",
-      committedStack("dev", {
-        "canary-release:app": APP,
-        "canary-release:namespace": NAMESPACE,
-        "canary-release:platform": { install: false },
-        "canary-release:tester": { expectBody: "^Hello World" },
-      }),
-      standInSecrets("webhookSecret"),
-    );
-    await withControllers(tier, project, ["up", "--yes", "--skip-preview", "--non-interactive"]);
+    await deployDevStack(tier, APP, { "canary-release:tester": { expectBody: "^Hello World" } });
     // From here on, the stack's ServiceAccounts' requests are the code's.
     audit = new AuditLog(path.join(tier.plane.dir, "audit.log"));
   });
   /** What a test started, stopped after it however it ended (a failed test leaves nothing). */
-  const cleanup: (() => unknown)[] = [];
-  afterEach(async () => {
-    for (let stop = cleanup.pop(); stop !== undefined; stop = cleanup.pop()) await stop();
-  });
+  const cleanup = stopAfterEach();
   after(() => stopRealTier(tier));
 
   it("the revision tester: two processes, 200 duplicates of every event each, one test per revision", async function () {
@@ -159,9 +146,7 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
       targetFor: (revision) =>
         `${target.url}/${revision === broken ? `broken/${revision}` : revision}`,
     });
-    const sourceToken = fs
-      .readFileSync(serviceAccountTokenFile(tier, NAMESPACE, TESTER.sourceServiceAccount), "utf8")
-      .trim();
+    const sourceToken = serviceAccountToken(tier, NAMESPACE, TESTER.sourceServiceAccount);
     const source = playRevisionSource({
       kube: new Kube(plane, sourceToken),
       plane,
@@ -217,19 +202,7 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
       });
     }
     for (const name of revisions) {
-      await controllers.ok(
-        "PATCH",
-        `${SERVING}/revisions/${name}/status`,
-        {
-          status: {
-            observedGeneration: 1,
-            conditions: [
-              { type: "Ready", status: "True", lastTransitionTime: new Date().toISOString() },
-            ],
-          },
-        },
-        MERGE_PATCH,
-      );
+      await writeRevisionStatus(controllers, NAMESPACE, name);
       readyAt.set(name, Date.now());
     }
 

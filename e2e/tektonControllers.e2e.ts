@@ -18,13 +18,17 @@ import { resolvePipelineRun } from "../test/support/tektonResolver";
 import { githubDelivery } from "../test/support/triggersEmulator";
 import type { KubernetesManifest } from "../components/githubTriggerManifests";
 import { AuditLog } from "./support/audit";
-import { committedStack, standInSecrets, withControllers } from "./support/fixtures";
-import { serviceAccountTokenFile, serviceAccountUser } from "./support/inClusterProcess";
+import { deployDevStack, stopAfterEach } from "./support/fixtures";
+import {
+  serviceAccountToken,
+  serviceAccountTokenFile,
+  serviceAccountUser,
+} from "./support/inClusterProcess";
 import { playConfigurations } from "./support/knativePlayers";
 import { Kube, KubeObject } from "./support/kube";
 import { playKubelet, PodRun } from "./support/kubelet";
 import { rightsReport } from "./support/rights";
-import { RealTier, StackProject, startRealTier, stopRealTier } from "./support/realTier";
+import { RealTier, startRealTier, stopRealTier } from "./support/realTier";
 import { startTekton, Tekton } from "./support/tekton";
 import { COMPONENTS } from "../toolchain/toolchain";
 
@@ -133,30 +137,18 @@ describe("a push through the real Tekton (controller, EventListener sink, core i
   before(async function () {
     this.timeout(90 * 60 * 1000);
     tier = await startRealTier(this, COMPONENTS);
-    const project = await StackProject.create(
-      tier,
-      "dev",
-      committedStack("dev", {
-        "canary-release:app": APP,
-        "canary-release:namespace": NAMESPACE,
-        "canary-release:platform": { install: false },
-        "canary-release:github": {
-          owner: "acme",
-          repository: "shop",
-          branch: "main",
-          registerWebhook: false,
-        },
-      }),
-      standInSecrets("webhookSecret"),
-    );
-    await withControllers(tier, project, ["up", "--yes", "--skip-preview", "--non-interactive"]);
+    await deployDevStack(tier, APP, {
+      "canary-release:github": {
+        owner: "acme",
+        repository: "shop",
+        branch: "main",
+        registerWebhook: false,
+      },
+    });
     audit = new AuditLog(path.join(tier.plane.dir, "audit.log"));
   });
   /** What the test started, stopped after it however it ended. */
-  const cleanup: (() => unknown)[] = [];
-  afterEach(async () => {
-    for (let stop = cleanup.pop(); stop !== undefined; stop = cleanup.pop()) await stop();
-  });
+  const cleanup = stopAfterEach();
   after(async () => {
     await tekton?.stop();
     stopRealTier(tier);
@@ -171,12 +163,7 @@ describe("a push through the real Tekton (controller, EventListener sink, core i
     )) as (KubeObject & { spec: { serviceAccountName: string } })[];
     assert.equal(listeners.length, 1);
     const listener = listeners[0];
-    const listenerToken = fs
-      .readFileSync(
-        serviceAccountTokenFile(tier, NAMESPACE, listener.spec.serviceAccountName),
-        "utf8",
-      )
-      .trim();
+    const listenerToken = serviceAccountToken(tier, NAMESPACE, listener.spec.serviceAccountName);
     tekton = await startTekton(tier, {
       namespace: NAMESPACE,
       name: listener.metadata.name,

@@ -86,3 +86,39 @@ export function routeTraffic(tier: RealTier, namespace: string, name: string): T
   ) as { spec: { traffic: TrafficTarget[] } };
   return route.spec.traffic;
 }
+
+/**
+ * The committed dev stack as app `app` in namespace `app` (no platform install, GitHub's webhook
+ * left to the user), with `changes`, deployed with the missing controllers played.
+ */
+export async function deployDevStack(
+  tier: RealTier,
+  app: string,
+  changes: Readonly<Record<string, unknown>> = {},
+): Promise<StackProject> {
+  const project = await StackProject.create(
+    tier,
+    "dev",
+    committedStack("dev", {
+      "canary-release:app": app,
+      "canary-release:namespace": app,
+      "canary-release:platform": { install: false },
+      ...changes,
+    }),
+    standInSecrets("webhookSecret"),
+  );
+  await withControllers(tier, project, ["up", "--yes", "--skip-preview", "--non-interactive"]);
+  return project;
+}
+
+/**
+ * A list a suite's tests push stoppers onto (processes, players, servers); after each test they
+ * run in reverse order, however it ended, so a failed test leaves nothing running.
+ */
+export function stopAfterEach(): (() => unknown)[] {
+  const stoppers: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (let stop = stoppers.pop(); stop !== undefined; stop = stoppers.pop()) await stop();
+  });
+  return stoppers;
+}

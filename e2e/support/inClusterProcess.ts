@@ -5,6 +5,7 @@ import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { kubectl } from "../../toolchain/controlPlane";
+import { onLines } from "./lines";
 import type { RealTier } from "./realTier";
 
 /** The name RBAC and the audit log give a ServiceAccount. */
@@ -12,16 +13,9 @@ export function serviceAccountUser(namespace: string, account: string): string {
   return `system:serviceaccount:${namespace}:${account}`;
 }
 
-/**
- * A fresh token of ServiceAccount `namespace/account`, written (0600) to a file under the tier's
- * folder; returns the file's path, for KUBERNETES_TOKEN_FILE.
- */
-export function serviceAccountTokenFile(
-  tier: RealTier,
-  namespace: string,
-  account: string,
-): string {
-  const token = kubectl(tier.plane, tier.toolchain, [
+/** A fresh token of ServiceAccount `namespace/account` (TokenRequest API, valid one hour). */
+export function serviceAccountToken(tier: RealTier, namespace: string, account: string): string {
+  return kubectl(tier.plane, tier.toolchain, [
     "create",
     "token",
     account,
@@ -29,8 +23,19 @@ export function serviceAccountTokenFile(
     namespace,
     "--duration=1h",
   ]).trim();
+}
+
+/**
+ * The same, written (0600) to a file under the tier's folder, as the kubelet projects it;
+ * returns the file's path, for KUBERNETES_TOKEN_FILE.
+ */
+export function serviceAccountTokenFile(
+  tier: RealTier,
+  namespace: string,
+  account: string,
+): string {
   const file = path.join(tier.dir, `token-${namespace}-${account}`);
-  fs.writeFileSync(file, token, { mode: 0o600 });
+  fs.writeFileSync(file, serviceAccountToken(tier, namespace, account), { mode: 0o600 });
   return file;
 }
 
@@ -78,26 +83,15 @@ export function startProcess(
   running.add(child);
   const lines: Record<string, unknown>[] = [];
   const waiters: (() => void)[] = [];
-  const collect = (stream: NodeJS.ReadableStream): void => {
-    let buffer = "";
-    stream.on("data", (chunk: Buffer) => {
-      buffer += chunk.toString();
-      let newline = buffer.indexOf("\n");
-      while (newline >= 0) {
-        const text = buffer.slice(0, newline).trim();
-        buffer = buffer.slice(newline + 1);
-        if (text !== "") {
-          try {
-            lines.push(JSON.parse(text) as Record<string, unknown>);
-          } catch {
-            lines.push({ msg: "not JSON", text });
-          }
-        }
-        newline = buffer.indexOf("\n");
+  const collect = (stream: NodeJS.ReadableStream): void =>
+    onLines(stream, (text) => {
+      try {
+        lines.push(JSON.parse(text) as Record<string, unknown>);
+      } catch {
+        lines.push({ msg: "not JSON", text });
       }
       waiters.splice(0).forEach((wake) => wake());
     });
-  };
   collect(child.stdout as NodeJS.ReadableStream);
   collect(child.stderr as NodeJS.ReadableStream);
   let gone = false;

@@ -14,6 +14,7 @@ import * as crypto from "crypto";
 import * as http from "http";
 import type { ControlPlane } from "../../toolchain/controlPlane";
 import { inform, Kube, KubeObject } from "./kube";
+import { writeRevisionStatus } from "./objects";
 
 const SERVING = "/apis/serving.knative.dev/v1";
 const MERGE_PATCH = "application/merge-patch+json";
@@ -274,17 +275,8 @@ export function playConfigurations(options: {
       },
       spec: template.spec ?? {},
     });
-    const ready = {
-      type: "Ready",
-      status: "True",
-      lastTransitionTime: new Date().toISOString(),
-    };
-    await kube.ok(
-      "PATCH",
-      `${revisionsPath}/${name}/status`,
-      { status: { observedGeneration: 1, conditions: [ready] } },
-      MERGE_PATCH,
-    );
+    await writeRevisionStatus(kube, namespace, name);
+    const ready = { type: "Ready", status: "True", lastTransitionTime: new Date().toISOString() };
     await kube.ok(
       "PATCH",
       `${configurations}/${owner.name}/status`,

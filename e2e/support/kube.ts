@@ -4,6 +4,7 @@
 import * as fs from "fs";
 import * as https from "https";
 import type { ControlPlane } from "../../toolchain/controlPlane";
+import { onLines } from "./lines";
 
 export interface KubeResponse {
   readonly status: number;
@@ -115,7 +116,6 @@ export function watch(
   const events: { type: string; object: KubeObject }[] = [];
   const url = new URL(plane.server);
   const separator = path.includes("?") ? "&" : "?";
-  let buffer = "";
   const request = https.get(
     {
       host: url.hostname,
@@ -124,22 +124,12 @@ export function watch(
       ca: fs.readFileSync(plane.caFile),
       headers: { Authorization: `Bearer ${kube.token}`, Accept: "application/json" },
     },
-    (response) => {
-      response.on("data", (chunk: Buffer) => {
-        buffer += chunk.toString();
-        let newline = buffer.indexOf("\n");
-        while (newline >= 0) {
-          const line = buffer.slice(0, newline).trim();
-          buffer = buffer.slice(newline + 1);
-          if (line !== "") {
-            const event = JSON.parse(line) as { type: string; object: KubeObject };
-            events.push(event);
-            onEvent?.(event);
-          }
-          newline = buffer.indexOf("\n");
-        }
-      });
-    },
+    (response) =>
+      onLines(response, (line) => {
+        const event = JSON.parse(line) as { type: string; object: KubeObject };
+        events.push(event);
+        onEvent?.(event);
+      }),
   );
   request.on("error", () => undefined);
   return { events, stop: () => request.destroy() };

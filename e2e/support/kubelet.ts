@@ -5,11 +5,11 @@
 // as a claim does), and the outcome written into the Pod's status as the kubelet and Tekton's
 // entrypoint would: each step container terminated with its exit code, the Task's results in the
 // termination message. Tekton's controller then moves the PipelineRun on.
-import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import type { ControlPlane } from "../../toolchain/controlPlane";
 import { inform, Kube, KubeObject } from "./kube";
+import { runCommand } from "./realTier";
 
 interface Container {
   readonly name: string;
@@ -112,42 +112,6 @@ export interface Kubelet {
   stop(): Promise<void>;
 }
 
-/** Step processes still running, by process group: killed on stop, at the deadline, at exit. */
-const runningSteps = new Set<number>();
-function killStep(pid: number): void {
-  try {
-    process.kill(-pid, "SIGKILL");
-  } catch {
-    // Already gone.
-  }
-}
-process.once("exit", () => runningSteps.forEach(killStep));
-
-/** Runs one step in a process group of its own, so a timeout stops what it started too. */
-function runStep(
-  file: string,
-  env: Record<string, string>,
-  cwd: string,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(file, [], { env, cwd, stdio: ["ignore", "pipe", "pipe"], detached: true });
-    const pid = child.pid;
-    if (pid !== undefined) runningSteps.add(pid);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => pid !== undefined && killStep(pid), 120_000);
-    const done = (code: number | null, more = ""): void => {
-      clearTimeout(timer);
-      if (pid !== undefined) runningSteps.delete(pid);
-      resolve({ code, stdout, stderr: `${stderr}${more}` });
-    };
-    child.on("error", (error) => done(127, error.message));
-    child.on("close", (code) => done(code));
-  });
-}
-
 /** Starts playing the kubelet for the TaskRun Pods of `namespace`. */
 export function playKubelet(options: KubeletOptions): Kubelet {
   const { kube, plane, namespace, root } = options;
@@ -221,16 +185,17 @@ export function playKubelet(options: KubeletOptions): Kubelet {
       fs.writeFileSync(scriptFile, step.script, { mode: 0o755 });
       const home = path.join(root, "pods", pod.metadata.name, "home");
       fs.mkdirSync(home, { recursive: true });
-      const outcome = await runStep(
-        scriptFile,
-        {
+      // In a process group of its own: the timeout stops what the step started too.
+      const outcome = await runCommand(scriptFile, [], {
+        cwd: home,
+        env: {
           ...env,
           ...options.extraEnv(pod),
           HOME: home,
           PATH: `${options.toolsDir}:${process.env.PATH ?? ""}`,
         },
-        home,
-      );
+        timeoutMs: 120_000,
+      });
       outcomes.push({ step: step.name, ...outcome });
       const resultsDir = folders.get("/tekton/results");
       if (resultsDir !== undefined) {
@@ -309,10 +274,6 @@ export function playKubelet(options: KubeletOptions): Kubelet {
     runs,
     errors,
     ready: informer.ready,
-    async stop() {
-      await informer.ready;
-      runningSteps.forEach(killStep);
-      await informer.stop();
-    },
+    stop: () => informer.stop(),
   };
 }

@@ -47,9 +47,19 @@ export async function createRevision(
     },
     spec: { containers: [{ image: `registry.example.com/acme/${app}@${DIGEST}` }] },
   });
+  await writeRevisionStatus(kube, namespace, name, state);
+}
+
+/** The Ready condition Knative writes on a Revision, through the status subresource. */
+export async function writeRevisionStatus(
+  kube: Kube,
+  namespace: string,
+  name: string,
+  state: Pick<RevisionState, "ready" | "reason" | "message"> = {},
+): Promise<void> {
   await kube.ok(
     "PATCH",
-    `${base}/${name}/status`,
+    `/apis/serving.knative.dev/v1/namespaces/${namespace}/revisions/${name}/status`,
     {
       status: {
         observedGeneration: 1,

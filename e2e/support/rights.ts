@@ -1,6 +1,7 @@
 // What a ServiceAccount's code did (from the API server's audit log) against what its RBAC lets
 // it do (`kubectl auth can-i`, impersonating the ServiceAccount as the API server would see it).
 import { spawnSync } from "child_process";
+import { kubectl } from "../../toolchain/controlPlane";
 import type { AuditEvent } from "./audit";
 import type { RealTier } from "./realTier";
 
@@ -67,20 +68,16 @@ const EVERYONE =
  * non-resource URLs and the rights every authenticated identity has.
  */
 export function grantedIn(tier: RealTier, user: string, namespace: string): Call[] {
-  const args = [
-    "--kubeconfig",
-    tier.plane.kubeconfig,
+  const list = kubectl(tier.plane, tier.toolchain, [
     "auth",
     "can-i",
     "--list",
     "-n",
     namespace,
     `--as=${user}`,
-  ];
-  const result = spawnSync(tier.toolchain.kubectl, args, { encoding: "utf8", timeout: 60_000 });
-  if (result.status !== 0) throw new Error(`kubectl ${args.join(" ")}: ${result.stderr}`);
+  ]);
   const calls: Call[] = [];
-  for (const line of result.stdout.split("\n").slice(1)) {
+  for (const line of list.split("\n").slice(1)) {
     // Resources   Non-Resource URLs   Resource Names   Verbs
     const columns = line.trim().split(/\s{2,}/);
     if (columns.length < 2 || columns[0] === "" || columns[0].startsWith("[")) continue;
@@ -96,17 +93,13 @@ export function grantedIn(tier: RealTier, user: string, namespace: string): Call
 
 /** `resource.group` of every cluster-scoped kind the API server serves. */
 function clusterScopedResources(tier: RealTier): Set<string> {
-  const args = [
-    "--kubeconfig",
-    tier.plane.kubeconfig,
+  const names = kubectl(tier.plane, tier.toolchain, [
     "api-resources",
     "--namespaced=false",
     "-o",
     "name",
-  ];
-  const result = spawnSync(tier.toolchain.kubectl, args, { encoding: "utf8", timeout: 60_000 });
-  if (result.status !== 0) throw new Error(`kubectl ${args.join(" ")}: ${result.stderr}`);
-  return new Set(result.stdout.split("\n").filter((line) => line !== ""));
+  ]);
+  return new Set(names.split("\n").filter((line) => line !== ""));
 }
 
 /** What one ServiceAccount called, and what kubectl auth can-i says about it and around it. */

@@ -72,12 +72,12 @@ async function until<T>(
   what: string,
   timeoutMs: number,
   probe: () => Promise<T | undefined>,
-  process?: ScriptProcess,
+  watched?: ScriptProcess,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (process?.hasExited()) {
-      throw new Error(`${what}: the process ended: ${JSON.stringify(process.lines.slice(-5))}`);
+    if (watched?.hasExited()) {
+      throw new Error(`${what}: the process ended: ${JSON.stringify(watched.lines.slice(-5))}`);
     }
     const value = await probe();
     if (value !== undefined) return value;
