@@ -736,7 +736,8 @@ export function buildProgram(deps: CliDeps, setExitCode: (code: number) => void)
     `
 The plan is checked before anything changes: steps strictly increasing, 1..100, the first above
 the current canaryPercent, no increase (the first one included) above canary-release:maxStepPercent
-when set, a candidate set, and the stack file equal to what is deployed.
+when set, the stack file equal to what is deployed, and the last step's config accepted by the
+stack's own config parser (a candidate set, among the rest).
 A failed analysis rolls back (canaryPercent 0, one update). An inconclusive one holds the step for
 another interval, at most --max-inconclusive times, then rolls back. An analysis that errors counts
 as inconclusive. A failed update sets the config back to the last deployed value and stops.

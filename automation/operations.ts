@@ -12,6 +12,8 @@ import { CONFIG_KEYS, PROJECT_NAME, type StackDriver, type UpSummary } from "./s
 
 /** The canary part of the stack config, as `Pulumi.<stack>.yaml` holds it. */
 export interface CanaryConfigView {
+  /** The app (the Configuration's name); "" when unset, which config.ts refuses. */
+  readonly app: string;
   readonly stableRevision?: string;
   readonly candidateRevision?: string;
   /** Default 0, as in config.ts. */
@@ -41,7 +43,8 @@ function blankToUndefined(value: string | undefined): string | undefined {
 
 /** Reads the canary keys; a value the program would refuse is refused here, naming the key. */
 export async function readCanaryConfig(driver: StackDriver): Promise<CanaryConfigView> {
-  const [stable, candidate, percentText, namespace, maxStepText] = await Promise.all([
+  const [app, stable, candidate, percentText, namespace, maxStepText] = await Promise.all([
+    driver.getConfig(CONFIG_KEYS.app),
     driver.getConfig(CONFIG_KEYS.stableRevision),
     driver.getConfig(CONFIG_KEYS.candidateRevision),
     driver.getConfig(CONFIG_KEYS.canaryPercent),
@@ -74,6 +77,7 @@ export async function readCanaryConfig(driver: StackDriver): Promise<CanaryConfi
   const stableRevision = blankToUndefined(stable);
   const candidateRevision = blankToUndefined(candidate);
   return {
+    app: app ?? "",
     ...(stableRevision !== undefined ? { stableRevision } : {}),
     ...(candidateRevision !== undefined ? { candidateRevision } : {}),
     canaryPercent,

@@ -1,6 +1,9 @@
 // A metric-gated rollout: raise canaryPercent step by step, let each step run for an interval,
 // ask the analysis for a verdict, go on, hold, or roll back. Pure logic over a StackDriver, an
 // injected analysis, sleep and clock, so every path is tested without Pulumi, Prometheus or time.
+import { largeStepsBetween } from "../common/stepGuard";
+import { trafficFor } from "../common/traffic";
+import { parseWholeNumber, WHOLE_NUMBER_KEYS, wholeNumberRule } from "../config";
 import type { AnalysisResult } from "./analysisTypes";
 import { CanaryRefusedError, errorMessage } from "./errors";
 import { EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROLLED_BACK } from "./exitCodes";
@@ -8,6 +11,7 @@ import {
   applyConfigChange,
   configDrift,
   deployedFromOutputs,
+  proposalProblems,
   readCanaryConfig,
   type CanaryConfigView,
   type ChangeResult,
@@ -19,15 +23,16 @@ import type { Sleep } from "./time";
 export const DEFAULT_MAX_INCONCLUSIVE = 3;
 
 /**
- * Problems of the steps on their own, before any stack is read: each a whole number from 1 to
- * 100, strictly increasing. Empty when the steps are fine.
+ * Problems of the steps on their own, before any stack is read: each a canaryPercent config.ts
+ * accepts (its rule, WHOLE_NUMBER_KEYS), strictly increasing. Empty when the steps are fine.
  */
 export function stepsProblems(steps: readonly number[]): string[] {
   if (steps.length === 0) return ["give at least one step, e.g. --steps 5,20,50,100"];
+  const { min, max } = WHOLE_NUMBER_KEYS.canaryPercent;
   const problems: string[] = [];
   steps.forEach((step, i) => {
-    if (!Number.isInteger(step) || step < 1 || step > 100) {
-      problems.push(`step ${step} must be a whole number from 1 to 100`);
+    if (parseWholeNumber(String(step), min, max) === undefined) {
+      problems.push(`step ${step}: canaryPercent ${wholeNumberRule(min, max)}`);
     } else if (i > 0 && step <= steps[i - 1]) {
       problems.push(`steps must strictly increase: ${steps[i - 1]} then ${step}`);
     }
@@ -37,39 +42,47 @@ export function stepsProblems(steps: readonly number[]): string[] {
 
 /** The stack's side of a plan: where it starts, and the largest increase one update may make. */
 export interface PlanStart {
+  readonly app: string;
   readonly canaryPercent: number;
+  readonly stableRevision?: string;
   readonly candidateRevision?: string;
   readonly maxStepPercent?: number;
 }
 
 /**
- * Every reason to refuse a plan against the stack it would run on. Rules:
+ * Every reason the rollout itself refuses a plan against the stack it would run on (config.ts
+ * judges each step's config as well: see runRollout). Rules:
  * - the steps themselves (stepsProblems);
- * - a candidate must be set: a rollout moves traffic to it;
  * - the first step must be above the current canaryPercent (a rollout only raises traffic;
  *   to lower it use `canary step` or `canary rollback`; to resume, start above where it is);
- * - with `maxStepPercent` set, no increase may exceed it, the one from the current percent to
- *   the first step included. (`allowLargeStep` is not honoured here: an unattended rollout does
- *   not take the large steps that a person may choose to take with `canary step`.)
+ * - with `maxStepPercent` set, no step may be a large step as the Route's step guard judges it
+ *   (common/stepGuard.ts), the one from the current percent to the first step included.
+ *   (`allowLargeStep` is not honoured here: an unattended rollout does not take the large steps
+ *   that a person may choose to take with `canary step`.)
  */
 export function planProblems(steps: readonly number[], start: PlanStart): string[] {
   const problems = stepsProblems(steps);
-  if (start.candidateRevision === undefined) {
-    problems.push(`there is no candidate to roll out: set ${CONFIG_KEYS.candidateRevision} first`);
-  }
   if (steps.length > 0 && steps[0] <= start.canaryPercent) {
     problems.push(
       `the first step (${steps[0]}) must be above the current canaryPercent ` +
         `(${start.canaryPercent}); start the steps above it`,
     );
   }
-  if (start.maxStepPercent !== undefined) {
+  const { app, stableRevision, candidateRevision, maxStepPercent } = start;
+  // Without a candidate (or a stable revision beside it) config.ts refuses every step anyway.
+  if (
+    maxStepPercent !== undefined &&
+    candidateRevision !== undefined &&
+    stableRevision !== undefined
+  ) {
+    const table = (canaryPercent: number) =>
+      trafficFor({ app, stableRevision, candidateRevision, canaryPercent });
     let from = start.canaryPercent;
-    for (const step of steps) {
-      if (step - from > start.maxStepPercent) {
+    for (const step of problems.length === 0 ? steps : []) {
+      for (const large of largeStepsBetween(table(from), table(step), maxStepPercent)) {
         problems.push(
-          `${from} -> ${step} is an increase of ${step - from}, more than ` +
-            `${CONFIG_KEYS.maxStepPercent} = ${start.maxStepPercent}: add steps in between`,
+          `${from} -> ${step} raises the share of ${large.target} by ${large.after - large.before} ` +
+            `percentage points, more than ${CONFIG_KEYS.maxStepPercent} = ${maxStepPercent}: add steps in between`,
         );
       }
       from = step;
@@ -235,7 +248,17 @@ export async function runRollout(
         problems.map((p) => `  - ${p}`).join("\n"),
     );
   }
-  // planProblems refused a missing candidate.
+  // The steps only differ in canaryPercent: what config.ts accepts at the last, largest one it
+  // accepts at each (a candidate beside a stable revision, the percent's range, the rest).
+  const last = options.steps[options.steps.length - 1];
+  const refused = await proposalProblems(driver, { [CONFIG_KEYS.canaryPercent]: String(last) });
+  if (refused !== undefined) {
+    throw new CanaryRefusedError(
+      `rollout plan ${options.steps.join(",")} for stack ${driver.stackName}: the stack's ` +
+        `program would refuse canaryPercent ${last}:\n${refused}`,
+    );
+  }
+  // config.ts accepts canary traffic only with a candidate.
   const candidate = config.candidateRevision as string;
   try {
     options.checkAnalysis?.({ namespace: config.namespace, revision: candidate });

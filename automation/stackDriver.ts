@@ -15,6 +15,7 @@ export const PROJECT_NAME = "canary-release";
 
 /** The stack config keys the canary commands read or write. */
 export const CONFIG_KEYS = Object.freeze({
+  app: `${PROJECT_NAME}:app`,
   canaryPercent: `${PROJECT_NAME}:canaryPercent`,
   stableRevision: `${PROJECT_NAME}:stableRevision`,
   candidateRevision: `${PROJECT_NAME}:candidateRevision`,

@@ -9,7 +9,7 @@ import {
 } from "./revisionGate";
 import { routeUrl, tagUrl } from "./routeUrls";
 import { clusterLocalTags, placeholderServiceManifest } from "./tagVisibility";
-import { judgeStep, StepGuardSettings } from "./stepGuard";
+import { judgeStep, StepGuardSettings } from "../common/stepGuard";
 import { TrafficTarget, trafficFor } from "../common/traffic";
 
 export interface CanaryRouteArgs {

@@ -169,15 +169,6 @@ export function templateParamRef(name: string): string {
   return `$(tt.params.${name})`;
 }
 
-function requireNonEmpty(field: keyof GitHubTriggerSpec, value: string | undefined): string {
-  if (typeof value !== "string" || value.trim() === "") {
-    throw new Error(
-      `GitHubTriggerSpec.${field} must be a non-empty string, got ${JSON.stringify(value)}`,
-    );
-  }
-  return value;
-}
-
 /**
  * A CEL string literal holding exactly `value`. Everything outside printable ASCII, plus `"` and
  * `\`, is escaped (`\u` with 4 hex digits, `\U` with 8: code points in CEL strings), so the
@@ -211,23 +202,6 @@ function lowerAscii(value: string): string {
  * (ext.Strings) and @bufbuild/cel provide.
  */
 export function celFilter(owner: string, repository: string, branch: string): string {
-  for (const [field, value] of [
-    ["owner", owner],
-    ["repository", repository],
-  ] as const) {
-    if (value === "" || /[\s/]/.test(value)) {
-      throw new Error(
-        `GitHub ${field} ${JSON.stringify(value)} is not valid: give the ${field} name alone, ` +
-          `non-empty, without "/" or spaces (e.g. owner "acme", repository "hello")`,
-      );
-    }
-  }
-  if (branch === "" || branch.startsWith("refs/")) {
-    throw new Error(
-      `GitHub branch ${JSON.stringify(branch)} is not valid: give the branch name, ` +
-        `e.g. "main", not the ref "refs/heads/main"`,
-    );
-  }
   return [
     `body.ref == ${celStringLiteral(`refs/heads/${branch}`)}`,
     `body.repository.full_name.lowerAscii() == ${celStringLiteral(lowerAscii(`${owner}/${repository}`))}`,
@@ -256,11 +230,11 @@ export function eventListenerManifest(spec: GitHubTriggerSpec): EventListenerMan
     apiVersion: TRIGGERS_API_VERSION,
     kind: "EventListener",
     metadata: {
-      name: requireNonEmpty("name", spec.name),
-      namespace: requireNonEmpty("namespace", spec.namespace),
+      name: spec.name,
+      namespace: spec.namespace,
     },
     spec: {
-      serviceAccountName: requireNonEmpty("serviceAccountName", spec.serviceAccountName),
+      serviceAccountName: spec.serviceAccountName,
       triggers: [
         {
           name: TRIGGER_NAME,
@@ -271,8 +245,8 @@ export function eventListenerManifest(spec: GitHubTriggerSpec): EventListenerMan
                 {
                   name: "secretRef",
                   value: {
-                    secretName: requireNonEmpty("webhookSecretName", spec.webhookSecretName),
-                    secretKey: requireNonEmpty("webhookSecretKey", spec.webhookSecretKey),
+                    secretName: spec.webhookSecretName,
+                    secretKey: spec.webhookSecretKey,
                   },
                 },
                 { name: "eventTypes", value: ["push"] },
@@ -299,8 +273,8 @@ export function triggerBindingManifest(spec: GitHubTriggerSpec): TriggerBindingM
     apiVersion: TRIGGERS_API_VERSION,
     kind: "TriggerBinding",
     metadata: {
-      name: triggerBindingName({ ...spec, name: requireNonEmpty("name", spec.name) }),
-      namespace: requireNonEmpty("namespace", spec.namespace),
+      name: triggerBindingName({ ...spec, name: spec.name }),
+      namespace: spec.namespace,
     },
     spec: {
       params: PARAM_KEYS.map((key) => ({
@@ -330,9 +304,6 @@ export function pipelineRunTemplate(spec: GitHubTriggerSpec): PipelineRunManifes
       `GitHubTriggerSpec.pipelineRunTimeout ${JSON.stringify(timeout)} is not a duration: ` +
         `use e.g. "30m", "1h30m", or "0" for no timeout`,
     );
-  }
-  if (spec.dockerConfigSecretName !== undefined) {
-    requireNonEmpty("dockerConfigSecretName", spec.dockerConfigSecretName);
   }
   // Anonymous registries leave the optional workspace unbound. Binding anything, even an empty
   // emptyDir, makes Tekton set $(workspaces.dockerconfig.bound) to "true" (pipeline
@@ -366,7 +337,7 @@ export function pipelineRunTemplate(spec: GitHubTriggerSpec): PipelineRunManifes
       },
     },
     spec: {
-      pipelineRef: { name: requireNonEmpty("pipelineName", spec.pipelineName) },
+      pipelineRef: { name: spec.pipelineName },
       params: PARAM_KEYS.map((key) => ({
         name: PIPELINE_PARAMS[key],
         value: templateParamRef(PIPELINE_PARAMS[key]),
@@ -381,10 +352,7 @@ export function pipelineRunTemplate(spec: GitHubTriggerSpec): PipelineRunManifes
         ...dockerConfig,
       ],
       taskRunTemplate: {
-        serviceAccountName: requireNonEmpty(
-          "pipelineRunServiceAccountName",
-          spec.pipelineRunServiceAccountName,
-        ),
+        serviceAccountName: spec.pipelineRunServiceAccountName,
       },
       timeouts: { pipeline: timeout },
     },
@@ -396,8 +364,8 @@ export function triggerTemplateManifest(spec: GitHubTriggerSpec): TriggerTemplat
     apiVersion: TRIGGERS_API_VERSION,
     kind: "TriggerTemplate",
     metadata: {
-      name: triggerTemplateName({ ...spec, name: requireNonEmpty("name", spec.name) }),
-      namespace: requireNonEmpty("namespace", spec.namespace),
+      name: triggerTemplateName({ ...spec, name: spec.name }),
+      namespace: spec.namespace,
     },
     spec: {
       // No defaults: every value comes from the event, and a missing one must stop the run.

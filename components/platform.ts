@@ -24,7 +24,7 @@ import {
   platformInstallPlan,
   PlatformRelease,
   PlatformSettings,
-  platformSettingsProblems,
+  platformArgumentProblems,
   PlatformVersions,
 } from "./platformManifests";
 
@@ -96,7 +96,7 @@ export class Platform extends pulumi.ComponentResource {
       ingressNodePort: args.ingressNodePort ?? PLATFORM_DEFAULT_NODE_PORTS.ingressHttp,
       ingressStatusAddress: args.ingressStatusAddress ?? DEFAULT_INGRESS_STATUS_ADDRESS,
     };
-    const problems = platformSettingsProblems(settings);
+    const problems = platformArgumentProblems(settings);
     if (problems.length > 0) {
       throw new pulumi.ResourceError(`Platform ${name}: ${problems.join("; ")}`, this);
     }

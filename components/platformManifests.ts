@@ -3,19 +3,9 @@
 // without Pulumi.
 import { createHash } from "crypto";
 import { isDnsHostName } from "../common/dnsNames";
-import {
-  PLATFORM_DEFAULT_VERSIONS,
-  PLATFORM_VERSION_FIELDS,
-  platformVersionProblem,
-  type PlatformVersions,
-} from "../common/platformVersions";
+import { PLATFORM_DEFAULT_VERSIONS, type PlatformVersions } from "../common/platformVersions";
 
-export {
-  PLATFORM_DEFAULT_VERSIONS,
-  PLATFORM_VERSION_FIELDS,
-  platformVersionProblem,
-  type PlatformVersions,
-};
+export { PLATFORM_DEFAULT_VERSIONS, type PlatformVersions };
 
 /** Each release manifest the Platform applies, one `k8s.yaml.v2.ConfigFile` each. */
 export type PlatformRelease =
@@ -58,8 +48,6 @@ export interface InstallStep {
  *   release notes give (raw.githubusercontent.com/projectcontour/contour/<tag>/...).
  */
 export function platformInstallPlan(versions: PlatformVersions): readonly InstallStep[] {
-  const problems = platformVersionsProblems(versions);
-  if (problems.length > 0) throw new Error(problems.join("; "));
   const serving = `https://github.com/knative/serving/releases/download/${versions.knativeServing}`;
   const eventing = `https://github.com/knative/eventing/releases/download/${versions.knativeEventing}`;
   const kourier = `https://github.com/knative-extensions/net-kourier/releases/download/${versions.kourier}`;
@@ -99,18 +87,6 @@ export function platformInstallPlan(versions: PlatformVersions): readonly Instal
       true,
     ),
   ];
-}
-
-export function platformVersionsProblems(versions: PlatformVersions): string[] {
-  const problems: string[] = [];
-  for (const field of PLATFORM_VERSION_FIELDS) {
-    const value = versions[field];
-    const problem = platformVersionProblem(field, value);
-    if (problem !== undefined) {
-      problems.push(`platform.versions.${field} = ${JSON.stringify(value)}: ${problem}`);
-    }
-  }
-  return problems;
 }
 
 /**
@@ -233,14 +209,13 @@ export interface PlatformSettings {
   readonly ingressStatusAddress: string;
 }
 
-/** Every problem of the Platform's arguments, each naming what to set and to what. */
-export function platformSettingsProblems(settings: PlatformSettings): string[] {
-  const problems = platformVersionsProblems(settings.versions);
-  if (!isDnsHostName(settings.domain)) {
-    problems.push(
-      `domain = ${JSON.stringify(settings.domain)}: must be a DNS name such as 127.0.0.1.sslip.io`,
-    );
-  }
+/**
+ * Every problem of the Platform's own arguments (node ports, status address: set in code, not
+ * config), each naming what to set and to what. The versions and the domain are config, judged
+ * once by config.ts before anything is registered.
+ */
+export function platformArgumentProblems(settings: PlatformSettings): string[] {
+  const problems: string[] = [];
   const ports: [string, number][] = [
     ["kourierNodePort", settings.kourierNodePort],
     ["ingressNodePort", settings.ingressNodePort],

@@ -23,15 +23,12 @@ export function tlsSecretNameFor(app: string, entry: WebhookEntry): string | und
   return entry.clusterIssuer !== undefined ? `${app}-webhook-tls` : undefined;
 }
 
-/** https unless TLS is absent and plain http was explicitly allowed. */
+/**
+ * https unless TLS is absent; config.ts refuses an entry without TLS unless `allowPlainHttp`
+ * says plain http is meant.
+ */
 export function webhookUrl(app: string, entry: WebhookEntry): string {
   const tls = tlsSecretNameFor(app, entry) !== undefined || entry.externalTls === true;
-  if (!tls && !entry.allowPlainHttp) {
-    throw new Error(
-      `webhook ${entry.host}: no TLS (tlsSecretName, clusterIssuer or externalTls) and ` +
-        `allowPlainHttp is not set`,
-    );
-  }
   return `${tls ? "https" : "http"}://${entry.host}/`;
 }
 

@@ -1,9 +1,11 @@
 // The upstream admission rules no CRD schema carries, applied offline to what a stack renders:
-// Tekton Pipelines' (tektonRules.ts) and Tekton Triggers' (triggersRules.ts). They check
+// Tekton Pipelines' (tektonRules.ts), Tekton Triggers' (triggersRules.ts) and Knative Serving's
+// traffic rules (knativeRules.ts). They check
 // structure this project's own builders generate, so they run at test time (`npm test`,
 // `npm run validate`), never on the preview path. Rules about user input (traffic, names) are
 // the config layer's (config.ts with common/).
 import type { Manifest } from "./crdValidator";
+import { validateTraffic } from "./knativeRules";
 import { validatePipelineManifests } from "./tektonRules";
 import { validateTriggerManifests } from "./triggersRules";
 import type { KubernetesManifest } from "../components/githubTriggerManifests";
@@ -18,6 +20,8 @@ export const RULES_READ_FROM = Object.freeze({
   tektonPipeline: "v1.15.0",
   /** tektoncd/triggers pkg/apis/triggers/v1beta1 (*_validation.go). */
   tektonTriggers: "v0.37.0",
+  /** knative/serving pkg/apis/serving/v1 (route_validation.go). */
+  knativeServing: "knative-v1.23.0",
 });
 
 /** One rule a rendered object breaks. */
@@ -43,7 +47,8 @@ const ofKind = (manifests: readonly Manifest[], group: string, kind: string): Ma
 
 /**
  * Every upstream rule the objects break: each Pipeline with the Tasks of its namespace, each
- * EventListener with the TriggerBindings and TriggerTemplates of its namespace. Empty when
+ * Knative Route's and Service's traffic, each EventListener with the TriggerBindings and
+ * TriggerTemplates of its namespace. Empty when
  * Tekton would admit and run them.
  */
 export function upstreamRuleViolations(manifests: readonly Manifest[]): RuleViolation[] {
@@ -68,6 +73,17 @@ export function upstreamRuleViolations(manifests: readonly Manifest[]): RuleViol
         path: match?.[3] ?? violation.path,
         message: violation.message,
       });
+    }
+  }
+
+  for (const kind of ["Route", "Service"] as const) {
+    for (const object of ofKind(manifests, "serving.knative.dev", kind)) {
+      const spec = (object.spec ?? {}) as { traffic?: unknown };
+      // A Service without traffic gets Knative's default; the CRD schema checks the shape.
+      if (!Array.isArray(spec.traffic)) continue;
+      for (const error of validateTraffic(spec.traffic, kind)) {
+        violations.push({ kind, ...metadataOf(object), path: error.path, message: error.message });
+      }
     }
   }
 

@@ -430,9 +430,12 @@ describe("canary rollout (automation/rollout.ts)", () => {
       assert.match(await refused([50, 20]), /50 then 20/);
     });
 
-    it("steps outside 1..100", async () => {
-      assert.match(await refused([5, 120]), /step 120 must be a whole number from 1 to 100/);
-      assert.match(await refused([0, 5]), /step 0 must be/);
+    it("steps outside 1..100 (config.ts's range, and above the current percent)", async () => {
+      assert.match(
+        await refused([5, 120]),
+        /step 120: canaryPercent must be a whole number from 0 to 100/,
+      );
+      assert.match(await refused([0, 5]), /the first step \(0\) must be above the current/);
     });
 
     it("a first step not above the current percent", async () => {
@@ -449,19 +452,19 @@ describe("canary rollout (automation/rollout.ts)", () => {
       });
       assert.match(
         message,
-        /5 -> 30 is an increase of 25, more than canary-release:maxStepPercent = 20/,
+        /5 -> 30 raises the share of hello-5d6e7f8 by 25 percentage points, more than canary-release:maxStepPercent = 20/,
       );
       assert.doesNotMatch(message, /30 -> 50/);
       assert.match(
         await refused([5, 20, 50], { [K.maxStepPercent]: "20" }),
-        /20 -> 50 is an increase of 30/,
+        /20 -> 50 raises the share of hello-5d6e7f8 by 30 percentage points/,
       );
     });
 
     it("no candidate", async () => {
       assert.match(
         await refused([5], { [K.candidateRevision]: "" }),
-        /no candidate to roll out: set canary-release:candidateRevision/,
+        /would refuse canaryPercent 5:\n.*canary-release:canaryPercent.*must be 0 without a candidate/s,
       );
     });
 
@@ -498,10 +501,13 @@ describe("canary rollout (automation/rollout.ts)", () => {
     });
 
     it("planProblems lists every problem at once", () => {
-      assert.deepEqual(planProblems([5, 5], { canaryPercent: 10, candidateRevision: CANDIDATE }), [
-        "steps must strictly increase: 5 then 5",
-        "the first step (5) must be above the current canaryPercent (10); start the steps above it",
-      ]);
+      assert.deepEqual(
+        planProblems([5, 5], { app: "hello", canaryPercent: 10, candidateRevision: CANDIDATE }),
+        [
+          "steps must strictly increase: 5 then 5",
+          "the first step (5) must be above the current canaryPercent (10); start the steps above it",
+        ],
+      );
     });
   });
 });
@@ -731,7 +737,7 @@ describe("canary command (automation/cli.ts)", () => {
     [
       "a step above 100",
       ["rollout", "--stack", "prod", "--steps", "50,120", ...ROLLOUT_FLAGS],
-      /step 120 must be a whole number from 1 to 100/,
+      /step 120: canaryPercent must be a whole number from 0 to 100/,
     ],
     [
       "a bad interval",

@@ -145,14 +145,40 @@ describe("conformance: rendered custom resources against the upstream CRDs", fun
     );
   });
 
+  it("reports a Route whose traffic Knative's webhook would refuse", async () => {
+    const { config, secretKeys } = withStandInSecrets(loadStackConfig(stackFiles().prod));
+    const run = await runProgram({ config, secretKeys, cluster: everyRevisionPassed });
+    const route = run.resources.find((r) => r.type === "kubernetes:serving.knative.dev/v1:Route");
+    assert.ok(route);
+    const spec = route.inputs.spec as { traffic: { percent?: number }[] };
+    const [first, ...rest] = spec.traffic;
+    const broken: RecordedResource = {
+      ...route,
+      inputs: {
+        ...route.inputs,
+        spec: { ...spec, traffic: [{ ...first, percent: (first.percent ?? 0) + 1 }, ...rest] },
+      },
+    };
+    const reports = checkResources(
+      catalog,
+      run.resources.map((r) => (r === route ? broken : r)),
+    );
+    const messages = (reports.find((r) => r.urn === route.urn)?.violations ?? []).map(
+      (v) => `${v.path}: ${v.message}`,
+    );
+    assert.deepEqual(messages, ["spec.traffic: Traffic targets sum to 101, want 100"]);
+  });
+
   it("reads the upstream rules from the releases the platform installs", () => {
     assert.deepEqual(
       { ...RULES_READ_FROM },
       {
         tektonPipeline: PLATFORM_DEFAULT_VERSIONS.tektonPipeline,
         tektonTriggers: PLATFORM_DEFAULT_VERSIONS.tektonTriggers,
+        knativeServing: PLATFORM_DEFAULT_VERSIONS.knativeServing,
       },
-      "the platform moved: re-read conformance/tektonRules.ts and triggersRules.ts at the new tags",
+      "the platform moved: re-read the rules in conformance/ (tektonRules.ts, triggersRules.ts, " +
+        "knativeRules.ts) at the new tags",
     );
   });
 

@@ -9,7 +9,7 @@ import {
   stackFiles,
   withStandInSecrets,
 } from "../conformance/programRunner";
-import { judgeStep, largeStepsBetween, readDeployedTraffic } from "../components/stepGuard";
+import { judgeStep, largeStepsBetween, readDeployedTraffic } from "../common/stepGuard";
 import { TrafficTarget, trafficFor } from "../common/traffic";
 import { withChanges } from "./support/resources";
 

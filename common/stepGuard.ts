@@ -7,7 +7,7 @@
 // output) and refuses any revision whose share grows by more than `maxStepPercent`.
 //
 // Pure module: no Pulumi, no I/O.
-import { TAG_STABLE, TrafficTarget } from "../common/traffic";
+import { TAG_STABLE, TrafficTarget } from "./traffic";
 
 export interface StepGuardSettings {
   /** The most percentage points one update may add to a revision's share, 1..100. */
