@@ -25,7 +25,7 @@ module.exports = {
       name: "config-sits-on-common",
       comment: "config.ts judges user input with common/'s rules; it knows no component",
       severity: "error",
-      from: { path: "^config\\.ts$" },
+      from: { path: "^config(Keys)?\\.ts$" },
       to: { path: `^(components|automation|conformance|functions)/|^index\\.ts$|${TEST_SIDE}` },
     },
     {

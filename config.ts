@@ -12,17 +12,18 @@ import {
   PlatformVersions,
 } from "./common/platformVersions";
 import { trafficFor } from "./common/traffic";
+import {
+  ConfigKeyName,
+  DEFAULTS,
+  KNOWN_KEYS,
+  objectKeyFields,
+  SECRET_KEY_NAMES,
+  WHOLE_NUMBER_KEYS,
+} from "./configKeys";
+
+export { DEFAULTS, KNOWN_KEYS, WHOLE_NUMBER_KEYS };
 
 export const PROJECT = "canary-release";
-
-/**
- * The whole-number keys and their ranges: one rule for the program, the canary command's
- * reading of a stack file and its command-line arguments.
- */
-export const WHOLE_NUMBER_KEYS = Object.freeze({
-  canaryPercent: Object.freeze({ min: 0, max: 100 }),
-  maxStepPercent: Object.freeze({ min: 1, max: 100 }),
-});
 
 /** `text` as a whole number from `min` to `max` (digits only, spaces around allowed), or undefined. */
 export function parseWholeNumber(text: string, min: number, max: number): number | undefined {
@@ -39,25 +40,6 @@ export function wholeNumberRule(min: number, max: number): string {
 /** `<app>-<7 hex chars>-smoke` (the per-build revision's test route) must fit in one label. */
 export const PER_BUILD_SUFFIX_LENGTH = "-0123456-smoke".length;
 export const MAX_APP_LENGTH = MAX_LABEL_LENGTH - PER_BUILD_SUFFIX_LENGTH;
-
-/**
- * Defaults for the optional keys. Pulumi.yaml declares the same defaults for the Pulumi CLI; a
- * test keeps the two in step, so runs under mocks, the Automation API and the CLI agree.
- */
-export const DEFAULTS = Object.freeze({
-  namespace: "default",
-  createNamespace: false,
-  // Knative Serving's own default when config-domain names no domain.
-  domain: "svc.cluster.local",
-  canaryPercent: 0,
-  verifyCandidate: true,
-  allowUntestedCandidate: false,
-  // 100: no limit, since no share can grow by more; production stacks set their own.
-  maxStepPercent: 100,
-  allowLargeStep: false,
-  publicTagUrls: false,
-  protect: false,
-});
 
 export interface RenderConfig {
   /** Directory the Kubernetes provider writes manifests to instead of applying them. */
@@ -193,6 +175,16 @@ export interface CanaryConfig {
   readonly publicTagUrls: boolean;
 }
 
+/**
+ * The key table and the typed config name the same keys: the compiler names a key that is in
+ * configKeys.ts but not in CanaryConfig (tableOnly), or in CanaryConfig but not in the table
+ * (typeOnly; `kubernetes` is the provider's namespace, not a project key).
+ */
+export const KEY_TABLE_AND_TYPE_AGREE: {
+  readonly tableOnly: Record<Exclude<ConfigKeyName, keyof CanaryConfig>, never>;
+  readonly typeOnly: Record<Exclude<keyof CanaryConfig, ConfigKeyName | "kubernetes">, never>;
+} = { tableOnly: {}, typeOnly: {} };
+
 /** One thing wrong with the config: which key, the value found, and what would be valid. */
 export interface ConfigProblem {
   readonly key: string;
@@ -220,39 +212,9 @@ function formatProblems(problems: readonly ConfigProblem[]): string {
   return `Invalid stack configuration (${count}):\n${lines.join("\n")}\nFix with \`pulumi config set KEY VALUE\` (or \`pulumi config rm KEY\`) and run again.`;
 }
 
-/** The project keys this program reads; any other `canary-release:` key is most likely a typo. */
-export const KNOWN_KEYS = Object.freeze([
-  "app",
-  "namespace",
-  "createNamespace",
-  "domain",
-  "stableRevision",
-  "candidateRevision",
-  "canaryPercent",
-  "verifyCandidate",
-  "protect",
-  "render",
-  "github",
-  "webhook",
-  "image",
-  "registryCredentials",
-  "source",
-  "stepImages",
-  "testerGithubToken",
-  "webhookSecret",
-  "tester",
-  "allowUntestedCandidate",
-  "maxStepPercent",
-  "allowLargeStep",
-  "publicTagUrls",
-  "platform",
-] as const);
-
 /** Keys whose values are credentials: they must be set with `pulumi config set --secret`. */
 export const SECRET_KEYS = Object.freeze([
-  `${PROJECT}:registryCredentials`,
-  `${PROJECT}:testerGithubToken`,
-  `${PROJECT}:webhookSecret`,
+  ...SECRET_KEY_NAMES.map((name) => `${PROJECT}:${name}`),
   "github:token",
 ]);
 
@@ -330,7 +292,9 @@ class ConfigReader {
    * undefined when unset or not an object. Unknown fields are reported: a misspelt optional
    * field would otherwise be ignored without a word.
    */
-  object(name: string, fields: readonly string[], example: string): ConfigObject | undefined {
+  /** An object key: its fields and example come from the key table (configKeys.ts). */
+  object(name: ConfigKeyName): ConfigObject | undefined {
+    const { fields, example } = objectKeyFields(name);
     const value = this.text(name);
     if (value === undefined) return undefined;
     let parsed: unknown;
@@ -650,22 +614,14 @@ function readTrafficKeys(
 }
 
 function readRender(read: ConfigReader): RenderConfig | undefined {
-  const render = read.object(
-    "render",
-    ["directory"],
-    "pulumi config set --path render.directory rendered",
-  );
+  const render = read.object("render");
   if (render === undefined) return undefined;
   const directory = render.text("directory", { required: true });
   return directory === undefined ? undefined : Object.freeze({ directory });
 }
 
 function readTester(read: ConfigReader): TesterConfig {
-  const tester = read.object(
-    "tester",
-    ["enabled", "path", "expectStatus", "expectBody", "timeoutSeconds", "image"],
-    "pulumi config set --path tester.path /healthz",
-  );
+  const tester = read.object("tester");
   const expectBody = tester?.text("expectBody", {
     check: (value) => {
       try {
@@ -695,11 +651,7 @@ function readTester(read: ConfigReader): TesterConfig {
 }
 
 function readPlatform(read: ConfigReader, renderOnly: boolean): PlatformConfig {
-  const platform = read.object(
-    "platform",
-    ["install", "versions"],
-    "pulumi config set --path platform.install true",
-  );
+  const platform = read.object("platform");
   const install = platform?.boolean("install", false) ?? false;
   const versionsObject = platform?.object(
     "versions",
@@ -743,11 +695,7 @@ type BuildConfig = Pick<
 
 /** The build-on-push keys: github, webhook, image, source, stepImages and their credentials. */
 function readBuildConfig(read: ConfigReader, renderOnly: boolean): BuildConfig {
-  const githubObject = read.object(
-    "github",
-    ["owner", "repository", "branch", "registerWebhook"],
-    "pulumi config set --path github.owner acme",
-  );
+  const githubObject = read.object("github");
   const owner = githubObject?.text("owner", { required: true, check: githubOwnerProblem });
   const repository = githubObject?.text("repository", {
     required: true,
@@ -756,11 +704,7 @@ function readBuildConfig(read: ConfigReader, renderOnly: boolean): BuildConfig {
   const branch = githubObject?.text("branch", { check: branchProblem }) ?? DEFAULT_BRANCH;
   const registerWebhook = githubObject?.boolean("registerWebhook", true) ?? true;
 
-  const webhookObject = read.object(
-    "webhook",
-    ["host", "ingressClassName", "tlsSecretName", "clusterIssuer", "externalTls", "allowPlainHttp"],
-    "pulumi config set --path webhook.host hooks.example.com",
-  );
+  const webhookObject = read.object("webhook");
   const dnsName = (value: string): string | undefined =>
     isDnsHostName(value) ? undefined : DNS_SUBDOMAIN_TEXT;
   const host = webhookObject?.text("host", { required: true, check: dnsName });
@@ -790,22 +734,14 @@ function readBuildConfig(read: ConfigReader, renderOnly: boolean): BuildConfig {
     );
   }
 
-  const imageObject = read.object(
-    "image",
-    ["repository", "insecureRegistry"],
-    "pulumi config set --path image.repository registry.example.com/team/hello",
-  );
+  const imageObject = read.object("image");
   const insecureRegistry = imageObject?.boolean("insecureRegistry", false) ?? false;
   const imageRepository = imageObject?.text("repository", {
     required: true,
     check: imageRepositoryProblem,
   });
 
-  const sourceObject = read.object(
-    "source",
-    ["contextDir", "dockerfile"],
-    "pulumi config set --path source.contextDir app",
-  );
+  const sourceObject = read.object("source");
   const contextDir =
     sourceObject?.text("contextDir", { check: repositoryPathProblem }) ??
     SOURCE_DEFAULTS.contextDir;
@@ -813,11 +749,7 @@ function readBuildConfig(read: ConfigReader, renderOnly: boolean): BuildConfig {
     sourceObject?.text("dockerfile", { check: repositoryPathProblem }) ??
     SOURCE_DEFAULTS.dockerfile;
 
-  const stepImagesObject = read.object(
-    "stepImages",
-    ["git", "buildah", "node"],
-    "pulumi config set --path stepImages.node node:24-alpine",
-  );
+  const stepImagesObject = read.object("stepImages");
   const stepImage = (field: "git" | "buildah" | "node"): Partial<Record<typeof field, string>> => {
     const value = stepImagesObject?.text(field, { check: pinnedImageProblem });
     return value === undefined ? {} : { [field]: value };

@@ -7,21 +7,27 @@ import {
   Stack,
   StackNotFoundError,
 } from "@pulumi/pulumi/automation";
+import type { ConfigKeyName } from "../configKeys";
 import { CanaryRefusedError, StackBusyError, errorMessage } from "./errors";
 import { formatDuration, type Sleep } from "./time";
 
 /** The project name in Pulumi.yaml: config keys of this project are `canary-release:<key>`. */
 export const PROJECT_NAME = "canary-release";
 
-/** The stack config keys the canary commands read or write. */
-export const CONFIG_KEYS = Object.freeze({
-  app: `${PROJECT_NAME}:app`,
-  canaryPercent: `${PROJECT_NAME}:canaryPercent`,
-  stableRevision: `${PROJECT_NAME}:stableRevision`,
-  candidateRevision: `${PROJECT_NAME}:candidateRevision`,
-  namespace: `${PROJECT_NAME}:namespace`,
-  maxStepPercent: `${PROJECT_NAME}:maxStepPercent`,
-});
+/** The keys of the config table (configKeys.ts) the canary commands read or write. */
+const CANARY_KEYS = [
+  "app",
+  "canaryPercent",
+  "stableRevision",
+  "candidateRevision",
+  "namespace",
+  "maxStepPercent",
+] as const satisfies readonly ConfigKeyName[];
+
+/** Each of them with the project prefix, as the stack file spells it. */
+export const CONFIG_KEYS = Object.freeze(
+  Object.fromEntries(CANARY_KEYS.map((name) => [name, `${PROJECT_NAME}:${name}`])),
+) as { readonly [K in (typeof CANARY_KEYS)[number]]: `${typeof PROJECT_NAME}:${K}` };
 
 export interface UpOptions {
   /** Pulumi's progress output, as it is printed. */

@@ -1,13 +1,9 @@
 import { strict as assert } from "assert";
-import * as fs from "fs";
-import * as path from "path";
-import { parse as parseYaml } from "yaml";
 import { PLATFORM_DEFAULT_VERSIONS } from "../components/platformManifests";
 import {
   closestKnownKey,
   ConfigError,
   DEFAULTS,
-  KNOWN_KEYS,
   MAX_APP_LENGTH,
   parseConfig,
   tagHostProblems,
@@ -77,33 +73,6 @@ describe("config: defaults and parsing", () => {
         stepImages: {},
       },
     );
-  });
-
-  it("Pulumi.yaml declares the same defaults as config.ts, with types, for every scalar key", () => {
-    const project = parseYaml(
-      fs.readFileSync(path.join(__dirname, "..", "Pulumi.yaml"), "utf8"),
-    ) as {
-      name: string;
-      main: string;
-      config: Record<string, { type: string; default?: unknown }>;
-    };
-    assert.equal(project.name, "canary-release");
-    assert.equal(project.main, "index.ts");
-    const declaredDefaults = Object.fromEntries(
-      Object.entries(project.config)
-        .filter(([, declaration]) => declaration.default !== undefined)
-        .map(([name, declaration]) => [name, declaration.default]),
-    );
-    assert.deepEqual(declaredDefaults, { ...DEFAULTS });
-    assert.equal(project.config.app.type, "string");
-    assert.equal(project.config.app.default, undefined, "app is required: no default");
-    for (const [name, value] of Object.entries(DEFAULTS)) {
-      const expectedType = typeof value === "number" ? "integer" : typeof value;
-      assert.equal(project.config[name].type, expectedType, name);
-    }
-    for (const name of Object.keys(project.config)) {
-      assert.ok((KNOWN_KEYS as readonly string[]).includes(name), `${name} is read by config.ts`);
-    }
   });
 
   it("returns a frozen object", () => {

@@ -13,6 +13,7 @@ const DEPCRUISE = path.join(ROOT, "node_modules", ".bin", "depcruise");
 const SCANNED = [
   "index.ts",
   "config.ts",
+  "configKeys.ts",
   "common",
   "components",
   "automation",

@@ -25,6 +25,7 @@ const PROGRAM_PATHS = Object.freeze([
   "Pulumi.yaml",
   "index.ts",
   "config.ts",
+  "configKeys.ts",
   "components/**",
   "common/**",
   "functions/**",

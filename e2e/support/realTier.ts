@@ -29,6 +29,7 @@ export const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
 const PROGRAM_FILES = [
   "index.ts",
   "config.ts",
+  "configKeys.ts",
   "common",
   "components",
   "functions",
