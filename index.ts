@@ -29,7 +29,7 @@ const platform = config.platform.install
     )
   : undefined;
 
-const namespace = config.createNamespace
+const createdNamespace = config.createNamespace
   ? new k8s.core.v1.Namespace(
       "namespace",
       {
@@ -39,8 +39,12 @@ const namespace = config.createNamespace
         },
       },
       { provider, protect: config.protect },
-    ).metadata.name
-  : config.namespace;
+    )
+  : undefined;
+// Components take the namespace by name and order after a namespace the stack creates through
+// their `dependsOn` option: their children wait for them, and are deleted before them.
+const namespace = config.namespace;
+const inNamespace: pulumi.Resource[] = createdNamespace !== undefined ? [createdNamespace] : [];
 
 const gate = candidateGateMode({
   hasCandidate: config.candidateRevision !== undefined,
@@ -86,7 +90,7 @@ const route = new CanaryRoute(
     clusterLocalTags: visibility.clusterLocal,
     protect: config.protect,
   },
-  { provider, dependsOn: platform?.readyFor("canaryRoute") ?? [] },
+  { provider, dependsOn: [...inNamespace, ...(platform?.readyFor("canaryRoute") ?? [])] },
 );
 
 // The commit-status token, shared by the build's and the tester's statuses.
@@ -100,7 +104,7 @@ const statusToken =
           type: "Opaque",
           stringData: { [GITHUB_TOKEN_SECRET_KEY]: config.testerGithubToken },
         },
-        { provider },
+        { provider, dependsOn: inNamespace },
       )
     : undefined;
 
@@ -110,7 +114,6 @@ if (config.tester.enabled) {
     {
       app: config.app,
       namespace,
-      namespaceName: config.namespace,
       image: config.tester.image,
       path: config.tester.path,
       expectStatus: config.tester.expectStatus,
@@ -119,9 +122,15 @@ if (config.tester.enabled) {
       ...(statusToken !== undefined
         ? { tokenSecretName: names.statusTokenSecret, tokenSecretKey: GITHUB_TOKEN_SECRET_KEY }
         : {}),
-      dependsOn: statusToken !== undefined ? [statusToken] : [],
     },
-    { provider, dependsOn: platform?.readyFor("revisionTester") ?? [] },
+    {
+      provider,
+      dependsOn: [
+        ...inNamespace,
+        ...(statusToken !== undefined ? [statusToken] : []),
+        ...(platform?.readyFor("revisionTester") ?? []),
+      ],
+    },
   );
 }
 
@@ -134,7 +143,6 @@ const pipeline =
         {
           app: config.app,
           namespace,
-          namespaceName: config.namespace,
           imageRepository: config.image.repository,
           insecureRegistry: config.image.insecureRegistry,
           contextDir: config.source.contextDir,
@@ -146,6 +154,7 @@ const pipeline =
         {
           provider,
           dependsOn: [
+            ...inNamespace,
             ...(statusToken !== undefined ? [statusToken] : []),
             ...(platform?.readyFor("buildPipeline") ?? []),
           ],
@@ -171,7 +180,6 @@ const trigger =
         {
           app: config.app,
           namespace,
-          namespaceName: config.namespace,
           github: config.github,
           webhook: config.webhook,
           webhookSecret: config.webhookSecret,
@@ -180,10 +188,10 @@ const trigger =
             ? { dockerConfigSecretName: names.registrySecret }
             : {}),
           registerWebhook: registration.register,
-          dependsOn: [pipeline],
         },
         {
-          dependsOn: platform?.readyFor("githubTrigger") ?? [],
+          // The trigger starts the Pipeline: it waits for it.
+          dependsOn: [...inNamespace, pipeline, ...(platform?.readyFor("githubTrigger") ?? [])],
           providers: [
             provider,
             ...(registration.register && githubToken !== undefined

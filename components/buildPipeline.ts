@@ -15,9 +15,11 @@ import { serviceAccountWithRole } from "./serviceAccount";
 export interface BuildPipelineArgs {
   /** The Knative Configuration the pipeline deploys; revisions are `<app>-<sha7>`. */
   readonly app: string;
-  readonly namespace: pulumi.Input<string>;
-  /** The namespace's name, known before deployment. */
-  readonly namespaceName: string;
+  /**
+   * The namespace, by name. When the stack creates it, order after it with the component's
+   * `dependsOn` option (children wait for their parent, and are deleted before it).
+   */
+  readonly namespace: string;
   /** Image repository the build pushes `<repository>:<commit sha>` to. */
   readonly imageRepository: string;
   /** Push without TLS verification (a plain-HTTP registry). Default false. */
@@ -61,7 +63,7 @@ export class BuildPipeline extends pulumi.ComponentResource {
 
     const spec: BuildPipelineSpec = {
       app: args.app,
-      namespace: args.namespaceName,
+      namespace: args.namespace,
       imageRepository: args.imageRepository,
       insecureRegistry: args.insecureRegistry ?? false,
       contextDir: args.contextDir ?? ".",

@@ -15,8 +15,11 @@ import { TrafficTarget, trafficFor } from "../common/traffic";
 export interface CanaryRouteArgs {
   /** Name of the Knative Configuration (created by the pipeline) and of this Route. */
   readonly app: string;
-  /** Namespace of the Route; an Output when Pulumi creates the namespace, to order after it. */
-  readonly namespace: pulumi.Input<string>;
+  /**
+   * The namespace of the Route, by name. When the stack creates it, order after it with the component's
+   * `dependsOn` option (children wait for their parent, and are deleted before it).
+   */
+  readonly namespace: string;
   /** The cluster's Knative domain, used to compute URLs (Knative's default template). */
   readonly domain: string;
   /** Revision that keeps the rest of the traffic. Unset: bootstrap, 100 % to the latest revision. */
@@ -120,18 +123,16 @@ export class CanaryRoute extends pulumi.ComponentResource {
     for (const tag of privateTags) {
       // `traffic` too: when the gate or the step guard refuses it, the Route is never
       // registered and its metadata never resolves; the refusal must end these as well.
-      const manifest = pulumi
-        .all([args.namespace, route.metadata, traffic])
-        .apply(([namespace, metadata]) =>
-          placeholderServiceManifest({
-            app: args.app,
-            namespace,
-            domain: args.domain,
-            tag,
-            routeUid: metadata.uid,
-            routeLabels,
-          }),
-        );
+      const manifest = pulumi.all([route.metadata, traffic]).apply(([metadata]) =>
+        placeholderServiceManifest({
+          app: args.app,
+          namespace: args.namespace,
+          domain: args.domain,
+          tag,
+          routeUid: metadata.uid,
+          routeLabels,
+        }),
+      );
       new k8s.core.v1.Service(
         `${name}-${tag}-visibility`,
         {
@@ -155,23 +156,22 @@ export class CanaryRoute extends pulumi.ComponentResource {
     this.traffic = pulumi.all([traffic, applied]).apply(([, spec]) => spec.traffic);
     this.candidateSmokeTest = candidateSmokeTest;
     this.route = route;
-    this.url = pulumi.output(args.namespace).apply((ns) => routeUrl(args.app, ns, args.domain));
-    this.urls = pulumi
-      .output(args.namespace)
-      .apply((ns) =>
-        Object.fromEntries(
-          table.flatMap((target) =>
-            target.tag === undefined
-              ? []
-              : [
-                  [
-                    target.tag,
-                    tagUrl(target.tag, args.app, ns, args.domain, privateTags.includes(target.tag)),
-                  ],
+    const ns = args.namespace;
+    this.url = pulumi.output(routeUrl(args.app, ns, args.domain));
+    this.urls = pulumi.output(
+      Object.fromEntries(
+        table.flatMap((target) =>
+          target.tag === undefined
+            ? []
+            : [
+                [
+                  target.tag,
+                  tagUrl(target.tag, args.app, ns, args.domain, privateTags.includes(target.tag)),
                 ],
-          ),
+              ],
         ),
-      );
+      ),
+    );
     this.registerOutputs({
       url: this.url,
       urls: this.urls,
@@ -204,7 +204,7 @@ export class CanaryRoute extends pulumi.ComponentResource {
   private readCandidate(
     name: string,
     candidate: string,
-    namespace: pulumi.Input<string>,
+    namespace: string,
     gate: CandidateGate,
   ): pulumi.Output<ReturnType<typeof judgeCandidate>> {
     // CustomResource.get would expose only apiVersion/kind; declaring metadata and status makes

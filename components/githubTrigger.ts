@@ -19,9 +19,11 @@ import { WebhookEntry, webhookIngress, webhookUrl } from "./webhookEntry";
 export interface GitHubTriggerArgs {
   /** Base name of the trigger's resources (the app). */
   readonly app: string;
-  readonly namespace: pulumi.Input<string>;
-  /** The namespace's name, known before deployment (resource names and the CEL filter use it). */
-  readonly namespaceName: string;
+  /**
+   * The namespace, by name. When the stack creates it, order after it with the component's
+   * `dependsOn` option (children wait for their parent, and are deleted before it).
+   */
+  readonly namespace: string;
   /** Repository whose pushes start builds; only pushes to `branch` do. */
   readonly github: { readonly owner: string; readonly repository: string; readonly branch: string };
   /** Public entry for GitHub: host and TLS. */
@@ -37,8 +39,6 @@ export interface GitHubTriggerArgs {
    * Default true; false in render mode, which writes manifests only.
    */
   readonly registerWebhook?: boolean;
-  /** Resources to create the trigger after (the Pipeline it starts). */
-  readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
 /** Key of the webhook secret in its Kubernetes Secret. */
@@ -72,7 +72,7 @@ export class GitHubTrigger extends pulumi.ComponentResource {
     // Manifests first, checked against Triggers' admission rules before anything is created.
     const spec: GitHubTriggerSpec = {
       name: args.app,
-      namespace: args.namespaceName,
+      namespace: args.namespace,
       owner: args.github.owner,
       repository: args.github.repository,
       branch: args.github.branch,
@@ -117,7 +117,7 @@ export class GitHubTrigger extends pulumi.ComponentResource {
       { parent: this, dependsOn: [serviceAccount] },
     );
     // Cluster-scoped names are shared by every namespace: include the namespace in them.
-    const clusterRoleName = `canary-release-${args.namespaceName}-${args.app}-eventlistener`;
+    const clusterRoleName = `canary-release-${args.namespace}-${args.app}-eventlistener`;
     const clusterRole = new k8s.rbac.v1.ClusterRole(
       `${name}-eventlistener-cluster`,
       {
@@ -140,7 +140,7 @@ export class GitHubTrigger extends pulumi.ComponentResource {
       { parent: this, dependsOn: [serviceAccount, clusterRole] },
     );
 
-    const after = { parent: this, dependsOn: args.dependsOn ?? [] };
+    const after = { parent: this };
     const bindingResource = new k8s.apiextensions.CustomResource(
       `${name}-binding`,
       withNamespace(binding, args.namespace),

@@ -15,9 +15,11 @@ import {
 export interface RevisionTesterArgs {
   /** The Configuration whose revisions are tested. */
   readonly app: string;
-  readonly namespace: pulumi.Input<string>;
-  /** The namespace's name, known before deployment (the tester watches it). */
-  readonly namespaceName: string;
+  /**
+   * The namespace, by name. When the stack creates it, order after it with the component's
+   * `dependsOn` option (children wait for their parent, and are deleted before it).
+   */
+  readonly namespace: string;
   /** Node.js LTS image the tester runs on. */
   readonly image: string;
   /** Path requested on each revision. */
@@ -29,8 +31,6 @@ export interface RevisionTesterArgs {
   /** Secret holding a commit-status token under `tokenSecretKey`; unset: no commit statuses. */
   readonly tokenSecretName?: string;
   readonly tokenSecretKey?: string;
-  /** Resources to create the tester after (the token Secret). */
-  readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
 /**
@@ -50,7 +50,7 @@ export class RevisionTester extends pulumi.ComponentResource {
     const names = testerNames(args.app);
     const spec: RevisionTesterSpec = {
       app: args.app,
-      namespace: args.namespaceName,
+      namespace: args.namespace,
       image: args.image,
       path: args.path,
       expectStatus: args.expectStatus,
@@ -87,7 +87,7 @@ export class RevisionTester extends pulumi.ComponentResource {
     this.service = new k8s.apiextensions.CustomResource(
       `${name}-service`,
       withNamespace(testerServiceManifest(spec), args.namespace),
-      { parent: this, dependsOn: [code, ...tester, ...(args.dependsOn ?? [])] },
+      { parent: this, dependsOn: [code, ...tester] },
     );
     new k8s.apiextensions.CustomResource(
       `${name}-source`,
