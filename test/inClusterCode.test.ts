@@ -1,11 +1,13 @@
 // How the stack ships in-cluster code (components/inClusterCode.ts): keys, the content hash, the
-// bundle of the tester, and that it holds every module its programs require and needs no npm
-// package. Then functions/shared/ itself, the parts test/revisionTester.test.ts does not pin.
+// bundles of the tester and of the pipeline's Node steps, and that each bundle holds every
+// module its programs require and needs no npm package. Then functions/shared/ itself, the
+// parts its users' tests (test/revisionTester.test.ts, test/buildPipeline.test.ts) do not pin.
 import { strict as assert } from "assert";
 import { builtinModules } from "module";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { PIPELINE_CODE } from "../components/buildPipelineManifests";
 import {
   CodeBundle,
   codeBundle,
@@ -121,6 +123,10 @@ describe("in-cluster code: keys, hash and bundles", () => {
 describe("in-cluster code: what the stack ships", () => {
   const bundles: Record<string, { bundle: CodeBundle; entries: string[] }> = {
     tester: { bundle: TESTER_CODE, entries: ["revision-tester/server.js"] },
+    pipeline: {
+      bundle: PIPELINE_CODE,
+      entries: ["pipeline/deploy-revision.js", "pipeline/commit-status.js"],
+    },
   };
 
   for (const [name, { bundle, entries }] of Object.entries(bundles)) {
@@ -144,9 +150,18 @@ describe("in-cluster code: what the stack ships", () => {
     });
   }
 
-  it("the tester ships its whole folder and the shared modules", () => {
-    const folders = [...new Set(TESTER_CODE.items.map((item) => path.posix.dirname(item.path)))];
-    assert.deepEqual(folders.sort(), ["revision-tester", "shared"]);
+  it("the tester ships its whole folder and the shared modules; the pipeline, its Node programs and the shared modules", () => {
+    const folders = (bundle: CodeBundle) =>
+      [...new Set(bundle.items.map((item) => path.posix.dirname(item.path)))].sort();
+    assert.deepEqual(folders(TESTER_CODE), ["revision-tester", "shared"]);
+    assert.deepEqual(folders(PIPELINE_CODE), ["pipeline", "shared"]);
+    const shared = (bundle: CodeBundle) =>
+      bundle.items.filter((item) => item.path.startsWith("shared/")).map((item) => item.key);
+    assert.deepEqual(shared(TESTER_CODE), shared(PIPELINE_CODE), "one shared module for both");
+    assert.ok(
+      PIPELINE_CODE.items.every((item) => item.path.endsWith(".js")),
+      "no shell step in the ConfigMap: those are embedded in their Tasks",
+    );
   });
 });
 
