@@ -3,10 +3,12 @@ import * as pulumi from "@pulumi/pulumi";
 import {
   BuildPipelineSpec,
   DEFAULT_STEP_IMAGES,
+  pipelineCodeManifest,
   pipelineManifest,
   StepImages,
   taskManifests,
 } from "./buildPipelineManifests";
+import { codeConfigMapResource } from "./codeConfigMap";
 import { withNamespace } from "./manifest";
 import { pipelineResourceNames } from "./pipelineContract";
 import { PIPELINE_RULES } from "./rbac";
@@ -39,7 +41,8 @@ export interface BuildPipelineArgs {
 /**
  * The Tekton Pipeline that turns a commit into a Knative revision `<app>-<sha7>` at 0 % traffic:
  * fetch the commit, build and push the image with buildah, apply the Configuration. Also the
- * service accounts, the namespaced RBAC the deploy step needs, and the credentials Secrets.
+ * service accounts, the namespaced RBAC the deploy step needs, the credentials Secrets, and the
+ * ConfigMap of the Node steps' code.
  */
 export class BuildPipeline extends pulumi.ComponentResource {
   public readonly pipelineName: string;
@@ -109,12 +112,21 @@ export class BuildPipeline extends pulumi.ComponentResource {
       args.namespace,
     );
 
+    // The Node steps' programs and the shared modules they require, mounted by their Tasks.
+    const code = codeConfigMapResource(
+      this,
+      `${name}-code`,
+      pipelineCodeManifest(spec),
+      args.namespace,
+    );
+
     const taskResources = tasks.map(
       (task) =>
         new k8s.apiextensions.CustomResource(
           `${name}-task-${String(task.metadata?.name)}`,
           withNamespace(task, args.namespace),
-          { parent: this },
+          // After the code the deploy and commit-status Tasks mount: a run never finds it missing.
+          { parent: this, dependsOn: [code] },
         ),
     );
     this.pipeline = new k8s.apiextensions.CustomResource(

@@ -3,12 +3,23 @@
 // Configuration and wait for the Revision, and report a GitHub commit status around it all.
 //
 // Pure module: no Pulumi. The steps' programs live in functions/pipeline/ as plain files, tested
-// there for real, and are embedded into the Task `script` fields as they are. Tekton substitutes
-// `$(params.x)` inside scripts, so no script mentions a param: params reach the programs only
-// through `env`, which keeps webhook-supplied strings (URLs, SHAs, timestamps) out of any code
-// that a shell or Node would parse.
+// there for real. The shell steps (fetch-source, build-image) are embedded into the Task `script`
+// fields as they are. The Node steps (deploy-revision, commit-status) require functions/shared/,
+// so they are shipped with it in one content-addressed ConfigMap (components/inClusterCode.ts),
+// mounted read-only into their steps, whose script only runs node on the mounted file. Tekton
+// substitutes `$(params.x)` inside scripts, so no script mentions a param: params reach the
+// programs only through `env`, which keeps webhook-supplied strings (URLs, SHAs, timestamps) out
+// of any code that a shell or Node would parse.
 import * as fs from "fs";
 import * as path from "path";
+import {
+  CodeBundle,
+  codeBundle,
+  CodeConfigMap,
+  codeConfigMap,
+  codeVolume,
+  FUNCTIONS_DIR,
+} from "./inClusterCode";
 import type { Manifest } from "./manifest";
 import {
   GITHUB_TOKEN_SECRET_KEY,
@@ -89,18 +100,52 @@ export const STATUS_CONTEXT = "canary-release/build";
 export const DEFAULT_DEPLOY_TIMEOUT_SECONDS = 600;
 
 /** The programs the steps run, beside the project root. */
-export const PIPELINE_SCRIPTS_DIR = path.resolve(__dirname, "..", "functions", "pipeline");
+export const PIPELINE_SCRIPTS_DIR = path.join(FUNCTIONS_DIR, "pipeline");
+
+/** The Node steps' programs, paths under functions/ and under the mount. */
+export const PIPELINE_PROGRAMS = Object.freeze({
+  deployRevision: "pipeline/deploy-revision.js",
+  commitStatus: "pipeline/commit-status.js",
+});
+
+/** The Node steps' programs and functions/shared/, which they require, as functions/ lays them out. */
+export const PIPELINE_CODE: CodeBundle = codeBundle([
+  PIPELINE_PROGRAMS.deployRevision,
+  PIPELINE_PROGRAMS.commitStatus,
+  "shared",
+]);
+/** Where PIPELINE_CODE is mounted in the Node steps; CODE_DIR tells the script. */
+export const PIPELINE_CODE_MOUNT = "/code";
+const CODE_VOLUME = "code";
+
+/** `<app>-pipeline-<first 10 of the code's sha256>`: new code is a new ConfigMap. */
+export function pipelineCodeName(app: string): string {
+  return `${app}-pipeline-${PIPELINE_CODE.sha256.slice(0, 10)}`;
+}
 
 function readScript(file: string): string {
   return fs.readFileSync(path.join(PIPELINE_SCRIPTS_DIR, file), "utf8");
 }
 
-/** The step programs, as embedded into the Tasks. */
+/**
+ * A Node step's script: node on the mounted program. The mount is named by the CODE_DIR variable
+ * rather than written here, so that a test playing the kubelet can mount it elsewhere.
+ */
+function nodeScript(program: string): string {
+  return [
+    "#!/bin/sh",
+    `# ${program} and the modules it requires are mounted from the ConfigMap of the pipeline's code.`,
+    `exec node "$CODE_DIR/${program}"`,
+    "",
+  ].join("\n");
+}
+
+/** The step scripts, as embedded into the Tasks. */
 export const PIPELINE_SCRIPTS = Object.freeze({
   fetchSource: readScript("fetch-source.sh"),
   buildImage: readScript("build-image.sh"),
-  deployRevision: readScript("deploy-revision.js"),
-  commitStatus: readScript("commit-status.js"),
+  deployRevision: nodeScript(PIPELINE_PROGRAMS.deployRevision),
+  commitStatus: nodeScript(PIPELINE_PROGRAMS.commitStatus),
 });
 
 // ---- security contexts -----------------------------------------------------------------------
@@ -322,7 +367,26 @@ function buildImageTask(spec: BuildPipelineSpec): Manifest {
   });
 }
 
+/** The ConfigMap of the Node steps' code (pipelineCodeName), in the pipeline's namespace. */
+export function pipelineCodeManifest(spec: BuildPipelineSpec): CodeConfigMap {
+  return codeConfigMap(pipelineCodeName(spec.app), spec.namespace, PIPELINE_CODE);
+}
+
+/** What a Node step adds to its Task: the code volume, its mount, and CODE_DIR naming it. */
+function nodeStepCode(spec: BuildPipelineSpec): {
+  readonly volume: Record<string, unknown>;
+  readonly mount: Record<string, unknown>;
+  readonly env: EnvVar;
+} {
+  return {
+    volume: codeVolume(CODE_VOLUME, pipelineCodeName(spec.app), PIPELINE_CODE),
+    mount: { name: CODE_VOLUME, mountPath: PIPELINE_CODE_MOUNT, readOnly: true },
+    env: env("CODE_DIR", PIPELINE_CODE_MOUNT),
+  };
+}
+
 function deployRevisionTask(spec: BuildPipelineSpec): Manifest {
+  const code = nodeStepCode(spec);
   return task(spec, pipelineResourceNames(spec.app).tasks.deployRevision, {
     description:
       "Points the Knative Configuration <app> at the image as revision <app>-<short-sha> and " +
@@ -367,15 +431,19 @@ function deployRevisionTask(spec: BuildPipelineSpec): Manifest {
           fromParam("SERVICE_ACCOUNT_NAME", T.serviceAccountName),
           fromParam("TIMEOUT_SECONDS", T.timeoutSeconds),
           env("RESULT_PATH", `$(results.${PIPELINE_RESULTS.revisionName}.path)`),
+          code.env,
         ],
+        volumeMounts: [code.mount],
         securityContext: structuredClone(RESTRICTED_SECURITY_CONTEXT),
         script: PIPELINE_SCRIPTS.deployRevision,
       },
     ],
+    volumes: [code.volume],
   });
 }
 
 function commitStatusTask(spec: BuildPipelineSpec): Manifest {
+  const code = nodeStepCode(spec);
   const token: EnvVar[] =
     spec.statusTokenSecretName === undefined
       ? []
@@ -416,11 +484,14 @@ function commitStatusTask(spec: BuildPipelineSpec): Manifest {
           fromParam("REVISION", P.revision),
           fromParam("STATE", T.state),
           fromParam("DESCRIPTION", T.description),
+          code.env,
         ],
+        volumeMounts: [code.mount],
         securityContext: structuredClone(RESTRICTED_SECURITY_CONTEXT),
         script: PIPELINE_SCRIPTS.commitStatus,
       },
     ],
+    volumes: [code.volume],
   });
 }
 
@@ -578,10 +649,10 @@ interface DeployRevisionScript {
   readonly buildConfiguration: (input: ConfigurationOptions) => Manifest;
 }
 
-// The script is the one definition of the Configuration (it runs alone in the cluster, so it
+// The script is the one definition of the Configuration (it runs in the cluster, where it
 // cannot import this module); this module borrows its builder rather than keep a copy.
 const deployRevisionScript = require(
-  path.join(PIPELINE_SCRIPTS_DIR, "deploy-revision.js"),
+  path.join(FUNCTIONS_DIR, PIPELINE_PROGRAMS.deployRevision),
 ) as DeployRevisionScript;
 
 /**

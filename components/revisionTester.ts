@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { codeConfigMapResource } from "./codeConfigMap";
 import { withNamespace } from "./manifest";
 import { serviceAccountWithRole } from "./serviceAccount";
 import {
@@ -7,7 +8,7 @@ import {
   RevisionTesterSpec,
   SOURCE_RULES,
   TESTER_RULES,
-  TESTER_SCRIPT,
+  testerCodeManifest,
   testerNames,
   testerServiceManifest,
 } from "./revisionTesterManifests";
@@ -35,9 +36,10 @@ export interface RevisionTesterArgs {
 
 /**
  * Smoke-tests every new revision of `<app>` once it is Ready: an ApiServerSource sends Revision
- * events to a cluster-local Knative Service running functions/revision-tester/server.js, which
- * records `passed` or `failed` on the Revision (and as a GitHub commit status). The canary
- * gate reads that record before it lets a candidate have traffic.
+ * events to a cluster-local Knative Service running functions/revision-tester/ (shipped with
+ * functions/shared/ in a content-addressed ConfigMap), which records `passed` or `failed` on the
+ * Revision (and as a GitHub commit status). The canary gate reads that record before it lets a
+ * candidate have traffic.
  */
 export class RevisionTester extends pulumi.ComponentResource {
   public readonly serviceName: string;
@@ -60,13 +62,11 @@ export class RevisionTester extends pulumi.ComponentResource {
       tokenSecretKey: args.tokenSecretKey ?? "token",
     };
 
-    const code = new k8s.core.v1.ConfigMap(
+    const code = codeConfigMapResource(
+      this,
       `${name}-code`,
-      {
-        metadata: { name: names.configMap, namespace: args.namespace },
-        data: { "server.js": TESTER_SCRIPT },
-      },
-      { parent: this },
+      testerCodeManifest(spec),
+      args.namespace,
     );
 
     const tester = serviceAccountWithRole(

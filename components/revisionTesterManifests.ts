@@ -1,21 +1,18 @@
 // The revision tester as manifests: its Knative Service, the ApiServerSource that feeds it
-// Revision events, and the RBAC both need. Pure: no Pulumi.
-import { createHash } from "crypto";
-import * as fs from "fs";
-import * as path from "path";
+// Revision events, the ConfigMap of its code, and the RBAC both need. Pure: no Pulumi.
+import { CodeBundle, codeBundle, CodeConfigMap, codeConfigMap, codeVolume } from "./inClusterCode";
 import type { Manifest } from "./manifest";
 import type { PolicyRule } from "./rbac";
 
-/** The tester's code, shipped in a ConfigMap and run with `node /app/server.js`. */
-export const TESTER_SCRIPT_PATH = path.join(
-  __dirname,
-  "..",
-  "functions",
-  "revision-tester",
-  "server.js",
-);
-export const TESTER_SCRIPT = fs.readFileSync(TESTER_SCRIPT_PATH, "utf8");
-export const TESTER_SCRIPT_SHA256 = createHash("sha256").update(TESTER_SCRIPT).digest("hex");
+/**
+ * The tester's code: functions/revision-tester/ and functions/shared/, which its modules
+ * require, laid out as in functions/ (components/inClusterCode.ts).
+ */
+export const TESTER_CODE: CodeBundle = codeBundle(["revision-tester", "shared"]);
+/** Where the code is mounted in the tester's container. */
+export const TESTER_CODE_MOUNT = "/app";
+/** The tester's entry point, under functions/ and under the mount. */
+export const TESTER_ENTRY = "revision-tester/server.js";
 
 /** Where the GitHub token (testerGithubToken) is mounted in the tester's container. */
 export const GITHUB_TOKEN_MOUNT = "/var/run/secrets/github";
@@ -46,7 +43,7 @@ export function testerNames(app: string): {
     source: `${app}-revisions`,
     sourceServiceAccount: `${app}-revision-source`,
     // Content-addressed: new code is a new ConfigMap, so running revisions keep theirs.
-    configMap: `${app}-tester-${TESTER_SCRIPT_SHA256.slice(0, 10)}`,
+    configMap: `${app}-tester-${TESTER_CODE.sha256.slice(0, 10)}`,
   };
 }
 
@@ -94,13 +91,13 @@ export function testerServiceManifest(spec: RevisionTesterSpec): Manifest {
       : []),
   ];
   const volumes: Record<string, unknown>[] = [
-    { name: "code", configMap: { name: names.configMap } },
+    codeVolume("code", names.configMap, TESTER_CODE),
     ...(spec.tokenSecretName !== undefined
       ? [{ name: "github-token", secret: { secretName: spec.tokenSecretName } }]
       : []),
   ];
   const volumeMounts: Record<string, unknown>[] = [
-    { name: "code", mountPath: "/app", readOnly: true },
+    { name: "code", mountPath: TESTER_CODE_MOUNT, readOnly: true },
     ...(spec.tokenSecretName !== undefined
       ? [{ name: "github-token", mountPath: GITHUB_TOKEN_MOUNT, readOnly: true }]
       : []),
@@ -125,7 +122,7 @@ export function testerServiceManifest(spec: RevisionTesterSpec): Manifest {
             // A test runs after the event is acknowledged: scale-to-zero must not cut it off.
             "autoscaling.knative.dev/min-scale": "1",
             // New code rolls a new revision (the ConfigMap name changes with it as well).
-            "canary-release.dev/code-sha256": TESTER_SCRIPT_SHA256,
+            "canary-release.dev/code-sha256": TESTER_CODE.sha256,
           },
         },
         spec: {
@@ -134,7 +131,7 @@ export function testerServiceManifest(spec: RevisionTesterSpec): Manifest {
             {
               name: "tester",
               image: spec.image,
-              command: ["node", "/app/server.js"],
+              command: ["node", `${TESTER_CODE_MOUNT}/${TESTER_ENTRY}`],
               env,
               volumeMounts,
               readinessProbe: { httpGet: { path: "/healthz" } },
@@ -153,6 +150,11 @@ export function testerServiceManifest(spec: RevisionTesterSpec): Manifest {
       },
     },
   };
+}
+
+/** The ConfigMap of the tester's code, named after its content (testerNames().configMap). */
+export function testerCodeManifest(spec: RevisionTesterSpec): CodeConfigMap {
+  return codeConfigMap(testerNames(spec.app).configMap, spec.namespace, TESTER_CODE);
 }
 
 /** Revision events of the app's Configuration, whole objects, sent to the tester. */

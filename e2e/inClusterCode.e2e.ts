@@ -1,7 +1,8 @@
 // The stack's in-cluster code as real processes with the stack's own identities: the revision
 // tester and the pipeline's deploy step run with tokens of the ServiceAccounts the stack created
 // (TokenRequest API), against the real API server, which checks their RBAC, schemas and
-// resourceVersions. The test plays what Knative would do (the ApiServerSource adapter, the Route
+// resourceVersions. Their code is what the stack deployed: the ConfigMaps read back from the API
+// server and laid out as the tester's Service and the deploy Task mount them. The test plays what Knative would do (the ApiServerSource adapter, the Route
 // and Configuration controllers), and the audit log says what each identity called; from that the
 // last test builds the table of rights.
 import { strict as assert } from "assert";
@@ -19,24 +20,18 @@ import {
   serviceAccountUser,
   startScript,
   ScriptProcess,
+  ConfigMapSource,
+  mountConfigMap,
 } from "./support/inClusterProcess";
 import { playConfigurations, playRevisionSource, playSmokeRoutes } from "./support/knativePlayers";
 import { Kube, KubeObject, watch } from "./support/kube";
 import { writeRevisionStatus } from "./support/objects";
 import { callsOf, rightsReport } from "./support/rights";
-import {
-  PROJECT_ROOT,
-  RealTier,
-  runCommand,
-  startRealTier,
-  stopRealTier,
-} from "./support/realTier";
+import { RealTier, runCommand, startRealTier, stopRealTier } from "./support/realTier";
 
 const APP = "shop";
 const NAMESPACE = "shop";
 const SERVING = `/apis/serving.knative.dev/v1/namespaces/${NAMESPACE}`;
-const TESTER_SCRIPT = path.join(PROJECT_ROOT, "functions", "revision-tester", "server.js");
-const DEPLOY_SCRIPT = path.join(PROJECT_ROOT, "functions", "pipeline", "deploy-revision.js");
 const MERGE_PATCH = "application/merge-patch+json";
 /** Duplicates of every Revision event each tester process receives. */
 const COPIES = 200;
@@ -60,6 +55,34 @@ const KNOWN_EXTRA_RIGHTS: Readonly<Record<keyof typeof USERS, readonly string[]>
     "watch revisions.serving.knative.dev -n shop",
   ],
 };
+
+interface Volume {
+  readonly name: string;
+  readonly configMap?: ConfigMapSource;
+}
+interface Container {
+  readonly command?: string[];
+  readonly script?: string;
+  readonly env: { name: string; value?: string }[];
+  readonly volumeMounts: { name: string; mountPath: string }[];
+}
+interface PodSpec {
+  readonly containers: Container[];
+  readonly volumes: Volume[];
+}
+
+/** Every configMap volume `mounts` names, written under `root` at its mount path. */
+async function mountCode(
+  kube: Kube,
+  volumes: readonly Volume[],
+  mounts: Container["volumeMounts"],
+  root: string,
+): Promise<void> {
+  for (const mount of mounts) {
+    const source = volumes.find((volume) => volume.name === mount.name)?.configMap;
+    if (source !== undefined) await mountConfigMap(kube, NAMESPACE, source, root, mount.mountPath);
+  }
+}
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -108,14 +131,19 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
     const broken = "shop-5e6f7a8";
     const revisions = [...healthy, broken];
 
-    // The tester's settings as the stack deployed them, with the pod's API address, token and CA
-    // replaced by the local ones.
+    // The tester's code and settings as the stack deployed them, with the pod's API address,
+    // token and CA replaced by the local ones.
     const service = (await tier.kube.ok("GET", `${SERVING}/services/${TESTER.service}`)) as {
-      spec: { template: { spec: { containers: { env: { name: string; value: string }[] }[] } } };
+      spec: { template: { spec: PodSpec } };
     };
-    const deployedEnv = Object.fromEntries(
-      service.spec.template.spec.containers[0].env.map((v) => [v.name, v.value]),
-    );
+    const pod = service.spec.template.spec;
+    const container = pod.containers[0];
+    const deployedEnv = Object.fromEntries(container.env.map((v) => [v.name, v.value ?? ""]));
+    const podRoot = path.join(tier.dir, "tester-pod");
+    await mountCode(tier.kube, pod.volumes, container.volumeMounts, podRoot);
+    const [command, entry] = container.command ?? [];
+    assert.equal(command, "node", "the tester runs its entry point with node");
+    const testerScript = path.join(podRoot, entry);
     const tokenFile = serviceAccountTokenFile(tier, NAMESPACE, TESTER.serviceAccount);
     const testerEnv = (id: string, resyncSeconds: string): Record<string, string> => ({
       ...deployedEnv,
@@ -128,9 +156,9 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
       RESYNC_INTERVAL_SECONDS: resyncSeconds,
     });
     const testers: ScriptProcess[] = [
-      startScript(TESTER_SCRIPT, testerEnv("tester-a", "0")),
+      startScript(testerScript, testerEnv("tester-a", "0")),
       // The other resyncs at start-up as well (a list of Revisions, the list right in use).
-      startScript(TESTER_SCRIPT, testerEnv("tester-b", "300")),
+      startScript(testerScript, testerEnv("tester-b", "300")),
     ];
     cleanup.push(...testers.map((tester) => () => tester.stop()));
     const sinks: string[] = [];
@@ -321,10 +349,21 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
       KUBERNETES_TOKEN_FILE: tokenFile,
       KUBERNETES_CA_FILE: plane.caFile,
     });
+    // The deploy step as the Task the stack deployed runs it: its script, with its code mounted.
+    const task = (await tier.kube.ok(
+      "GET",
+      `/apis/tekton.dev/v1/namespaces/${NAMESPACE}/tasks/${pipelineResourceNames(APP).tasks.deployRevision}`,
+    )) as { spec: { steps: Container[]; volumes: Volume[] } };
+    const deployStep = task.spec.steps[0];
+    const stepRoot = path.join(tier.dir, "deploy-pod");
+    await mountCode(tier.kube, task.spec.volumes, deployStep.volumeMounts, stepRoot);
+    const codeDir = deployStep.env.find((v) => v.name === "CODE_DIR")?.value ?? "";
+    const stepScript = path.join(stepRoot, "script");
+    fs.writeFileSync(stepScript, deployStep.script ?? "", { mode: 0o755 });
     const step = (env: Record<string, string>) =>
-      runCommand(process.execPath, [DEPLOY_SCRIPT], {
+      runCommand(stepScript, [], {
         cwd: tier!.dir,
-        env: { PATH: process.env.PATH ?? "", ...env },
+        env: { PATH: process.env.PATH ?? "", ...env, CODE_DIR: path.join(stepRoot, codeDir) },
         timeoutMs: 90_000,
       });
     // A concurrent writer that strikes between the step's read and its write: a proxy that, on

@@ -11,7 +11,11 @@ import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { PIPELINE_SCRIPTS, PIPELINE_TASK_NAMES } from "../components/buildPipelineManifests";
+import {
+  pipelineCodeName,
+  PIPELINE_SCRIPTS,
+  PIPELINE_TASK_NAMES,
+} from "../components/buildPipelineManifests";
 import { PIPELINE_RESULTS, pipelineResourceNames } from "../components/pipelineContract";
 import { STAND_IN_SECRETS } from "../conformance/programRunner";
 import { resolvePipelineRun } from "../test/support/tektonResolver";
@@ -324,6 +328,11 @@ describe("a push through the real Tekton (controller, EventListener sink, core i
       "the build's result reached the deploy",
     );
     assert.equal(deployed.steps[0].env.NAMESPACE, NAMESPACE);
+    // Its program came from the pipeline's code ConfigMap, mounted as the Task asks.
+    assert.deepEqual(
+      (deployed.pod.spec.volumes ?? []).map((volume) => volume.configMap?.name).filter(Boolean),
+      [pipelineCodeName(APP)],
+    );
     assert.equal(deployed.results[PIPELINE_RESULTS.revisionName], `${APP}-${sha.slice(0, 7)}`);
 
     // The deploy step wrote the Configuration with the pipeline's own token.

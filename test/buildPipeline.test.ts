@@ -16,6 +16,10 @@ import {
   ConfigurationOptions,
   DEFAULT_STEP_IMAGES,
   Manifest,
+  PIPELINE_CODE,
+  pipelineCodeManifest,
+  pipelineCodeName,
+  PIPELINE_PROGRAMS,
   PIPELINE_SCRIPTS,
   PIPELINE_SCRIPTS_DIR,
   PIPELINE_TASK_NAMES,
@@ -37,6 +41,8 @@ import {
   validateTaskManifest,
   variableReferences,
 } from "../conformance/tektonRules";
+import { FUNCTIONS_DIR } from "../components/inClusterCode";
+import { KeyToPath, writeConfigMapVolume } from "./support/configMapVolume";
 import { sharedCatalog } from "./support/sharedCrds";
 
 type Json = Record<string, unknown>;
@@ -208,6 +214,27 @@ after(() => {
   for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * A Node step as its Pod runs it: the Task's script in a file, and the code ConfigMap written
+ * where the Task mounts it (under `dir`), which CODE_DIR names, as a kubelet would mount it.
+ */
+function podStep(taskName: string, dir: string): { script: string; env: Record<string, string> } {
+  const task = taskNamed(taskManifests(SPEC_WITH_STATUS), taskName);
+  const step = records(at(task, "spec", "steps"))[0];
+  const volume = records(at(task, "spec", "volumes"))[0];
+  const codeDir = path.join(dir, "pod", String(records(step.volumeMounts)[0].mountPath));
+  writeConfigMapVolume(
+    pipelineCodeManifest(SPEC_WITH_STATUS).data,
+    at(volume, "configMap", "items") as KeyToPath[],
+    codeDir,
+  );
+  const script = path.join(dir, "pod", "script");
+  fs.writeFileSync(script, String(step.script), { mode: 0o755 });
+  const codeVariable = records(step.env).find((e) => e.name === "CODE_DIR");
+  assert.equal(path.join(dir, "pod", String(codeVariable?.value)), codeDir);
+  return { script, env: { CODE_DIR: codeDir } };
+}
+
 // ---- manifests -------------------------------------------------------------------------------
 
 describe("build pipeline manifests", () => {
@@ -246,18 +273,34 @@ describe("build pipeline manifests", () => {
     assert.equal(at(pipeline, "metadata", "namespace"), "apps");
   });
 
-  it("embed the step programs verbatim, and hand them params only through env", () => {
+  it("embed the shell programs verbatim, run the Node ones from the code ConfigMap, params only through env", () => {
     const tasks = taskManifests(SPEC_WITH_STATUS);
-    const expected: Record<string, string> = {
+    const shell: Record<string, string> = {
       [TASK_NAMES.fetchSource]: "fetch-source.sh",
       [TASK_NAMES.buildImage]: "build-image.sh",
-      [TASK_NAMES.deployRevision]: "deploy-revision.js",
-      [TASK_NAMES.commitStatus]: "commit-status.js",
     };
-    for (const [taskName, file] of Object.entries(expected)) {
-      const step = records(at(taskNamed(tasks, taskName), "spec", "steps"))[0];
+    const node: Record<string, string> = {
+      [TASK_NAMES.deployRevision]: PIPELINE_PROGRAMS.deployRevision,
+      [TASK_NAMES.commitStatus]: PIPELINE_PROGRAMS.commitStatus,
+    };
+    for (const [taskName, file] of Object.entries({ ...shell, ...node })) {
+      const task = taskNamed(tasks, taskName);
+      const step = records(at(task, "spec", "steps"))[0];
       const script = String(step.script);
-      assert.equal(script, fs.readFileSync(path.join(PIPELINE_SCRIPTS_DIR, file), "utf8"));
+      if (taskName in shell) {
+        assert.equal(script, fs.readFileSync(path.join(PIPELINE_SCRIPTS_DIR, file), "utf8"));
+      } else {
+        // node on the program as mounted, its shared modules beside it.
+        assert.match(script, new RegExp(`^#!/bin/sh\n(#.*\n)*exec node "\\$CODE_DIR/${file}"\n$`));
+        assert.deepEqual(records(step.env).slice(-1), [{ name: "CODE_DIR", value: "/code" }]);
+        assert.deepEqual(step.volumeMounts, [{ name: "code", mountPath: "/code", readOnly: true }]);
+        assert.deepEqual(at(task, "spec", "volumes"), [
+          {
+            name: "code",
+            configMap: { name: pipelineCodeName("hello"), items: PIPELINE_CODE.items },
+          },
+        ]);
+      }
       // Tekton substitutes variables inside scripts: none may appear there.
       assert.deepEqual(variableReferences(script), [], `${file} mentions a Tekton variable`);
       for (const e of records(step.env)) {
@@ -269,8 +312,35 @@ describe("build pipeline manifests", () => {
         }
       }
     }
-    assert.ok(PIPELINE_SCRIPTS.deployRevision.startsWith("#!/usr/bin/env node\n"));
     assert.ok(PIPELINE_SCRIPTS.fetchSource.startsWith("#!/bin/sh\n"));
+  });
+
+  it("ship the Node programs and functions/shared/ in one ConfigMap named after their content", () => {
+    const code = pipelineCodeManifest(SPEC);
+    assert.equal(
+      at(code, "metadata", "name"),
+      `hello-pipeline-${PIPELINE_CODE.sha256.slice(0, 10)}`,
+    );
+    assert.equal(at(code, "metadata", "namespace"), "apps");
+    assert.equal(code.immutable, true);
+    assert.deepEqual(
+      PIPELINE_CODE.items.map((item) => item.path),
+      [
+        "pipeline/commit-status.js",
+        "pipeline/deploy-revision.js",
+        ...fs
+          .readdirSync(path.join(FUNCTIONS_DIR, "shared"))
+          .filter((file) => file.endsWith(".js"))
+          .map((file) => `shared/${file}`)
+          .sort(),
+      ],
+    );
+    for (const item of PIPELINE_CODE.items) {
+      assert.equal(
+        code.data[item.key],
+        fs.readFileSync(path.join(FUNCTIONS_DIR, item.path), "utf8"),
+      );
+    }
   });
 
   it("declare the contract's params, workspaces and results, and order fetch, build, deploy", () => {
@@ -505,7 +575,7 @@ describe("tektonRules", () => {
     it("every $(params.X) is declared", () =>
       check(
         (t) => records(stepOf(t).env).push({ name: "X", value: "$(params.nope)" }),
-        "spec.steps[0].env[11].value",
+        "spec.steps[0].env[12].value",
         'param "nope"',
       ));
     it("every $(results.X.path) is declared", () =>
@@ -517,13 +587,13 @@ describe("tektonRules", () => {
     it("every $(workspaces.X...) is declared", () =>
       check(
         (t) => records(stepOf(t).env).push({ name: "X", value: "$(workspaces.cache.path)" }),
-        "env[11].value",
+        "env[12].value",
         'workspace "cache"',
       ));
     it("context variables exist", () =>
       check(
         (t) => records(stepOf(t).env).push({ name: "X", value: "$(context.taskRun.node)" }),
-        "env[11].value",
+        "env[12].value",
         "not a Task context variable",
       ));
     it("param names are unique", () =>
@@ -1232,6 +1302,15 @@ describe("deploy-revision.js (against a fake Kubernetes API)", () => {
     assert.ok(polls >= 3 && polls <= 10, `polled ${polls} times`);
   });
 
+  it("runs as its Task's step: the script, node, the code ConfigMap mounted", async () => {
+    kube.readyAfter = readyOnGet(1);
+    const step = podStep(TASK_NAMES.deployRevision, dir);
+    const result = await run(step.script, [], { ...deployEnv(), ...step.env });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /created Configuration hello with revision hello-0a1b2c3/);
+    assert.equal(fs.readFileSync(path.join(dir, "revision-name"), "utf8"), "hello-0a1b2c3");
+  });
+
   it("refuses inconsistent inputs before any request", async () => {
     const result = await deploy({ SHORT_SHA: "abcdef0" });
     assert.equal(result.code, 2);
@@ -1282,6 +1361,21 @@ describe("commit-status.js (against a fake GitHub API)", () => {
       description: "Building the image and deploying the revision",
     });
     assert.doesNotMatch(result.stdout + result.stderr, new RegExp(TOKEN));
+  });
+
+  it("runs as its Task's step: the script, node, the code ConfigMap mounted", async () => {
+    const step = podStep(TASK_NAMES.commitStatus, tempDir("status-step"));
+    const result = await run(step.script, [], {
+      GITHUB_API_URL: apiUrl,
+      GITHUB_TOKEN: TOKEN,
+      REPO_FULL_NAME: "octo/hello",
+      REVISION: SHA,
+      STATE: "Succeeded",
+      ...step.env,
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /canary-release\/build is success on octo\/hello@0a1b2c3/);
+    assert.equal(github.requests.length, 1);
   });
 
   it("maps Tekton's $(tasks.status) to GitHub's states", async () => {

@@ -7,6 +7,12 @@ import * as os from "os";
 import * as path from "path";
 import { REVISION_ANNOTATIONS } from "../components/pipelineContract";
 import { SMOKE_TEST_LABEL, SMOKE_TEST_RESULT_ANNOTATION } from "../components/revisionGate";
+import {
+  RevisionTesterSpec,
+  testerCodeManifest,
+  testerServiceManifest,
+} from "../components/revisionTesterManifests";
+import { KeyToPath, writeConfigMapVolume } from "./support/configMapVolume";
 import { FakeServer, httpCall, HttpAnswer, sendJson } from "./support/fakeHttp";
 import {
   CloudEvent,
@@ -22,7 +28,8 @@ import {
   TesterProcess,
 } from "./support/revisionTesterHarness";
 
-interface ServerModule {
+/** The pure parts of the tester's modules (functions/revision-tester/*.js), loaded in-process. */
+interface TesterModules {
   readonly REVISION_ANNOTATIONS: Readonly<Record<string, string>>;
   readonly SMOKE_TEST_LABEL: string;
   readonly SMOKE_TEST_RESULT_ANNOTATION: string;
@@ -43,9 +50,17 @@ interface ServerModule {
     result: { reason: string },
   ): { skip?: string; path?: string; body?: Json };
 }
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const server = require(TESTER_SCRIPT) as ServerModule;
-const CLAIM = server.SMOKE_TEST_CLAIM_ANNOTATION;
+const TESTER_DIR = path.dirname(TESTER_SCRIPT);
+const load = (file: string): object => require(path.join(TESTER_DIR, file)) as object;
+const modules = {
+  ...load("config.js"),
+  ...load("cloudEvents.js"),
+  ...load("claim.js"),
+  ...load("smokeTest.js"),
+  ...load("commitStatus.js"),
+  ...load("../shared/knative.js"),
+} as TesterModules;
+const CLAIM = modules.SMOKE_TEST_CLAIM_ANNOTATION;
 
 const SHA = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567";
 const REVISION = "hello-0a1b2c3";
@@ -60,6 +75,16 @@ const BUILT_FROM = {
   [REVISION_ANNOTATIONS.commitTimestamp]: "2024-05-01T08:00:00.000Z",
 };
 const LIST_SMOKE_ROUTES = "GET /routes?labelSelector=canary-release.dev%2Fsmoke-test-route%3Dtrue";
+/** The tester as the stack deploys it (only its volume, mount and command are used here). */
+const TESTER_SPEC: RevisionTesterSpec = {
+  app: "hello",
+  namespace: "apps",
+  image: "docker.io/library/node:22.18.0-alpine3.22",
+  path: "/healthz",
+  expectStatus: 200,
+  timeoutSeconds: 1,
+  tokenSecretKey: "token",
+};
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 function isRecord(value: unknown): value is Json {
@@ -90,10 +115,10 @@ function tempDir(): string {
 
 describe("revision tester: its pure parts", () => {
   it("uses the annotation and label names of the pipeline contract and the candidate gate", () => {
-    assert.deepEqual({ ...server.REVISION_ANNOTATIONS }, { ...REVISION_ANNOTATIONS });
-    assert.equal(server.SMOKE_TEST_LABEL, SMOKE_TEST_LABEL);
-    assert.equal(server.SMOKE_TEST_RESULT_ANNOTATION, SMOKE_TEST_RESULT_ANNOTATION);
-    assert.equal(server.STATUS_CONTEXT, "canary-release/smoke-test");
+    assert.deepEqual({ ...modules.REVISION_ANNOTATIONS }, { ...REVISION_ANNOTATIONS });
+    assert.equal(modules.SMOKE_TEST_LABEL, SMOKE_TEST_LABEL);
+    assert.equal(modules.SMOKE_TEST_RESULT_ANNOTATION, SMOKE_TEST_RESULT_ANNOTATION);
+    assert.equal(modules.STATUS_CONTEXT, "canary-release/smoke-test");
   });
 
   it("reads both CloudEvents content modes and refuses malformed ones with the reason", () => {
@@ -106,7 +131,7 @@ describe("revision tester: its pure parts", () => {
       "ce-type": "dev.knative.apiserver.resource.add",
       "ce-subject": "/apis/serving.knative.dev/v1/namespaces/apps/revisions/x",
     };
-    assert.deepEqual(server.parseCloudEvent(binary, data).event, {
+    assert.deepEqual(modules.parseCloudEvent(binary, data).event, {
       specversion: "1.0",
       id: "1",
       source: "https://10.96.0.1:443",
@@ -124,7 +149,7 @@ describe("revision tester: its pure parts", () => {
       }),
     );
     assert.deepEqual(
-      server.parseCloudEvent({ "content-type": "application/cloudevents+json" }, structured).event,
+      modules.parseCloudEvent({ "content-type": "application/cloudevents+json" }, structured).event,
       { specversion: "1.0", id: "2", source: "s", type: "t", data: { kind: "Revision" } },
     );
     const refused: Array<[Record<string, string>, string, number, RegExp]> = [
@@ -149,20 +174,20 @@ describe("revision tester: its pure parts", () => {
       ],
     ];
     for (const [headers, body, status, message] of refused) {
-      const parsed = server.parseCloudEvent(headers, Buffer.from(body));
+      const parsed = modules.parseCloudEvent(headers, Buffer.from(body));
       assert.equal(parsed.error?.status, status, JSON.stringify([headers, body]));
       assert.match(parsed.error?.message ?? "", message);
     }
   });
 
   it("names the smoke Route <revision>-smoke, hashed down to 63 characters when longer", () => {
-    assert.equal(server.smokeRouteName(REVISION), ROUTE);
+    assert.equal(modules.smokeRouteName(REVISION), ROUTE);
     const long = `${"a".repeat(50)}-0a1b2c3`;
-    const name = server.smokeRouteName(long);
+    const name = modules.smokeRouteName(long);
     assert.equal(name.length, 63);
     assert.match(name, /^a+-[0-9a-f]{8}-smoke$/);
-    assert.equal(server.smokeRouteName(long), name, "stable across calls and restarts");
-    assert.notEqual(server.smokeRouteName(`${long.slice(0, -1)}4`), name);
+    assert.equal(modules.smokeRouteName(long), name, "stable across calls and restarts");
+    assert.notEqual(modules.smokeRouteName(`${long.slice(0, -1)}4`), name);
   });
 
   it("finds owner and repository in GitHub and GitHub Enterprise clone URLs", () => {
@@ -172,26 +197,26 @@ describe("revision tester: its pure parts", () => {
       "https://ghe.example.com/octo/hello.git",
       "git@ghe.example.com:octo/hello.git",
     ]) {
-      assert.deepEqual(server.githubRepository(url), { owner: "octo", repo: "hello" }, url);
+      assert.deepEqual(modules.githubRepository(url), { owner: "octo", repo: "hello" }, url);
     }
     for (const url of ["", "octo/hello", "https://github.com/octo", "file:///octo/hello.git"]) {
-      assert.equal(server.githubRepository(url), undefined, url);
+      assert.equal(modules.githubRepository(url), undefined, url);
     }
   });
 
   it("posts a commit status only for a full SHA, with a description GitHub accepts", () => {
-    const long = server.commitStatusRequest(BUILT_FROM, false, { reason: "x".repeat(300) });
+    const long = modules.commitStatusRequest(BUILT_FROM, false, { reason: "x".repeat(300) });
     assert.equal(long.path, `/repos/octo/hello/statuses/${SHA}`);
     const description = String(at(long.body, "description"));
     assert.equal(description.length, 140);
     assert.ok(description.startsWith("Smoke test failed: xxx") && description.endsWith("…"));
     const short = { ...BUILT_FROM, [REVISION_ANNOTATIONS.commit]: SHA.slice(0, 7) };
     assert.match(
-      server.commitStatusRequest(short, true, { reason: "" }).skip ?? "",
+      modules.commitStatusRequest(short, true, { reason: "" }).skip ?? "",
       /full commit SHA/,
     );
     const noRepo = { ...BUILT_FROM, [REVISION_ANNOTATIONS.repository]: "somewhere" };
-    assert.match(server.commitStatusRequest(noRepo, true, { reason: "" }).skip ?? "", /clone URL/);
+    assert.match(modules.commitStatusRequest(noRepo, true, { reason: "" }).skip ?? "", /clone URL/);
   });
 
   it("refuses a bad environment with a message naming the variable", () => {
@@ -216,12 +241,12 @@ describe("revision tester: its pure parts", () => {
     ];
     for (const [env, message] of cases) {
       assert.throws(
-        () => server.readConfig(env),
-        (error: unknown) => error instanceof server.InputError && message.test(error.message),
+        () => modules.readConfig(env),
+        (error: unknown) => error instanceof modules.InputError && message.test(error.message),
         JSON.stringify(env),
       );
     }
-    assert.doesNotThrow(() => server.readConfig({ ...good, CLAIM_TTL_SECONDS: "130" }));
+    assert.doesNotThrow(() => modules.readConfig({ ...good, CLAIM_TTL_SECONDS: "130" }));
   });
 });
 
@@ -280,12 +305,12 @@ describe("revision tester (real process, stand-in APIs on 127.0.0.1)", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  async function start(overrides: Record<string, string | undefined> = {}) {
+  async function start(overrides: Record<string, string | undefined> = {}, script?: string) {
     const env: Record<string, string> = {};
     for (const [key, value] of Object.entries({ ...baseEnv, ...overrides })) {
       if (value !== undefined) env[key] = value;
     }
-    return TesterProcess.start(env);
+    return TesterProcess.start(env, script);
   }
 
   /** JSON log lines only, no token anywhere, and the process still serving. */
@@ -466,6 +491,31 @@ describe("revision tester (real process, stand-in APIs on 127.0.0.1)", () => {
     await assertHealthy(tester);
     await tester.stop();
     assert.equal(tester.exitCode, 0, "SIGTERM is a clean exit");
+  });
+
+  it("runs from its ConfigMap, mounted as the Knative Service mounts it: a healthy revision passes", async () => {
+    // The files as the pod sees them: the volume's items under the mount, nothing else.
+    const manifest = testerServiceManifest(TESTER_SPEC);
+    const podSpec = at(manifest, "spec", "template", "spec");
+    const volume = (at(podSpec, "volumes") as Json[])[0];
+    const mount = (at(podSpec, "containers") as Json[])[0];
+    const mountPath = String((at(mount, "volumeMounts") as Json[])[0].mountPath);
+    const root = path.join(dir, "pod");
+    writeConfigMapVolume(
+      testerCodeManifest(TESTER_SPEC).data,
+      at(volume, "configMap", "items") as KeyToPath[],
+      path.join(root, mountPath),
+    );
+    const [command, entry] = at(mount, "command") as string[];
+    assert.equal(command, "node");
+    kube.addRevision(REVISION, { annotations: BUILT_FROM });
+    const tester = await start({}, path.join(root, entry));
+    const answer = await send(tester, readyEvent());
+    assert.equal(answer.status, 202, answer.text);
+    await tester.waitForLog((l) => l.msg === "smoke test finished", "the end of the test");
+    assert.equal(verdictOf(REVISION), "passed");
+    assert.equal(github.requests.length, 1, "the commit status");
+    await assertHealthy(tester);
   });
 
   it("fails a revision that answers 500", async () => {

@@ -1,7 +1,7 @@
 // The revision tester as the stack registers it, under mocks: the Knative Service, its code,
 // the ApiServerSource, the RBAC, and the token it posts commit statuses with.
 import { strict as assert } from "assert";
-import * as fs from "fs";
+import * as path from "path";
 import {
   everyRevisionPassed,
   ProgramRun,
@@ -10,13 +10,15 @@ import {
 } from "../conformance/programRunner";
 import { PolicyRule, rbacProblems } from "../components/rbac";
 import { SMOKE_TEST_LABEL, SMOKE_TEST_RESULT_ANNOTATION } from "../components/revisionGate";
-import { TESTER_SCRIPT_PATH, TESTER_SCRIPT_SHA256 } from "../components/revisionTesterManifests";
+import { FUNCTIONS_DIR } from "../components/inClusterCode";
+import { TESTER_CODE } from "../components/revisionTesterManifests";
 import { REVISION_ANNOTATIONS } from "../components/pipelineContract";
 import { named, only } from "./support/resources";
 
 const SERVICE = "kubernetes:serving.knative.dev/v1:Service";
 const SOURCE = "kubernetes:sources.knative.dev/v1:ApiServerSource";
 const CONFIG_MAP = "kubernetes:core/v1:ConfigMap";
+const TESTER_DIR = path.join(FUNCTIONS_DIR, "revision-tester");
 
 const BASE = {
   "canary-release:app": "hello",
@@ -70,19 +72,33 @@ describe("revision tester in the stack", () => {
     assert.equal(metadata.labels["networking.knative.dev/visibility"], "cluster-local");
     const pod = testerPod(result);
     assert.equal(pod.annotations["autoscaling.knative.dev/min-scale"], "1");
-    assert.equal(pod.annotations["canary-release.dev/code-sha256"], TESTER_SCRIPT_SHA256);
-    assert.deepEqual(pod.container.command, ["node", "/app/server.js"]);
+    assert.equal(pod.annotations["canary-release.dev/code-sha256"], TESTER_CODE.sha256);
+    assert.deepEqual(pod.container.command, ["node", "/app/revision-tester/server.js"]);
     assert.equal(pod.container.image, "docker.io/library/node:22.18.0-alpine3.22");
     assert.equal(pod.spec.serviceAccountName, "hello-tester");
 
     const code = only(result, CONFIG_MAP);
     const codeName = (code.inputs.metadata as { name: string }).name;
-    assert.equal(codeName, `hello-tester-${TESTER_SCRIPT_SHA256.slice(0, 10)}`);
-    assert.equal(
-      (code.inputs.data as Record<string, string>)["server.js"],
-      fs.readFileSync(TESTER_SCRIPT_PATH, "utf8"),
-    );
-    assert.deepEqual(pod.spec.volumes, [{ name: "code", configMap: { name: codeName } }]);
+    assert.equal(codeName, `hello-tester-${TESTER_CODE.sha256.slice(0, 10)}`);
+    assert.equal(code.inputs.immutable, true);
+    const data = code.inputs.data as Record<string, string>;
+    assert.deepEqual(data, TESTER_CODE.data);
+    assert.ok("revision-tester__server.js" in data && "shared__kubernetes.js" in data);
+    // Each key mounted at its path under functions/, so the modules' requires resolve.
+    assert.deepEqual(pod.spec.volumes, [
+      {
+        name: "code",
+        configMap: {
+          name: codeName,
+          items: Object.keys(data)
+            .map((key) => ({ key, path: key.split("__").join("/") }))
+            .sort((a, b) => (a.path < b.path ? -1 : 1)),
+        },
+      },
+    ]);
+    assert.deepEqual(pod.container.volumeMounts, [
+      { name: "code", mountPath: "/app", readOnly: true },
+    ]);
   });
 
   it("passes the tester config as environment variables", async () => {
@@ -182,7 +198,7 @@ describe("revision tester in the stack", () => {
   });
 
   it("the tester accepts the environment the stack gives it, up to the longest timeout", async () => {
-    const server = require(TESTER_SCRIPT_PATH) as {
+    const server = require(path.join(TESTER_DIR, "config.js")) as {
       readConfig: (env: Record<string, string>) => unknown;
     };
     for (const timeoutSeconds of [1, 10, 300]) {
@@ -206,16 +222,18 @@ describe("revision tester in the stack", () => {
   });
 
   it("the tester and the stack agree on the label and annotation names", () => {
-    // server.js cannot import TypeScript; its exported constants must equal the gate's.
-    const server = require(TESTER_SCRIPT_PATH) as Record<string, unknown>;
-    const exported = JSON.stringify(server);
+    // The tester cannot import TypeScript; its exported constants must equal the gate's.
+    const exported = JSON.stringify([
+      require(path.join(TESTER_DIR, "claim.js")) as Record<string, unknown>,
+      require(path.join(FUNCTIONS_DIR, "shared", "knative.js")) as Record<string, unknown>,
+    ]);
     for (const name of [
       SMOKE_TEST_LABEL,
       SMOKE_TEST_RESULT_ANNOTATION,
       REVISION_ANNOTATIONS.commit,
       REVISION_ANNOTATIONS.repository,
     ]) {
-      assert.ok(exported.includes(name), `server.js exports ${name}`);
+      assert.ok(exported.includes(name), `the tester's modules export ${name}`);
     }
   });
 });

@@ -1,10 +1,13 @@
 // In-cluster code run as local processes with the identity a pod would have: a token of the
 // stack's own ServiceAccount from the TokenRequest API (`kubectl create token`), in a file as
-// the kubelet projects it, and the API server's CA.
+// the kubelet projects it, and the API server's CA; and its code as the pod mounts it, from the
+// ConfigMap the stack deployed.
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { kubectl } from "../../toolchain/controlPlane";
+import { KeyToPath, writeConfigMapVolume } from "../../test/support/configMapVolume";
+import type { Kube } from "./kube";
 import { onLines } from "./lines";
 import type { RealTier } from "./realTier";
 
@@ -37,6 +40,33 @@ export function serviceAccountTokenFile(
   const file = path.join(tier.dir, `token-${namespace}-${account}`);
   fs.writeFileSync(file, serviceAccountToken(tier, namespace, account), { mode: 0o600 });
   return file;
+}
+
+/** A Pod's configMap volume source. */
+export interface ConfigMapSource {
+  readonly name: string;
+  readonly items?: KeyToPath[];
+}
+
+/**
+ * Mounts a configMap volume as the kubelet would: the ConfigMap as the API server holds it,
+ * written (its items at their paths) to `root` + `mountPath`; returns that folder. Code then runs
+ * from exactly what the stack deployed, laid out as its pod sees it.
+ */
+export async function mountConfigMap(
+  kube: Kube,
+  namespace: string,
+  source: ConfigMapSource,
+  root: string,
+  mountPath: string,
+): Promise<string> {
+  const configMap = (await kube.ok(
+    "GET",
+    `/api/v1/namespaces/${namespace}/configmaps/${source.name}`,
+  )) as { data?: Record<string, string> };
+  const dir = path.join(root, mountPath);
+  writeConfigMapVolume(configMap.data ?? {}, source.items, dir);
+  return dir;
 }
 
 /** A long-running process (the revision tester, a Tekton binary) and the lines it logged. */

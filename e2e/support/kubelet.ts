@@ -2,12 +2,14 @@
 // read back from the Pod as Tekton wrote them (the place-scripts init container carries each
 // script base64-encoded), run as local processes with the Pod's environment and its volumes
 // mapped to local folders (one folder per PersistentVolumeClaim, so a workspace outlives the Pod
-// as a claim does), and the outcome written into the Pod's status as the kubelet and Tekton's
+// as a claim does; Secrets and ConfigMaps written there from the API server, as the kubelet
+// projects them, so a step finds the code its ConfigMap ships), and the outcome written into the Pod's status as the kubelet and Tekton's
 // entrypoint would: each step container terminated with its exit code, the Task's results in the
 // termination message. Tekton's controller then moves the PipelineRun on.
 import * as fs from "fs";
 import * as path from "path";
 import type { ControlPlane } from "../../toolchain/controlPlane";
+import { KeyToPath, writeConfigMapVolume } from "../../test/support/configMapVolume";
 import { inform, Kube, KubeObject } from "./kube";
 import { runCommand } from "./realTier";
 
@@ -24,7 +26,8 @@ interface Container {
 interface Volume {
   readonly name: string;
   readonly persistentVolumeClaim?: { claimName: string };
-  readonly secret?: { secretName: string; items?: { key: string; path: string }[] };
+  readonly secret?: { secretName: string; items?: KeyToPath[] };
+  readonly configMap?: { name: string; items?: KeyToPath[] };
 }
 export interface PodSpec {
   readonly serviceAccountName?: string;
@@ -141,6 +144,13 @@ export function playKubelet(options: KubeletOptions): Kubelet {
         for (const item of items) {
           fs.writeFileSync(path.join(dir, item.path), Buffer.from(data[item.key] ?? "", "base64"));
         }
+      }
+      if (volume?.configMap !== undefined) {
+        const configMap = (await kube.ok(
+          "GET",
+          `/api/v1/namespaces/${namespace}/configmaps/${volume.configMap.name}`,
+        )) as { data?: Record<string, string> };
+        writeConfigMapVolume(configMap.data ?? {}, volume.configMap.items, dir);
       }
       folders.set(mountPath, dir);
     }

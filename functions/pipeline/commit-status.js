@@ -19,16 +19,22 @@
 //   TARGET_URL        optional link shown next to the status
 //   REQUEST_TIMEOUT_MS default 10000
 //
-// Node built-ins only: this file runs as is in a stock Node image.
+// Node built-ins only: the step runs this file as `node pipeline/commit-status.js` from the
+// ConfigMap that ships it with functions/shared/ (components/inClusterCode.ts), in a stock Node
+// image.
 "use strict";
 
-const http = require("http");
-const https = require("https");
+const { baseUrl, COMMIT_SHA } = require("../shared/checks");
+const {
+  DEFAULT_GITHUB_API_URL,
+  REPO_FULL_NAME,
+  postCommitStatus,
+  statusDescription,
+  statusPath,
+} = require("../shared/github");
 
-const DEFAULT_API_URL = "https://api.github.com";
 const DEFAULT_CONTEXT = "canary-release/build";
-const REPO_FULL_NAME = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
-const COMMIT_SHA = /^[0-9a-f]{40}$/;
+const USER_AGENT = "canary-release-pipeline";
 
 /** GitHub's states, and the values of Tekton's tasks.status variable mapped to them. */
 const STATES = Object.freeze({
@@ -50,8 +56,8 @@ const DEFAULT_DESCRIPTIONS = Object.freeze({
 });
 
 /**
- * What to post, from the environment: {skip: reason} or {url, headers, body}. Never throws:
- * a bad input is a skip with the reason.
+ * What to post, from the environment: {skip: reason} or {apiUrl, token, path, status}. Never
+ * throws: a bad input is a skip with the reason.
  */
 function statusRequest(env) {
   const token = (env.GITHUB_TOKEN || "").trim();
@@ -76,57 +82,20 @@ function statusRequest(env) {
       skip: `STATE must be one of ${Object.keys(STATES).join(", ")}, got ${JSON.stringify(env.STATE)}`,
     };
   }
-  const base = (env.GITHUB_API_URL || DEFAULT_API_URL).replace(/\/+$/, "");
-  let protocol;
+  let apiUrl;
   try {
-    protocol = new URL(base).protocol;
-  } catch {
-    protocol = "";
-  }
-  if (protocol !== "https:" && protocol !== "http:") {
-    return { skip: `GITHUB_API_URL must be an https:// URL, got ${JSON.stringify(base)}` };
+    apiUrl = baseUrl("GITHUB_API_URL", env.GITHUB_API_URL || DEFAULT_GITHUB_API_URL);
+  } catch (error) {
+    return { skip: error.message };
   }
   const [owner, name] = repo.split("/");
-  const body = {
+  const status = {
     state,
     context: env.STATUS_CONTEXT || DEFAULT_CONTEXT,
-    description: (env.DESCRIPTION || DEFAULT_DESCRIPTIONS[state]).slice(0, 140),
+    description: statusDescription(env.DESCRIPTION || DEFAULT_DESCRIPTIONS[state]),
   };
-  if (env.TARGET_URL) body.target_url = env.TARGET_URL;
-  return {
-    url: `${base}/repos/${encodeURIComponent(owner)}/${encodeURIComponent(name)}/statuses/${sha}`,
-    headers: {
-      Accept: "application/vnd.github+json",
-      Authorization: `Bearer ${token}`,
-      "Content-Type": "application/json",
-      "User-Agent": "canary-release-pipeline",
-      "X-GitHub-Api-Version": "2022-11-28",
-    },
-    body,
-  };
-}
-
-/** POSTs the status; resolves to the HTTP status code, rejects on a network error. */
-function post(request, timeoutMs) {
-  const payload = JSON.stringify(request.body);
-  const transport = request.url.startsWith("https:") ? https : http;
-  return new Promise((resolve, reject) => {
-    const req = transport.request(
-      request.url,
-      {
-        method: "POST",
-        headers: { ...request.headers, "Content-Length": String(Buffer.byteLength(payload)) },
-      },
-      (res) => {
-        res.resume(); // the answer's body is not needed; drain it so the socket closes
-        res.on("end", () => resolve(res.statusCode));
-        res.on("error", reject);
-      },
-    );
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on("error", reject);
-    req.end(payload);
-  });
+  if (env.TARGET_URL) status.target_url = env.TARGET_URL;
+  return { apiUrl, token, path: statusPath(owner, name, sha), status };
 }
 
 async function main(env) {
@@ -143,18 +112,25 @@ async function main(env) {
   }
   const where = `${env.REPO_FULL_NAME}@${env.REVISION.slice(0, 7)}`;
   const timeoutMs = Number(env.REQUEST_TIMEOUT_MS) > 0 ? Number(env.REQUEST_TIMEOUT_MS) : 10000;
+  const { state, context } = request.status;
   try {
-    const status = await post(request, timeoutMs);
-    if (status >= 200 && status < 300) {
-      log(`${request.body.context} is ${request.body.state} on ${where}`);
+    const answer = await postCommitStatus(
+      request.apiUrl,
+      request.token,
+      request.path,
+      request.status,
+      { userAgent: USER_AGENT, timeoutMs },
+    );
+    if (answer.status >= 200 && answer.status < 300) {
+      log(`${context} is ${state} on ${where}`);
     } else {
       log(
-        `GitHub answered HTTP ${status} to the ${request.body.state} status on ${where}; ` +
+        `GitHub answered HTTP ${answer.status} to the ${state} status on ${where}; ` +
           `the build goes on without it`,
       );
     }
   } catch (error) {
-    log(`could not post the ${request.body.state} status on ${where}: ${error.message}`);
+    log(`could not post the ${state} status on ${where}: ${error.message}`);
   }
   return 0;
 }

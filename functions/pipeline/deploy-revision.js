@@ -24,46 +24,43 @@
 //   http:// is accepted for tests), KUBERNETES_TOKEN_FILE, KUBERNETES_CA_FILE (defaults: the
 //   service account's files; the token is read again for every request, as it rotates).
 //
-// Node built-ins only: this file runs as is in a stock Node image.
+// Node built-ins only: the step runs this file as `node pipeline/deploy-revision.js` from the
+// ConfigMap that ships it with functions/shared/ (components/inClusterCode.ts), in a stock Node
+// image. components/buildPipelineManifests.ts requires it too, for buildConfiguration.
 "use strict";
 
 const fs = require("fs");
-const http = require("http");
-const https = require("https");
-
-/** Same names as REVISION_ANNOTATIONS in components/pipelineContract.ts (a test keeps them equal). */
-const REVISION_ANNOTATIONS = Object.freeze({
-  commit: "canary-release.dev/commit",
-  repository: "canary-release.dev/repository",
-  commitTimestamp: "canary-release.dev/commit-timestamp",
-});
+const {
+  check,
+  COMMIT_SHA,
+  DNS1123_LABEL,
+  InputError,
+  isString,
+  sleep,
+} = require("../shared/checks");
+const { REVISION_ANNOTATIONS, servingPath } = require("../shared/knative");
+const {
+  MERGE_PATCH,
+  apiError,
+  describeCondition,
+  inClusterApiUrl,
+  kubernetesClient,
+  kubernetesSettings,
+  readyCondition,
+} = require("../shared/kubernetes");
 
 /** Recorded in managedFields, so `kubectl get -o yaml --show-managed-fields` shows who wrote. */
 const FIELD_MANAGER = "canary-release-pipeline";
-const SERVING_API = "/apis/serving.knative.dev/v1";
+const USER_AGENT = "canary-release-pipeline";
 const MAX_APPLY_ATTEMPTS = 5;
-const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const COMMIT_SHA = /^[0-9a-f]{40}$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const IMAGE_BY_DIGEST = /^[^\s@]+@sha256:[0-9a-f]{64}$/;
 // RFC 3339, the form GitHub uses for head_commit.timestamp; an offset is required so that two
 // timestamps always compare as instants.
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
-
-/** A wrong input: the message names the variable or field, the value and what is valid. */
-class InputError extends Error {}
-
-function check(ok, message) {
-  if (!ok) throw new InputError(message);
-}
-
-function isString(value) {
-  return typeof value === "string" && value.length > 0;
-}
 
 /**
  * Normalizes a commit timestamp to UTC (`2024-05-01T08:00:00.000Z`): annotations then compare as
@@ -165,13 +162,6 @@ function positiveNumber(env, name, fallback) {
   return value;
 }
 
-function defaultApiUrl(env) {
-  const host = env.KUBERNETES_SERVICE_HOST;
-  if (!isString(host)) return "https://kubernetes.default.svc";
-  const port = env.KUBERNETES_SERVICE_PORT || "443";
-  return `https://${host.includes(":") ? `[${host}]` : host}:${port}`;
-}
-
 /** Everything the step needs, read and checked from the environment. Throws InputError. */
 function readDeployConfig(env) {
   const required = (name) => {
@@ -208,17 +198,6 @@ function readDeployConfig(env) {
     commitTimestamp: required("COMMIT_TIMESTAMP"),
     serviceAccountName: required("SERVICE_ACCOUNT_NAME"),
   });
-  const apiUrl = isString(env.KUBERNETES_API_URL) ? env.KUBERNETES_API_URL : defaultApiUrl(env);
-  let protocol;
-  try {
-    protocol = new URL(apiUrl).protocol;
-  } catch {
-    protocol = "";
-  }
-  check(
-    protocol === "https:" || protocol === "http:",
-    `KUBERNETES_API_URL must be an https:// (or, for tests, http://) URL, got ${JSON.stringify(apiUrl)}`,
-  );
   return {
     manifest,
     app,
@@ -230,78 +209,9 @@ function readDeployConfig(env) {
     resultPath: isString(env.RESULT_PATH) ? env.RESULT_PATH : undefined,
     timeoutMs: positiveNumber(env, "TIMEOUT_SECONDS", 600) * 1000,
     pollIntervalMs: positiveNumber(env, "POLL_INTERVAL_MS", 2000),
-    api: {
-      url: apiUrl,
-      tokenFile: env.KUBERNETES_TOKEN_FILE || `${SERVICE_ACCOUNT_DIR}/token`,
-      caFile: env.KUBERNETES_CA_FILE || `${SERVICE_ACCOUNT_DIR}/ca.crt`,
-      requestTimeoutMs: positiveNumber(env, "REQUEST_TIMEOUT_MS", 30000),
-    },
+    kubernetes: kubernetesSettings(env, inClusterApiUrl(env)),
+    requestTimeoutMs: positiveNumber(env, "REQUEST_TIMEOUT_MS", 30000),
   };
-}
-
-/** request(method, path, body?, contentType?) -> {status, body}: JSON in, JSON (or text) out. */
-function kubernetesClient(api) {
-  const base = api.url.replace(/\/+$/, "");
-  const transport = base.startsWith("https:") ? https : http;
-  return function request(method, path, body, contentType) {
-    let token;
-    try {
-      // Projected service account tokens rotate: read the file for every request.
-      token = fs.readFileSync(api.tokenFile, "utf8").trim();
-    } catch (error) {
-      return Promise.reject(
-        new Error(`cannot read the service account token ${api.tokenFile}: ${error.message}`),
-      );
-    }
-    const headers = { Accept: "application/json", Authorization: `Bearer ${token}` };
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    if (payload !== undefined) {
-      headers["Content-Type"] = contentType || "application/json";
-      headers["Content-Length"] = String(Buffer.byteLength(payload));
-    }
-    const options = { method, headers };
-    if (transport === https) {
-      try {
-        options.ca = fs.readFileSync(api.caFile);
-      } catch (error) {
-        return Promise.reject(
-          new Error(`cannot read the cluster CA ${api.caFile}: ${error.message}`),
-        );
-      }
-    }
-    return new Promise((resolve, reject) => {
-      const req = transport.request(`${base}${path}`, options, (res) => {
-        const chunks = [];
-        res.on("data", (chunk) => chunks.push(chunk));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let parsed = text;
-          try {
-            parsed = text === "" ? undefined : JSON.parse(text);
-          } catch {
-            // Not JSON (a proxy's error page): keep the text for the error message.
-          }
-          resolve({ status: res.statusCode, body: parsed });
-        });
-        res.on("error", reject);
-      });
-      req.setTimeout(api.requestTimeoutMs, () => {
-        req.destroy(new Error(`${method} ${path}: no answer within ${api.requestTimeoutMs} ms`));
-      });
-      req.on("error", reject);
-      req.end(payload);
-    });
-  };
-}
-
-/** The error for an unexpected answer, with the API server's own reason and message. */
-function apiError(what, res) {
-  const body = res.body;
-  const detail =
-    body && typeof body === "object"
-      ? [body.reason, body.message].filter(isString).join(": ")
-      : String(body === undefined ? "" : body).slice(0, 300);
-  return new Error(`${what}: HTTP ${res.status}${detail ? ` ${detail}` : ""}`);
 }
 
 function templateOf(configuration) {
@@ -310,8 +220,6 @@ function templateOf(configuration) {
   return { name: metadata.name, annotations: metadata.annotations || {} };
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Applies the Configuration unless a rule says not to. Returns {action, revisionName}, where
  * revisionName is the Revision to report on: this commit's, or (action "older") the newer one
@@ -319,7 +227,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 async function applyConfiguration(request, config, log) {
   const { manifest, app, namespace, commit, revisionName } = config;
-  const collection = `${SERVING_API}/namespaces/${namespace}/configurations`;
+  const collection = servingPath(namespace, "configurations");
   const path = `${collection}/${app}`;
   const query = `?fieldManager=${FIELD_MANAGER}`;
   const timestampKey = REVISION_ANNOTATIONS.commitTimestamp;
@@ -333,10 +241,10 @@ async function applyConfiguration(request, config, log) {
         return { action: "created", revisionName };
       }
       if (created.status === 409) continue; // another run created it first: decide again
-      throw apiError(`creating Configuration ${namespace}/${app}`, created);
+      throw new Error(apiError(`creating Configuration ${namespace}/${app}`, created));
     }
     if (current.status !== 200)
-      throw apiError(`reading Configuration ${namespace}/${app}`, current);
+      throw new Error(apiError(`reading Configuration ${namespace}/${app}`, current));
 
     const deployed = templateOf(current.body);
     if (deployed.name === revisionName) {
@@ -362,12 +270,7 @@ async function applyConfiguration(request, config, log) {
       },
       spec: { template: manifest.spec.template },
     };
-    const patched = await request(
-      "PATCH",
-      `${path}${query}`,
-      patch,
-      "application/merge-patch+json",
-    );
+    const patched = await request("PATCH", `${path}${query}`, patch, MERGE_PATCH);
     if (patched.status === 200) {
       log(
         `Configuration ${app} now templates revision ${revisionName}` +
@@ -376,7 +279,7 @@ async function applyConfiguration(request, config, log) {
       return { action: "patched", revisionName };
     }
     if (patched.status === 409) continue; // changed under us: read again and decide again
-    throw apiError(`patching Configuration ${namespace}/${app}`, patched);
+    throw new Error(apiError(`patching Configuration ${namespace}/${app}`, patched));
   }
   throw new Error(
     `Configuration ${namespace}/${app} kept changing under this run ` +
@@ -384,22 +287,9 @@ async function applyConfiguration(request, config, log) {
   );
 }
 
-function readyCondition(revision) {
-  const conditions = (revision.status && revision.status.conditions) || [];
-  return conditions.find((condition) => condition && condition.type === "Ready");
-}
-
-function describeCondition(condition) {
-  if (!condition) return "no Ready condition yet";
-  const parts = [`Ready=${condition.status}`];
-  if (condition.reason) parts.push(condition.reason);
-  if (condition.message) parts.push(condition.message);
-  return parts.join(": ");
-}
-
 /** Polls the Revision until Ready=True (resolves) or Ready=False / the deadline (rejects). */
 async function waitForRevision(request, config, revisionName, deadline, log) {
-  const path = `${SERVING_API}/namespaces/${config.namespace}/revisions/${revisionName}`;
+  const path = servingPath(config.namespace, "revisions", revisionName);
   let last = "not created yet";
   for (;;) {
     let res;
@@ -423,7 +313,7 @@ async function waitForRevision(request, config, revisionName, deadline, log) {
       }
       last = describeCondition(ready);
     } else if (res && res.status !== 404) {
-      last = apiError(`reading Revision ${revisionName}`, res).message;
+      last = apiError(`reading Revision ${revisionName}`, res);
     }
     const remaining = deadline - Date.now();
     if (remaining <= 0) {
@@ -440,10 +330,7 @@ async function waitForRevision(request, config, revisionName, deadline, log) {
 async function deploy(request, config, log) {
   const deadline = Date.now() + config.timeoutMs;
   const { namespace, revisionName, commit } = config;
-  const existing = await request(
-    "GET",
-    `${SERVING_API}/namespaces/${namespace}/revisions/${revisionName}`,
-  );
+  const existing = await request("GET", servingPath(namespace, "revisions", revisionName));
   if (existing.status === 200) {
     const body = existing.body !== null && typeof existing.body === "object" ? existing.body : {};
     const metadata = body.metadata || {};
@@ -464,7 +351,7 @@ async function deploy(request, config, log) {
     return revisionName;
   }
   if (existing.status !== 404) {
-    throw apiError(`reading Revision ${namespace}/${revisionName}`, existing);
+    throw new Error(apiError(`reading Revision ${namespace}/${revisionName}`, existing));
   }
   const applied = await applyConfiguration(request, config, log);
   if (applied.action === "older") return applied.revisionName;
@@ -482,7 +369,11 @@ async function main(env) {
     return 2;
   }
   try {
-    const revisionName = await deploy(kubernetesClient(config.api), config, log);
+    const request = kubernetesClient(config.kubernetes, {
+      requestTimeoutMs: config.requestTimeoutMs,
+      userAgent: USER_AGENT,
+    });
+    const revisionName = await deploy(request, config, log);
     if (config.resultPath !== undefined) fs.writeFileSync(config.resultPath, revisionName);
     return 0;
   } catch (error) {

@@ -459,9 +459,12 @@ export class TesterProcess {
     );
   }
 
-  /** Starts the tester and waits for its "listening" line (after its start-up clean-up). */
-  static async start(env: Record<string, string>): Promise<TesterProcess> {
-    const child = spawn(process.execPath, [TESTER_SCRIPT], {
+  /**
+   * Starts the tester (`script`, by default the repository's) and waits for its "listening" line
+   * (after its start-up clean-up).
+   */
+  static async start(env: Record<string, string>, script = TESTER_SCRIPT): Promise<TesterProcess> {
+    const child = spawn(process.execPath, [script], {
       env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });

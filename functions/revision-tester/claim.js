@@ -1,0 +1,214 @@
+// The claim protocol: one test per revision, whatever the number of duplicate events, replicas
+// or restarts.
+// 1. claim: a JSON merge patch on the Revision that carries the resourceVersion just read (the
+//    API server answers 409 Conflict when anything changed since) and sets the annotation
+//    canary-release.dev/smoke-test-claim = {"holder": TESTER_ID, "at": ISO time}. Of two testers
+//    that read the same Revision, exactly one claim succeeds; the other stops quietly.
+//    In-process, a set of revisions under test (tester.js) drops duplicates before any API
+//    request.
+// 2. test: smokeTest.js, while the claim holds.
+// 3. record: the label canary-release.dev/smoke-test = passed | failed and the annotation
+//    canary-release.dev/smoke-test-result = {status, latencyMs, at, reason, url?}, by a merge
+//    patch that also removes the claim (the result supersedes it), written only while the claim
+//    on the Revision is still this tester's.
+// A claim older than CLAIM_TTL_SECONDS belongs to a tester that died mid-test: the next event or
+// resync re-claims it with the same resourceVersion protocol. CLAIM_TTL_SECONDS must exceed the
+// longest possible test, so a live test is never re-claimed. To test a revision again, remove the
+// label and the result annotation; the update event that follows starts a new test.
+"use strict";
+
+const { isObject, isString, objectAt, sleep } = require("../shared/checks");
+const { CONFIGURATION_LABEL, servingPath } = require("../shared/knative");
+const {
+  ApiUnavailable,
+  MERGE_PATCH,
+  apiError,
+  describeCondition,
+  readyCondition,
+} = require("../shared/kubernetes");
+
+/** The tester's record on a Revision (the result names match components/revisionGate.ts). */
+const SMOKE_TEST_LABEL = "canary-release.dev/smoke-test";
+const SMOKE_TEST_RESULT_ANNOTATION = "canary-release.dev/smoke-test-result";
+const SMOKE_TEST_CLAIM_ANNOTATION = "canary-release.dev/smoke-test-claim";
+const MAX_RECORD_ATTEMPTS = 5;
+
+/** The claim annotation's holder and time; `at` is NaN when the value is not a claim. */
+function parseClaim(value) {
+  try {
+    const claim = JSON.parse(value);
+    if (isObject(claim) && isString(claim.at)) {
+      return { holder: String(claim.holder), at: Date.parse(claim.at) };
+    }
+  } catch {
+    // not JSON: treated as expired below
+  }
+  return { holder: "unknown", at: NaN };
+}
+
+/**
+ * Whether a Revision (as the API or an event shows it) is one to test now:
+ * {test: true, expiredClaim?} or {ignore: reason}.
+ */
+function revisionDecision(revision, config, nowMs) {
+  const metadata = objectAt(revision, "metadata");
+  const labels = objectAt(metadata, "labels");
+  const annotations = objectAt(metadata, "annotations");
+  if (metadata.namespace !== config.namespace) {
+    return { ignore: `the Revision is in namespace ${JSON.stringify(metadata.namespace)}` };
+  }
+  if (metadata.deletionTimestamp !== undefined) return { ignore: "the Revision is being deleted" };
+  if (config.configuration !== undefined && labels[CONFIGURATION_LABEL] !== config.configuration) {
+    return {
+      ignore:
+        `the Revision belongs to configuration ${JSON.stringify(labels[CONFIGURATION_LABEL])}, ` +
+        `not ${config.configuration}`,
+    };
+  }
+  if (labels[SMOKE_TEST_LABEL] !== undefined || annotations[SMOKE_TEST_RESULT_ANNOTATION]) {
+    return { ignore: `already tested (${SMOKE_TEST_LABEL}=${labels[SMOKE_TEST_LABEL]})` };
+  }
+  const ready = readyCondition(revision);
+  if (!ready || ready.status !== "True") {
+    return { ignore: `the Revision is not Ready (${describeCondition(ready)})` };
+  }
+  const claimValue = annotations[SMOKE_TEST_CLAIM_ANNOTATION];
+  if (claimValue !== undefined) {
+    const claim = parseClaim(claimValue);
+    if (nowMs - claim.at < config.claimTtlMs) {
+      return { ignore: `claimed by ${claim.holder} at ${new Date(claim.at).toISOString()}` };
+    }
+    return { test: true, expiredClaim: String(claimValue) };
+  }
+  return { test: true };
+}
+
+/** The claim: fails with 409 Conflict if the Revision changed since `resourceVersion`. */
+function claimPatch(resourceVersion, claim) {
+  return { metadata: { resourceVersion, annotations: { [SMOKE_TEST_CLAIM_ANNOTATION]: claim } } };
+}
+
+/** The record: result label and annotation; the claim is removed (null deletes in a merge patch). */
+function resultPatch(resourceVersion, passed, result) {
+  return {
+    metadata: {
+      resourceVersion,
+      labels: { [SMOKE_TEST_LABEL]: passed ? "passed" : "failed" },
+      annotations: {
+        [SMOKE_TEST_RESULT_ANNOTATION]: JSON.stringify(result),
+        [SMOKE_TEST_CLAIM_ANNOTATION]: null,
+      },
+    },
+  };
+}
+
+/**
+ * Reads Revision `name` and claims it when it is to be tested. Resolves to {claim, revision}
+ * (the claim's value, and the Revision as the claim left it), {ignore: reason}, or {error:
+ * message} when the API refused a request (logged; the event's sender may retry). Rejects with
+ * ApiUnavailable.
+ *
+ * context: {api, config, log}.
+ */
+async function claimRevision(context, name) {
+  const { api, config, log } = context;
+  const path = servingPath(config.namespace, "revisions", name);
+  const read = await api("GET", path);
+  if (read.status === 404) return { ignore: "the Kubernetes API has no such Revision" };
+  if (read.status !== 200) {
+    const message = apiError(`reading Revision ${config.namespace}/${name}`, read);
+    log("error", "cannot read the Revision", { revision: name, error: message });
+    return { error: message };
+  }
+  const decision = revisionDecision(read.body, config, Date.now());
+  if (decision.ignore !== undefined) return { ignore: decision.ignore };
+  if (decision.expiredClaim !== undefined) {
+    log("warn", "re-claiming a Revision whose claim expired: its tester died mid-test", {
+      revision: name,
+      expiredClaim: decision.expiredClaim,
+    });
+  }
+
+  const claim = JSON.stringify({ holder: config.testerId, at: new Date().toISOString() });
+  const resourceVersion = objectAt(read.body, "metadata").resourceVersion;
+  const claimed = await api("PATCH", path, claimPatch(resourceVersion, claim), MERGE_PATCH);
+  if (claimed.status === 409) return { ignore: "another tester claimed it first (409 Conflict)" };
+  if (claimed.status === 404) return { ignore: "the Revision was deleted before the claim" };
+  if (claimed.status !== 200) {
+    const message = apiError(`claiming Revision ${config.namespace}/${name}`, claimed);
+    log("error", "cannot claim the Revision", { revision: name, error: message });
+    return { error: message };
+  }
+  return { claim, revision: isObject(claimed.body) ? claimed.body : read.body };
+}
+
+/**
+ * Writes the result on the Revision while the claim there is still ours; resolves to whether
+ * it did. Reads first, as Knative itself updates the Revision while its Route exists. Never
+ * rejects for an API failure: it retries, then gives up (the claim expires and the revision is
+ * tested again).
+ */
+async function recordResult(context, name, claim, passed, result) {
+  const { api, config, log } = context;
+  const path = servingPath(config.namespace, "revisions", name);
+  for (let attempt = 1; attempt <= MAX_RECORD_ATTEMPTS; attempt++) {
+    try {
+      const current = await api("GET", path);
+      if (current.status === 404) {
+        log("warn", "the Revision was deleted during its test: no result recorded", {
+          revision: name,
+        });
+        return false;
+      }
+      if (current.status === 200) {
+        const metadata = objectAt(current.body, "metadata");
+        const holder = objectAt(metadata, "annotations")[SMOKE_TEST_CLAIM_ANNOTATION];
+        if (holder !== claim) {
+          log("warn", "the claim was taken over: this tester does not record", {
+            revision: name,
+            claim: holder ?? null,
+          });
+          return false;
+        }
+        const patched = await api(
+          "PATCH",
+          path,
+          resultPatch(metadata.resourceVersion, passed, result),
+          MERGE_PATCH,
+        );
+        if (patched.status === 200) return true;
+        if (patched.status !== 409) {
+          log("error", "cannot record the result", {
+            revision: name,
+            error: apiError(`patching Revision ${name}`, patched),
+          });
+        }
+      } else {
+        log("error", "cannot read the Revision to record the result", {
+          revision: name,
+          error: apiError(`reading Revision ${name}`, current),
+        });
+      }
+    } catch (error) {
+      if (!(error instanceof ApiUnavailable)) throw error;
+      log("error", "cannot record the result", { revision: name, error: error.message });
+    }
+    if (attempt < MAX_RECORD_ATTEMPTS) await sleep(config.pollIntervalMs);
+  }
+  log("error", "gave up recording the result: the claim expires and the revision is re-tested", {
+    revision: name,
+  });
+  return false;
+}
+
+module.exports = {
+  SMOKE_TEST_LABEL,
+  SMOKE_TEST_RESULT_ANNOTATION,
+  SMOKE_TEST_CLAIM_ANNOTATION,
+  parseClaim,
+  revisionDecision,
+  claimPatch,
+  resultPatch,
+  claimRevision,
+  recordResult,
+};
