@@ -5,15 +5,15 @@ import * as pulumi from "@pulumi/pulumi";
 import type { CodeConfigMap } from "./inClusterCode";
 
 /**
- * `manifest` registered as `name`, a child of `parent`, in `namespace` (an Input, so that it
- * waits for a Namespace the stack creates). Its name carries its content's hash: new code is a
- * replacement, never an edit.
+ * `manifest` registered as `name`, a child of `parent`, in `namespace` (it waits for a Namespace
+ * the stack creates through its parent's dependsOn). Its name carries its content's hash: new
+ * code is a replacement, never an edit.
  */
 export function codeConfigMapResource(
   parent: pulumi.Resource,
   name: string,
   manifest: CodeConfigMap,
-  namespace: pulumi.Input<string>,
+  namespace: string,
 ): k8s.core.v1.ConfigMap {
   return new k8s.core.v1.ConfigMap(
     name,
