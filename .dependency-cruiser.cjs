@@ -1,5 +1,6 @@
 // The import graph flows one way (issue 14; ../shared/DESIGN.md, Layout):
-//   common (the leaf) <- config.ts <- components <- index.ts
+//   common (the leaf) <- config.ts, configKeys.ts <- components <- index.ts
+//   components/<feature>/ -> its own folder, components/shared/, common/ and config
 //   automation -> common and config.ts;  conformance, tests, e2e and benchmarks -> anything.
 // `npm run layers` prints the violations; test/layers.test.ts fails on any, and proves on a
 // fixture with a deliberate back-edge that this file catches one.
@@ -36,6 +37,15 @@ module.exports = {
       to: { path: `^(automation|conformance)/|^index\\.ts$|${TEST_SIDE}` },
     },
     {
+      name: "features-meet-in-shared",
+      comment:
+        "a feature folder (components/<feature>/) imports its own files, components/shared/, " +
+        "common/ and config; what two features both need lives in shared/ or common/",
+      severity: "error",
+      from: { path: "^components/([^/]+)/" },
+      to: { path: "^components/(?!shared/)[^/]+/", pathNot: "^components/$1/" },
+    },
+    {
       name: "automation-on-common-and-config",
       comment: "the canary command drives stacks through config, never through components",
       severity: "error",
@@ -57,6 +67,8 @@ module.exports = {
     },
   ],
   options: {
+    // A feature's tests live beside it (components/<feature>/*.test.ts); tests may import anything.
+    exclude: { path: "\\.test\\.ts$" },
     // Not followed, but kept: common-is-a-leaf must see a leaf's imports of npm packages.
     doNotFollow: { path: "node_modules" },
     tsConfig: { fileName: "tsconfig.json" },

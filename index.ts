@@ -3,16 +3,16 @@
 import * as github from "@pulumi/github";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { BuildPipeline } from "./components/buildPipeline";
-import { CanaryRoute } from "./components/canaryRoute";
-import { GitHubTrigger } from "./components/githubTrigger";
-import { kubernetesProviderArgs } from "./components/kubernetesProvider";
-import { Platform } from "./components/platform";
-import { GITHUB_TOKEN_SECRET_KEY, pipelineResourceNames } from "./components/pipelineContract";
-import { candidateGateMode } from "./components/revisionGate";
-import { tagVisibilityMode } from "./components/tagVisibility";
-import { webhookRegistration } from "./components/webhookEntry";
-import { RevisionTester } from "./components/revisionTester";
+import { BuildPipeline } from "./components/build/buildPipeline";
+import { CanaryRoute } from "./components/route/canaryRoute";
+import { GitHubTrigger } from "./components/trigger/githubTrigger";
+import { kubernetesProviderArgs } from "./components/shared/kubernetesProvider";
+import { Platform } from "./components/platform/platform";
+import { GITHUB_TOKEN_SECRET_KEY, pipelineResourceNames } from "./common/pipelineContract";
+import { candidateGateMode } from "./components/route/revisionGate";
+import { tagVisibilityMode } from "./components/route/tagVisibility";
+import { webhookRegistration } from "./components/trigger/webhookEntry";
+import { RevisionTester } from "./components/tester/revisionTester";
 import { loadConfig } from "./config";
 
 const config = loadConfig();

@@ -26,7 +26,7 @@
 //
 // Pure module: no Pulumi, no I/O.
 import { isDns1123Label } from "../common/dnsNames";
-import type { Manifest } from "../components/manifest";
+import type { Manifest } from "../components/shared/manifest";
 
 export interface TektonRuleViolation {
   /** `<Kind>/<name>.` then the dotted field path, e.g. `Pipeline/build.spec.tasks[2].params[0]`. */

@@ -23,7 +23,7 @@
 // A few webhook checks are left out because these manifests never use the fields: pod template
 // masks of spec.resources, webhook interceptor headers, EventListener annotations.
 import { isDns1123Subdomain } from "../common/dnsNames";
-import { KubernetesManifest } from "../components/githubTriggerManifests";
+import { KubernetesManifest } from "../components/trigger/githubTriggerManifests";
 
 export interface TriggerRuleViolation {
   /** `Kind name`, e.g. `TriggerTemplate hello-build`. */

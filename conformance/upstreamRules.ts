@@ -8,7 +8,7 @@ import type { Manifest } from "./crdValidator";
 import { validateTraffic } from "./knativeRules";
 import { validatePipelineManifests } from "./tektonRules";
 import { validateTriggerManifests } from "./triggersRules";
-import type { KubernetesManifest } from "../components/githubTriggerManifests";
+import type { KubernetesManifest } from "../components/trigger/githubTriggerManifests";
 
 /**
  * The upstream releases the rules were read from. When the platform's default versions move,

@@ -10,8 +10,8 @@ import * as fs from "fs";
 import * as http from "http";
 import * as https from "https";
 import * as path from "path";
-import { testerNames } from "../components/revisionTesterManifests";
-import { pipelineResourceNames } from "../components/pipelineContract";
+import { testerNames } from "../components/tester/revisionTesterManifests";
+import { pipelineResourceNames } from "../common/pipelineContract";
 import { AuditEvent, AuditLog } from "./support/audit";
 import { deployDevStack, stopAfterEach } from "./support/fixtures";
 import {

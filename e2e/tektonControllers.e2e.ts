@@ -15,12 +15,12 @@ import {
   pipelineCodeName,
   PIPELINE_SCRIPTS,
   PIPELINE_TASK_NAMES,
-} from "../components/buildPipelineManifests";
-import { PIPELINE_RESULTS, pipelineResourceNames } from "../components/pipelineContract";
+} from "../components/build/buildPipelineManifests";
+import { PIPELINE_RESULTS, pipelineResourceNames } from "../common/pipelineContract";
 import { STAND_IN_SECRETS } from "../conformance/programRunner";
 import { resolvePipelineRun } from "../test/support/tektonResolver";
 import { githubDelivery } from "../test/support/triggersEmulator";
-import type { KubernetesManifest } from "../components/githubTriggerManifests";
+import type { KubernetesManifest } from "../components/trigger/githubTriggerManifests";
 import { AuditLog } from "./support/audit";
 import { deployDevStack, stopAfterEach } from "./support/fixtures";
 import {

@@ -2,7 +2,7 @@
 // deployed with the last program before it (tag `pre-redesign`), then the current program runs
 // on the same stacks, as after a user's `git pull`. Its preview must create, delete and replace
 // nothing (URNs unchanged, or aliased where they moved), with one exception by design: the
-// ConfigMaps of in-cluster code are named after their content (components/inClusterCode.ts), so
+// ConfigMaps of in-cluster code are named after their content (components/shared/inClusterCode.ts), so
 // new code is a new ConfigMap. The tester's is replaced and the pipeline's Node steps' is created
 // (it did not exist before); each must carry the current code's hash in its name. Every step is
 // judged on its own, by URN and type, not by the summary's counts.
@@ -13,8 +13,8 @@
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import * as path from "path";
-import { pipelineCodeName } from "../components/buildPipelineManifests";
-import { testerNames } from "../components/revisionTesterManifests";
+import { pipelineCodeName } from "../components/build/buildPipelineManifests";
+import { testerNames } from "../components/tester/revisionTesterManifests";
 import {
   committedStack,
   namespaceWithRevisions,

@@ -11,7 +11,7 @@ import {
   stackFiles,
   withStandInSecrets,
 } from "../conformance/programRunner";
-import { PolicyRule, rbacProblems } from "../components/rbac";
+import { PolicyRule, rbacProblems } from "../components/shared/rbac";
 import { named, ofType, withChanges } from "./support/resources";
 
 const SECRET = "kubernetes:core/v1:Secret";

@@ -21,10 +21,13 @@ import {
   stackFiles,
   withStandInSecrets,
 } from "../conformance/programRunner";
-import { PIPELINE_TASK_NAMES } from "../components/buildPipelineManifests";
-import { KubernetesManifest } from "../components/githubTriggerManifests";
-import { PIPELINE_RESULTS } from "../components/pipelineContract";
-import { GITHUB_MAX_PAYLOAD_BYTES, NGINX_BODY_SIZE_ANNOTATION } from "../components/webhookEntry";
+import { PIPELINE_TASK_NAMES } from "../components/build/buildPipelineManifests";
+import { KubernetesManifest } from "../components/trigger/githubTriggerManifests";
+import { PIPELINE_RESULTS } from "../common/pipelineContract";
+import {
+  GITHUB_MAX_PAYLOAD_BYTES,
+  NGINX_BODY_SIZE_ANNOTATION,
+} from "../components/trigger/webhookEntry";
 import { named, ofType, only, withChanges } from "./support/resources";
 import {
   claimsDeletedOnCompletion,

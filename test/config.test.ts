@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { PLATFORM_DEFAULT_VERSIONS } from "../components/platformManifests";
+import { PLATFORM_DEFAULT_VERSIONS } from "../components/platform/platformManifests";
 import {
   closestKnownKey,
   ConfigError,

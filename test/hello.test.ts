@@ -10,8 +10,8 @@ import * as os from "os";
 import * as path from "path";
 import { parseConfig, TesterConfig } from "../config";
 import { loadStackConfig, stackFiles, withStandInSecrets } from "../conformance/programRunner";
-import { RevisionMetadata, smokeTestOf } from "../components/revisionGate";
-import { testerServiceManifest } from "../components/revisionTesterManifests";
+import { RevisionMetadata, smokeTestOf } from "../components/route/revisionGate";
+import { testerServiceManifest } from "../components/tester/revisionTesterManifests";
 import { httpCall, waitFor } from "./support/fakeHttp";
 import {
   FakeKnativeApi,

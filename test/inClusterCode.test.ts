@@ -1,13 +1,13 @@
-// How the stack ships in-cluster code (components/inClusterCode.ts): keys, the content hash, the
+// How the stack ships in-cluster code (components/shared/inClusterCode.ts): keys, the content hash, the
 // bundles of the tester and of the pipeline's Node steps, and that each bundle holds every
 // module its programs require and needs no npm package. Then functions/shared/ itself, the
-// parts its users' tests (test/revisionTester.test.ts, test/buildPipeline.test.ts) do not pin.
+// parts its users' tests (components/tester/revisionTester.test.ts, components/build/buildPipeline.test.ts) do not pin.
 import { strict as assert } from "assert";
 import { builtinModules } from "module";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { PIPELINE_CODE } from "../components/buildPipelineManifests";
+import { PIPELINE_CODE } from "../components/build/buildPipelineManifests";
 import {
   CodeBundle,
   codeBundle,
@@ -16,8 +16,8 @@ import {
   codeKey,
   codeVolume,
   FUNCTIONS_DIR,
-} from "../components/inClusterCode";
-import { TESTER_CODE } from "../components/revisionTesterManifests";
+} from "../components/shared/inClusterCode";
+import { TESTER_CODE } from "../components/tester/revisionTesterManifests";
 import { FakeServer, sendJson } from "./support/fakeHttp";
 
 const BUILTINS = new Set(builtinModules);

@@ -20,7 +20,7 @@ import {
   knativeObservabilityData,
   QUEUE_PROXY_CONTAINER,
   QUEUE_PROXY_METRICS_PORT,
-} from "../components/platformManifests";
+} from "../components/platform/platformManifests";
 import { PROJECT_ROOT } from "../conformance/programRunner";
 import { PrometheusBinaries, PrometheusServer, requirePrometheus } from "./support/prometheus";
 

@@ -7,7 +7,10 @@ import { Command } from "commander";
 import { parseAllDocuments } from "yaml";
 import { buildProgram, defaultCliDeps } from "../automation/cli";
 import { parseConfig } from "../config";
-import { KOURIER_SERVICE, PLATFORM_DEFAULT_NODE_PORTS } from "../components/platformManifests";
+import {
+  KOURIER_SERVICE,
+  PLATFORM_DEFAULT_NODE_PORTS,
+} from "../components/platform/platformManifests";
 import {
   loadStackConfig,
   PROJECT_ROOT,

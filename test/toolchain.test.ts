@@ -1,7 +1,7 @@
 // The real tier's toolchain, without building anything: the pins agree everywhere, and binaries
 // are found where the user already has them before anything would be built.
 import { strict as assert } from "assert";
-import { PLATFORM_DEFAULT_VERSIONS } from "../components/platformManifests";
+import { PLATFORM_DEFAULT_VERSIONS } from "../components/platform/platformManifests";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";

@@ -20,7 +20,7 @@
 //   REQUEST_TIMEOUT_MS default 10000
 //
 // Node built-ins only: the step runs this file as `node pipeline/commit-status.js` from the
-// ConfigMap that ships it with functions/shared/ (components/inClusterCode.ts), in a stock Node
+// ConfigMap that ships it with functions/shared/ (components/shared/inClusterCode.ts), in a stock Node
 // image.
 "use strict";
 

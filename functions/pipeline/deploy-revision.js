@@ -25,8 +25,8 @@
 //   service account's files; the token is read again for every request, as it rotates).
 //
 // Node built-ins only: the step runs this file as `node pipeline/deploy-revision.js` from the
-// ConfigMap that ships it with functions/shared/ (components/inClusterCode.ts), in a stock Node
-// image. components/buildPipelineManifests.ts requires it too, for buildConfiguration.
+// ConfigMap that ships it with functions/shared/ (components/shared/inClusterCode.ts), in a stock Node
+// image. components/build/buildPipelineManifests.ts requires it too, for buildConfiguration.
 "use strict";
 
 const fs = require("fs");
@@ -77,7 +77,7 @@ function normalizeTimestamp(field, value) {
 
 /**
  * The Knative Configuration the deploy step applies. The one definition of it: the TypeScript
- * configurationManifest (components/buildPipelineManifests.ts) calls this function.
+ * configurationManifest (components/build/buildPipelineManifests.ts) calls this function.
  *
  * input: {app, namespace?, revisionName, image (repo@sha256:digest), commit, repositoryUrl,
  *         commitTimestamp, serviceAccountName}

@@ -27,7 +27,7 @@ const {
   readyCondition,
 } = require("../shared/kubernetes");
 
-/** The tester's record on a Revision (the result names match components/revisionGate.ts). */
+/** The tester's record on a Revision (the result names match components/route/revisionGate.ts). */
 const SMOKE_TEST_LABEL = "canary-release.dev/smoke-test";
 const SMOKE_TEST_RESULT_ANNOTATION = "canary-release.dev/smoke-test-result";
 const SMOKE_TEST_CLAIM_ANNOTATION = "canary-release.dev/smoke-test-claim";

@@ -25,7 +25,7 @@
 //
 // Node built-ins only: `node server.js` runs as is in a stock Node LTS image. The stack ships
 // this folder and ../shared/ in one content-addressed ConfigMap, mounted so that the relative
-// requires resolve as they do here (components/inClusterCode.ts).
+// requires resolve as they do here (components/shared/inClusterCode.ts).
 "use strict";
 
 const http = require("http");

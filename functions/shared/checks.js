@@ -1,7 +1,7 @@
 // Small checks that every in-cluster program makes on its inputs and on what APIs answer.
 //
 // Node built-ins only, like everything under functions/: these files run as they are in a stock
-// Node image, shipped beside the programs that require them (components/inClusterCode.ts).
+// Node image, shipped beside the programs that require them (components/shared/inClusterCode.ts).
 "use strict";
 
 /** A wrong setting or input: the message names it, the bad value and what is valid. */

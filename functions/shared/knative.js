@@ -4,7 +4,7 @@
 
 const SERVING_API = "/apis/serving.knative.dev/v1";
 
-/** Same names as REVISION_ANNOTATIONS in components/pipelineContract.ts (a test keeps them equal). */
+/** Same names as REVISION_ANNOTATIONS in common/pipelineContract.ts (a test keeps them equal). */
 const REVISION_ANNOTATIONS = Object.freeze({
   commit: "canary-release.dev/commit",
   repository: "canary-release.dev/repository",

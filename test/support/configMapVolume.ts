@@ -1,5 +1,5 @@
 // A configMap volume written to a local folder as the kubelet projects it, so that tests run
-// in-cluster code laid out exactly as its pods see it (components/inClusterCode.ts).
+// in-cluster code laid out exactly as its pods see it (components/shared/inClusterCode.ts).
 import * as fs from "fs";
 import * as path from "path";
 

@@ -16,7 +16,7 @@
 //   (/workspace/W unless mountPath says otherwise) when bound and "" when not
 //   (taskrun/resources/apply.go applyWorkspaceMountPath, ApplyWorkspaces).
 // - $(results.R.path) is /tekton/results/R; $(context.taskRun.namespace) the run's namespace.
-import type { KubernetesManifest } from "../../components/githubTriggerManifests";
+import type { KubernetesManifest } from "../../components/trigger/githubTriggerManifests";
 
 /** Where a bound workspace's volume comes from, as the PipelineRun binds it. */
 export type WorkspaceVolume =

@@ -29,7 +29,7 @@
 import * as crypto from "crypto";
 import { run, isCelError, isCelList, isCelMap, isCelUint, CelInput, CelValue } from "@bufbuild/cel";
 import { strings } from "@bufbuild/cel/ext";
-import { KubernetesManifest } from "../../components/githubTriggerManifests";
+import { KubernetesManifest } from "../../components/trigger/githubTriggerManifests";
 
 export interface TriggerSetup {
   readonly eventListener: KubernetesManifest;

@@ -12,9 +12,9 @@ import {
   runProgram,
   stackFiles,
   withStandInSecrets,
-} from "../conformance/programRunner";
-import { DEFAULT_CRDS_DIR } from "../conformance/stackConformance";
-import { skipOrFailInCi } from "./support/skip";
+} from "../../conformance/programRunner";
+import { DEFAULT_CRDS_DIR } from "../../conformance/stackConformance";
+import { skipOrFailInCi } from "../../test/support/skip";
 import * as pulumi from "@pulumi/pulumi";
 import {
   contourConfigChecksum,
@@ -29,10 +29,10 @@ import {
   platformInstallPlan,
   PlatformRelease,
   PlatformVersions,
-} from "../components/platformManifests";
-import { PLATFORM_VERSION_FIELDS, platformVersionProblem } from "../common/platformVersions";
+} from "./platformManifests";
+import { PLATFORM_VERSION_FIELDS, platformVersionProblem } from "../../common/platformVersions";
 
-const FIXTURE = path.join(__dirname, "fixtures", "platformProgram.ts");
+const FIXTURE = path.join(__dirname, "..", "..", "test", "fixtures", "platformProgram.ts");
 const CONFIG_FILE = "kubernetes:yaml/v2:ConfigFile";
 const CONFIG_MAP_PATCH = "kubernetes:core/v1:ConfigMapPatch";
 const SERVICE_PATCH = "kubernetes:core/v1:ServicePatch";

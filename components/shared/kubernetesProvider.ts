@@ -1,5 +1,5 @@
 import * as k8s from "@pulumi/kubernetes";
-import type { CanaryConfig } from "../config";
+import type { CanaryConfig } from "../../config";
 
 /**
  * Arguments of the stack's one explicit Kubernetes provider. An explicit provider does not read

@@ -5,7 +5,7 @@
 // Pure module: no Pulumi. The steps' programs live in functions/pipeline/ as plain files, tested
 // there for real. The shell steps (fetch-source, build-image) are embedded into the Task `script`
 // fields as they are. The Node steps (deploy-revision, commit-status) require functions/shared/,
-// so they are shipped with it in one content-addressed ConfigMap (components/inClusterCode.ts),
+// so they are shipped with it in one content-addressed ConfigMap (components/shared/inClusterCode.ts),
 // mounted read-only into their steps, whose script only runs node on the mounted file. Tekton
 // substitutes `$(params.x)` inside scripts, so no script mentions a param: params reach the
 // programs only through `env`, which keeps webhook-supplied strings (URLs, SHAs, timestamps) out
@@ -19,17 +19,17 @@ import {
   codeConfigMap,
   codeVolume,
   FUNCTIONS_DIR,
-} from "./inClusterCode";
-import type { Manifest } from "./manifest";
+} from "../shared/inClusterCode";
+import type { Manifest } from "../shared/manifest";
 import {
   GITHUB_TOKEN_SECRET_KEY,
   PIPELINE_PARAMS,
   PIPELINE_RESULTS,
   PIPELINE_WORKSPACES,
   pipelineResourceNames,
-} from "./pipelineContract";
+} from "../../common/pipelineContract";
 
-export type { Manifest } from "./manifest";
+export type { Manifest } from "../shared/manifest";
 
 /** Images of the steps. Each must carry a version tag or a digest, never `latest`. */
 export interface StepImages {

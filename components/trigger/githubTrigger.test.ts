@@ -15,14 +15,14 @@ import {
   KubernetesManifest,
   pipelineRunTemplate,
   SHORT_SHA_EXTENSION,
-} from "../components/githubTriggerManifests";
+} from "./githubTriggerManifests";
 import {
   bindingValueTerminated,
   TriggerManifestSet,
   TriggerRuleViolation,
   validateTriggerManifests,
-} from "../conformance/triggersRules";
-import { PIPELINE_PARAMS, PIPELINE_WORKSPACES } from "../components/pipelineContract";
+} from "../../conformance/triggersRules";
+import { PIPELINE_PARAMS, PIPELINE_WORKSPACES } from "../../common/pipelineContract";
 import {
   DeliveryOutcome,
   githubDelivery,
@@ -31,8 +31,8 @@ import {
   signatureFor,
   TriggerSetup,
   WebhookDelivery,
-} from "./support/triggersEmulator";
-import { sharedCatalog } from "./support/sharedCrds";
+} from "../../test/support/triggersEmulator";
+import { sharedCatalog } from "../../test/support/sharedCrds";
 
 const SECRET = "It's a Secret to Everybody";
 const WEBHOOK_SECRET_NAME = "hello-github-webhook";

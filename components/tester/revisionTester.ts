@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { codeConfigMapResource } from "./codeConfigMap";
-import { withNamespace } from "./manifest";
-import { serviceAccountWithRole } from "./serviceAccount";
+import { codeConfigMapResource } from "../shared/codeConfigMap";
+import { withNamespace } from "../shared/manifest";
+import { serviceAccountWithRole } from "../shared/serviceAccount";
 import {
   revisionSourceManifest,
   RevisionTesterSpec,

@@ -18,7 +18,7 @@ import * as path from "path";
 import type { Manifest } from "./manifest";
 
 /** Where the in-cluster programs and their shared modules live. */
-export const FUNCTIONS_DIR = path.resolve(__dirname, "..", "functions");
+export const FUNCTIONS_DIR = path.resolve(__dirname, "..", "..", "functions");
 
 /** What a ConfigMap key may be (Kubernetes: alphanumerics, '-', '_' and '.'). */
 const CONFIG_MAP_KEY = /^[-._a-zA-Z0-9]+$/;

@@ -7,7 +7,7 @@
 // resources.MakeK8sPlaceholderService). The Route controller creates those Services itself and
 // afterwards updates only their spec, so a label set on them stays. Pure module: the CanaryRoute
 // creates the Services from these manifests.
-import { TAG_CANDIDATE, TAG_LATEST, TrafficTarget } from "../common/traffic";
+import { TAG_CANDIDATE, TAG_LATEST, TrafficTarget } from "../../common/traffic";
 
 export const VISIBILITY_LABEL = "networking.knative.dev/visibility";
 export const CLUSTER_LOCAL = "cluster-local";

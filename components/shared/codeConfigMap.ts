@@ -1,5 +1,5 @@
 // The ConfigMap of in-cluster code as a Pulumi resource: the one way both the revision tester
-// and the build pipeline register theirs (components/inClusterCode.ts builds the manifest).
+// and the build pipeline register theirs (components/shared/inClusterCode.ts builds the manifest).
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { CodeConfigMap } from "./inClusterCode";

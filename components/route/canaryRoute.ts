@@ -9,8 +9,8 @@ import {
 } from "./revisionGate";
 import { routeUrl, tagUrl } from "./routeUrls";
 import { clusterLocalTags, placeholderServiceManifest } from "./tagVisibility";
-import { judgeStep, StepGuardSettings } from "../common/stepGuard";
-import { TrafficTarget, trafficFor } from "../common/traffic";
+import { judgeStep, StepGuardSettings } from "../../common/stepGuard";
+import { TrafficTarget, trafficFor } from "../../common/traffic";
 
 export interface CanaryRouteArgs {
   /** Name of the Knative Configuration (created by the pipeline) and of this Route. */

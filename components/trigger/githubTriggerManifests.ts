@@ -11,7 +11,11 @@
 //
 // Syntax: Tekton Triggers v0.37 (triggers.tekton.dev/v1beta1), docs/eventlisteners.md and
 // docs/interceptors.md; interceptor params are a list of {name, value} (v1beta1 TriggerInterceptor).
-import { PIPELINE_PARAMS, PIPELINE_WORKSPACES, REVISION_ANNOTATIONS } from "./pipelineContract";
+import {
+  PIPELINE_PARAMS,
+  PIPELINE_WORKSPACES,
+  REVISION_ANNOTATIONS,
+} from "../../common/pipelineContract";
 
 /** Any Kubernetes object as sent to the API server (JSON values only, no `undefined`). */
 export type KubernetesManifest = {

@@ -1,12 +1,18 @@
 // The revision tester as manifests: its Knative Service, the ApiServerSource that feeds it
 // Revision events, the ConfigMap of its code, and the RBAC both need. Pure: no Pulumi.
-import { CodeBundle, codeBundle, CodeConfigMap, codeConfigMap, codeVolume } from "./inClusterCode";
-import type { Manifest } from "./manifest";
-import type { PolicyRule } from "./rbac";
+import {
+  CodeBundle,
+  codeBundle,
+  CodeConfigMap,
+  codeConfigMap,
+  codeVolume,
+} from "../shared/inClusterCode";
+import type { Manifest } from "../shared/manifest";
+import type { PolicyRule } from "../shared/rbac";
 
 /**
  * The tester's code: functions/revision-tester/ and functions/shared/, which its modules
- * require, laid out as in functions/ (components/inClusterCode.ts).
+ * require, laid out as in functions/ (components/shared/inClusterCode.ts).
  */
 export const TESTER_CODE: CodeBundle = codeBundle(["revision-tester", "shared"]);
 /** Where the code is mounted in the tester's container. */

@@ -2,8 +2,8 @@
 // fit them to a kind cluster, and which consumer waits for what. Pure, so the plan is tested
 // without Pulumi.
 import { createHash } from "crypto";
-import { isDnsHostName } from "../common/dnsNames";
-import { PLATFORM_DEFAULT_VERSIONS, type PlatformVersions } from "../common/platformVersions";
+import { isDnsHostName } from "../../common/dnsNames";
+import { PLATFORM_DEFAULT_VERSIONS, type PlatformVersions } from "../../common/platformVersions";
 
 export { PLATFORM_DEFAULT_VERSIONS, type PlatformVersions };
 

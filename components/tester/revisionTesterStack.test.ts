@@ -7,13 +7,13 @@ import {
   ProgramRun,
   runProgram,
   STAND_IN_SECRETS,
-} from "../conformance/programRunner";
-import { PolicyRule, rbacProblems } from "../components/rbac";
-import { SMOKE_TEST_LABEL, SMOKE_TEST_RESULT_ANNOTATION } from "../components/revisionGate";
-import { FUNCTIONS_DIR } from "../components/inClusterCode";
-import { TESTER_CODE } from "../components/revisionTesterManifests";
-import { REVISION_ANNOTATIONS } from "../components/pipelineContract";
-import { named, only } from "./support/resources";
+} from "../../conformance/programRunner";
+import { PolicyRule, rbacProblems } from "../shared/rbac";
+import { SMOKE_TEST_LABEL, SMOKE_TEST_RESULT_ANNOTATION } from "../route/revisionGate";
+import { FUNCTIONS_DIR } from "../shared/inClusterCode";
+import { TESTER_CODE } from "./revisionTesterManifests";
+import { REVISION_ANNOTATIONS } from "../../common/pipelineContract";
+import { named, only } from "../../test/support/resources";
 
 const SERVICE = "kubernetes:serving.knative.dev/v1:Service";
 const SOURCE = "kubernetes:sources.knative.dev/v1:ApiServerSource";

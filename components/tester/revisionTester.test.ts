@@ -5,15 +5,15 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { REVISION_ANNOTATIONS } from "../components/pipelineContract";
-import { SMOKE_TEST_LABEL, SMOKE_TEST_RESULT_ANNOTATION } from "../components/revisionGate";
+import { REVISION_ANNOTATIONS } from "../../common/pipelineContract";
+import { SMOKE_TEST_LABEL, SMOKE_TEST_RESULT_ANNOTATION } from "../route/revisionGate";
 import {
   RevisionTesterSpec,
   testerCodeManifest,
   testerServiceManifest,
-} from "../components/revisionTesterManifests";
-import { KeyToPath, writeConfigMapVolume } from "./support/configMapVolume";
-import { FakeServer, httpCall, HttpAnswer, sendJson } from "./support/fakeHttp";
+} from "./revisionTesterManifests";
+import { KeyToPath, writeConfigMapVolume } from "../../test/support/configMapVolume";
+import { FakeServer, httpCall, HttpAnswer, sendJson } from "../../test/support/fakeHttp";
 import {
   CloudEvent,
   Exchange,
@@ -26,7 +26,7 @@ import {
   TargetApp,
   TESTER_SCRIPT,
   TesterProcess,
-} from "./support/revisionTesterHarness";
+} from "../../test/support/revisionTesterHarness";
 
 /** The pure parts of the tester's modules (functions/revision-tester/*.js), loaded in-process. */
 interface TesterModules {

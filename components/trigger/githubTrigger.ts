@@ -6,14 +6,14 @@ import {
   GitHubTriggerSpec,
   githubTriggerManifests,
 } from "./githubTriggerManifests";
-import { withNamespace } from "./manifest";
-import { pipelineResourceNames } from "./pipelineContract";
+import { withNamespace } from "../shared/manifest";
+import { pipelineResourceNames } from "../../common/pipelineContract";
 import {
   EVENT_LISTENER_CLUSTER_RULES,
   EVENT_LISTENER_ROLES_CLUSTER_ROLE,
   rbacProblems,
   roleRules,
-} from "./rbac";
+} from "../shared/rbac";
 import { WebhookEntry, webhookIngress, webhookUrl } from "./webhookEntry";
 
 export interface GitHubTriggerArgs {

@@ -26,7 +26,7 @@ import {
   pipelineManifest,
   STATUS_CONTEXT,
   taskManifests,
-} from "../components/buildPipelineManifests";
+} from "./buildPipelineManifests";
 import {
   GITHUB_TOKEN_SECRET_KEY,
   PIPELINE_PARAMS,
@@ -34,16 +34,16 @@ import {
   PIPELINE_WORKSPACES,
   pipelineResourceNames,
   REVISION_ANNOTATIONS,
-} from "../components/pipelineContract";
+} from "../../common/pipelineContract";
 import {
   TektonRuleViolation,
   validatePipelineManifests,
   validateTaskManifest,
   variableReferences,
-} from "../conformance/tektonRules";
-import { FUNCTIONS_DIR } from "../components/inClusterCode";
-import { KeyToPath, writeConfigMapVolume } from "./support/configMapVolume";
-import { sharedCatalog } from "./support/sharedCrds";
+} from "../../conformance/tektonRules";
+import { FUNCTIONS_DIR } from "../shared/inClusterCode";
+import { KeyToPath, writeConfigMapVolume } from "../../test/support/configMapVolume";
+import { sharedCatalog } from "../../test/support/sharedCrds";
 
 type Json = Record<string, unknown>;
 

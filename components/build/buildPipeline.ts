@@ -8,11 +8,11 @@ import {
   StepImages,
   taskManifests,
 } from "./buildPipelineManifests";
-import { codeConfigMapResource } from "./codeConfigMap";
-import { withNamespace } from "./manifest";
-import { pipelineResourceNames } from "./pipelineContract";
-import { PIPELINE_RULES } from "./rbac";
-import { serviceAccountWithRole } from "./serviceAccount";
+import { codeConfigMapResource } from "../shared/codeConfigMap";
+import { withNamespace } from "../shared/manifest";
+import { pipelineResourceNames } from "../../common/pipelineContract";
+import { PIPELINE_RULES } from "../shared/rbac";
+import { serviceAccountWithRole } from "../shared/serviceAccount";
 
 export interface BuildPipelineArgs {
   /** The Knative Configuration the pipeline deploys; revisions are `<app>-<sha7>`. */
