@@ -13,26 +13,10 @@ import {
   testerServiceManifest,
 } from "./revisionTesterManifests";
 
-export interface RevisionTesterArgs {
-  /** The Configuration whose revisions are tested. */
-  readonly app: string;
-  /**
-   * The namespace, by name. When the stack creates it, order after it with the component's
-   * `dependsOn` option (children wait for their parent, and are deleted before it).
-   */
-  readonly namespace: string;
-  /** Node.js LTS image the tester runs on. */
-  readonly image: string;
-  /** Path requested on each revision. */
-  readonly path: string;
-  readonly expectStatus: number;
-  /** Regular expression the body must match; unset: any body. */
-  readonly expectBody?: string;
-  readonly timeoutSeconds: number;
-  /** Secret holding a commit-status token under `tokenSecretKey`; unset: no commit statuses. */
-  readonly tokenSecretName?: string;
+/** The tester's spec (documented there), the token's key in its Secret defaulting to `token`. */
+export type RevisionTesterArgs = Omit<RevisionTesterSpec, "tokenSecretKey"> & {
   readonly tokenSecretKey?: string;
-}
+};
 
 /**
  * Smoke-tests every new revision of `<app>` once it is Ready: an ApiServerSource sends Revision
@@ -50,17 +34,7 @@ export class RevisionTester extends pulumi.ComponentResource {
     super("canary:knative:RevisionTester", name, {}, opts);
 
     const names = testerNames(args.app);
-    const spec: RevisionTesterSpec = {
-      app: args.app,
-      namespace: args.namespace,
-      image: args.image,
-      path: args.path,
-      expectStatus: args.expectStatus,
-      ...(args.expectBody !== undefined ? { expectBody: args.expectBody } : {}),
-      timeoutSeconds: args.timeoutSeconds,
-      ...(args.tokenSecretName !== undefined ? { tokenSecretName: args.tokenSecretName } : {}),
-      tokenSecretKey: args.tokenSecretKey ?? "token",
-    };
+    const spec: RevisionTesterSpec = { ...args, tokenSecretKey: args.tokenSecretKey ?? "token" };
 
     const code = codeConfigMapResource(
       this,

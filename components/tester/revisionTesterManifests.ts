@@ -24,11 +24,19 @@ export const TESTER_ENTRY = "revision-tester/server.js";
 export const GITHUB_TOKEN_MOUNT = "/var/run/secrets/github";
 
 export interface RevisionTesterSpec {
+  /** The Configuration whose revisions are tested. */
   readonly app: string;
+  /**
+   * The namespace, by name. When the stack creates it, order the component after it with its
+   * `dependsOn` option (children wait for their parent, and are deleted before it).
+   */
   readonly namespace: string;
+  /** Node.js LTS image the tester runs on. */
   readonly image: string;
+  /** Path requested on each revision. */
   readonly path: string;
   readonly expectStatus: number;
+  /** Regular expression the body must match; unset: any body. */
   readonly expectBody?: string;
   readonly timeoutSeconds: number;
   /** Secret with the commit-status token under `tokenSecretKey`; unset: no commit statuses. */
