@@ -1,4 +1,4 @@
-// The import graph flows one way (issue 14; ../shared/DESIGN.md, Layout):
+// The import graph flows one way (issue 14; README.md, Layout, which replaces DESIGN.md's):
 //   common (the leaf) <- config.ts, configKeys.ts <- components <- index.ts
 //   components/<feature>/ -> its own folder, components/shared/, common/ and config
 //   automation -> common and config.ts;  conformance, tests, e2e and benchmarks -> anything.
@@ -21,6 +21,15 @@ module.exports = {
         dependencyTypesNot: ["core"],
         pathNot: "^common/|^node_modules/(?!@pulumi/)",
       },
+    },
+    {
+      name: "config-keys-are-pure",
+      comment:
+        "configKeys.ts is a table the automation library and the tests read without a program: " +
+        "it imports nothing but Node's built-ins",
+      severity: "error",
+      from: { path: "^configKeys\\.ts$" },
+      to: { dependencyTypesNot: ["core"] },
     },
     {
       name: "config-sits-on-common",

@@ -289,10 +289,10 @@ class ConfigReader {
 
   /**
    * An object key (`pulumi config set --path github.owner acme`): its fields as given, or
-   * undefined when unset or not an object. Unknown fields are reported: a misspelt optional
-   * field would otherwise be ignored without a word.
+   * undefined when unset or not an object. Its fields and example come from the key table
+   * (configKeys.ts); unknown fields are reported: a misspelt optional field would otherwise be
+   * ignored without a word.
    */
-  /** An object key: its fields and example come from the key table (configKeys.ts). */
   object(name: ConfigKeyName): ConfigObject | undefined {
     const { fields, example } = objectKeyFields(name);
     const value = this.text(name);
@@ -366,15 +366,13 @@ class ConfigObject {
   integer(field: string, fallback: number, min: number, max: number): number {
     const value = this.fields[field];
     if (value === undefined) return fallback;
-    const parsed = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
-    if (typeof parsed === "number" && Number.isInteger(parsed) && parsed >= min && parsed <= max) {
-      return parsed;
-    }
-    this.reader.problem(
-      `${this.name}.${field}`,
-      JSON.stringify(value),
-      `must be a whole number from ${min} to ${max}`,
-    );
+    // The CLI stores `--path x.n 5` as a JSON number; a hand-written file may quote it.
+    const parsed =
+      typeof value === "number" ? parseWholeNumber(String(value), min, max) : undefined;
+    const result =
+      parsed ?? (typeof value === "string" ? parseWholeNumber(value, min, max) : undefined);
+    if (result !== undefined) return result;
+    this.reader.problem(`${this.name}.${field}`, JSON.stringify(value), wholeNumberRule(min, max));
     return fallback;
   }
 

@@ -21,7 +21,7 @@ export interface ConfigKeySpec {
   /** Objects: the fields config.ts reads (any other is refused), and a `--path` example. */
   readonly fields?: readonly string[];
   readonly example?: string;
-  /** Scalars: Pulumi.yaml's description, word for word. Objects and secrets: the README's. */
+  /** Scalars: Pulumi.yaml's description, word for word. Objects and secrets: a summary. */
   readonly description: string;
 }
 

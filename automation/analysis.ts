@@ -60,6 +60,7 @@
 // Prometheus unreachable or answering an error) is `inconclusive`, never `pass`. Bad options are
 // programming errors and throw.
 import { AnalysisOptions, AnalysisResult, MetricsPreset, MetricsScheme } from "./analysisTypes";
+import { isRecord } from "../common/json";
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
@@ -267,9 +268,6 @@ interface QueryContext {
   readonly revision: string;
   readonly window: string;
 }
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
 
 /** PromQL string-literal escaping; the validated names never need it, custom templates might. */
 const promString = (value: string): string => value.replace(/\\/g, "\\\\").replace(/"/g, '\\"');

@@ -3,7 +3,7 @@
 // injected analysis, sleep and clock, so every path is tested without Pulumi, Prometheus or time.
 import { largeStepsBetween } from "../common/stepGuard";
 import { trafficFor } from "../common/traffic";
-import { parseWholeNumber, WHOLE_NUMBER_KEYS, wholeNumberRule } from "../config";
+import { DEFAULTS, parseWholeNumber, WHOLE_NUMBER_KEYS, wholeNumberRule } from "../config";
 import type { AnalysisResult } from "./analysisTypes";
 import { CanaryRefusedError, errorMessage } from "./errors";
 import { EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROLLED_BACK } from "./exitCodes";
@@ -68,13 +68,11 @@ export function planProblems(steps: readonly number[], start: PlanStart): string
         `(${start.canaryPercent}); start the steps above it`,
     );
   }
-  const { app, stableRevision, candidateRevision, maxStepPercent } = start;
+  const { app, stableRevision, candidateRevision } = start;
+  // Unset in the stack file: the program's default, which the step guard applies too.
+  const maxStepPercent = start.maxStepPercent ?? DEFAULTS.maxStepPercent;
   // Without a candidate (or a stable revision beside it) config.ts refuses every step anyway.
-  if (
-    maxStepPercent !== undefined &&
-    candidateRevision !== undefined &&
-    stableRevision !== undefined
-  ) {
+  if (candidateRevision !== undefined && stableRevision !== undefined) {
     const table = (canaryPercent: number) =>
       trafficFor({ app, stableRevision, candidateRevision, canaryPercent });
     let from = start.canaryPercent;

@@ -10,13 +10,9 @@ import * as fs from "fs";
 import * as path from "path";
 import Ajv, { AnySchema, ErrorObject, SchemaValidateFunction, ValidateFunction } from "ajv";
 import { parseAllDocuments } from "yaml";
+import { isRecord, type Manifest } from "../common/json";
 
-export interface Manifest {
-  apiVersion: string;
-  kind: string;
-  metadata?: Record<string, unknown>;
-  [key: string]: unknown;
-}
+export type { Manifest };
 
 /**
  * One problem in a manifest. `path` is dotted, as people read it: `spec.traffic[0]`,
@@ -166,10 +162,6 @@ function addFormats(ajv: Ajv): void {
   ajv.addFormat("byte", BASE64);
 }
 const KNOWN_FORMATS = new Set(["int32", "int64", "float", "double", "date-time", "byte"]);
-
-function isRecord(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 interface ConvertContext {
   celRules: number;

@@ -27,6 +27,7 @@
 // Pure module: no Pulumi, no I/O.
 import { isDns1123Label } from "../common/dnsNames";
 import type { Manifest } from "../components/shared/manifest";
+import { isRecord } from "../common/json";
 
 export interface TektonRuleViolation {
   /** `<Kind>/<name>.` then the dotted field path, e.g. `Pipeline/build.spec.tasks[2].params[0]`. */
@@ -35,10 +36,6 @@ export interface TektonRuleViolation {
 }
 
 type Json = Record<string, unknown>;
-
-function isRecord(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function records(value: unknown): Json[] {
   return Array.isArray(value) ? value.filter(isRecord) : [];

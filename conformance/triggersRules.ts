@@ -23,7 +23,8 @@
 // A few webhook checks are left out because these manifests never use the fields: pod template
 // masks of spec.resources, webhook interceptor headers, EventListener annotations.
 import { isDns1123Subdomain } from "../common/dnsNames";
-import { KubernetesManifest } from "../components/trigger/githubTriggerManifests";
+import type { Manifest } from "../common/json";
+import { isRecord } from "../common/json";
 
 export interface TriggerRuleViolation {
   /** `Kind name`, e.g. `TriggerTemplate hello-build`. */
@@ -35,16 +36,12 @@ export interface TriggerRuleViolation {
 }
 
 export interface TriggerManifestSet {
-  readonly eventListener: KubernetesManifest;
-  readonly bindings: readonly KubernetesManifest[];
-  readonly template: KubernetesManifest;
+  readonly eventListener: Manifest;
+  readonly bindings: readonly Manifest[];
+  readonly template: Manifest;
 }
 
 type JsonObject = Record<string, unknown>;
-
-function isRecord(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function record(value: unknown): JsonObject {
   return isRecord(value) ? value : {};
@@ -58,11 +55,11 @@ function str(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
-function nameOf(manifest: KubernetesManifest): string {
+function nameOf(manifest: Manifest): string {
   return str(record(manifest.metadata).name) ?? "<unnamed>";
 }
 
-function resourceOf(manifest: KubernetesManifest): string {
+function resourceOf(manifest: Manifest): string {
   return `${manifest.kind} ${nameOf(manifest)}`;
 }
 
@@ -87,7 +84,7 @@ export const EVENT_LISTENER_NAME_MAX = 60;
 /** Other Triggers objects: tektoncd/pipeline validate.MaxLength (a DNS-1123 label length). */
 export const TRIGGERS_OBJECT_NAME_MAX = 63;
 
-function checkObjectName(c: Collector, manifest: KubernetesManifest, max: number, why: string) {
+function checkObjectName(c: Collector, manifest: Manifest, max: number, why: string) {
   const name = str(record(manifest.metadata).name);
   if (name === undefined || name === "") {
     c.add("metadata.name", "is missing: every Triggers object needs a name");
@@ -179,7 +176,7 @@ function checkInterceptors(c: Collector, path: string, interceptors: unknown): v
   });
 }
 
-export function validateEventListener(eventListener: KubernetesManifest): TriggerRuleViolation[] {
+export function validateEventListener(eventListener: Manifest): TriggerRuleViolation[] {
   const c = new Collector(resourceOf(eventListener));
   checkObjectName(
     c,
@@ -280,7 +277,7 @@ function checkBindingParams(c: Collector, path: string, params: unknown): void {
   });
 }
 
-export function validateTriggerBinding(binding: KubernetesManifest): TriggerRuleViolation[] {
+export function validateTriggerBinding(binding: Manifest): TriggerRuleViolation[] {
   const c = new Collector(resourceOf(binding));
   checkObjectName(c, binding, TRIGGERS_OBJECT_NAME_MAX, "");
   const spec = binding.spec;
@@ -411,7 +408,7 @@ function checkCreatedName(c: Collector, path: string, metadata: JsonObject): voi
   }
 }
 
-export function validateTriggerTemplate(template: KubernetesManifest): TriggerRuleViolation[] {
+export function validateTriggerTemplate(template: Manifest): TriggerRuleViolation[] {
   const c = new Collector(resourceOf(template));
   checkObjectName(c, template, TRIGGERS_OBJECT_NAME_MAX, "");
   checkTemplateSpec(c, "spec", template.spec);

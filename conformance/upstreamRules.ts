@@ -4,11 +4,10 @@
 // structure this project's own builders generate, so they run at test time (`npm test`,
 // `npm run validate`), never on the preview path. Rules about user input (traffic, names) are
 // the config layer's (config.ts with common/).
-import type { Manifest } from "./crdValidator";
+import type { Manifest } from "../common/json";
 import { validateTraffic } from "./knativeRules";
 import { validatePipelineManifests } from "./tektonRules";
 import { validateTriggerManifests } from "./triggersRules";
-import type { KubernetesManifest } from "../components/trigger/githubTriggerManifests";
 
 /**
  * The upstream releases the rules were read from. When the platform's default versions move,
@@ -101,9 +100,9 @@ export function upstreamRuleViolations(manifests: readonly Manifest[]): RuleViol
       continue;
     }
     const found = validateTriggerManifests({
-      eventListener: eventListener as KubernetesManifest,
-      bindings: bindings.filter(sameNamespace(eventListener)) as KubernetesManifest[],
-      template: template as KubernetesManifest,
+      eventListener: eventListener as Manifest,
+      bindings: bindings.filter(sameNamespace(eventListener)) as Manifest[],
+      template: template as Manifest,
     });
     for (const violation of found) {
       const [kind, ...rest] = violation.resource.split(" ");

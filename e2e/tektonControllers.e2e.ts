@@ -20,7 +20,7 @@ import { PIPELINE_RESULTS, pipelineResourceNames } from "../common/pipelineContr
 import { STAND_IN_SECRETS } from "../conformance/programRunner";
 import { resolvePipelineRun } from "../test/support/tektonResolver";
 import { githubDelivery } from "../test/support/triggersEmulator";
-import type { KubernetesManifest } from "../components/trigger/githubTriggerManifests";
+import type { Manifest } from "../common/json";
 import { AuditLog } from "./support/audit";
 import { deployDevStack, stopAfterEach } from "./support/fixtures";
 import {
@@ -273,21 +273,16 @@ describe("a push through the real Tekton (controller, EventListener sink, core i
     const pipeline = (await kube.ok(
       "GET",
       `/apis/tekton.dev/v1/namespaces/${NAMESPACE}/pipelines/${NAMES.pipeline}`,
-    )) as KubernetesManifest;
+    )) as Manifest;
     const tasks = (await kube.list(
       `/apis/tekton.dev/v1/namespaces/${NAMESPACE}/tasks`,
-    )) as KubernetesManifest[];
-    const predicted = resolvePipelineRun(
-      pipelineRun as unknown as KubernetesManifest,
-      pipeline,
-      tasks,
-      {
-        namespace: NAMESPACE,
-        taskResults: {
-          [PIPELINE_TASK_NAMES.buildImage]: { [PIPELINE_RESULTS.imageDigest]: DIGEST },
-        },
+    )) as Manifest[];
+    const predicted = resolvePipelineRun(pipelineRun as unknown as Manifest, pipeline, tasks, {
+      namespace: NAMESPACE,
+      taskResults: {
+        [PIPELINE_TASK_NAMES.buildImage]: { [PIPELINE_RESULTS.imageDigest]: DIGEST },
       },
-    );
+    });
 
     const order = kubelet.runs.map(
       (run) => (run.pod.metadata.labels as Record<string, string>)["tekton.dev/pipelineTask"],

@@ -22,7 +22,6 @@ import {
   withStandInSecrets,
 } from "../conformance/programRunner";
 import { PIPELINE_TASK_NAMES } from "../components/build/buildPipelineManifests";
-import { KubernetesManifest } from "../components/trigger/githubTriggerManifests";
 import { PIPELINE_RESULTS } from "../common/pipelineContract";
 import {
   GITHUB_MAX_PAYLOAD_BYTES,
@@ -36,6 +35,7 @@ import {
 } from "./support/tektonResolver";
 import { githubDelivery, processDelivery } from "./support/triggersEmulator";
 import { routeVisibility, ServiceObject } from "./support/knativeVisibility";
+import type { Manifest } from "../common/json";
 
 const TRIGGER_TEMPLATE = "kubernetes:triggers.tekton.dev/v1beta1:TriggerTemplate";
 const TRIGGER_BINDING = "kubernetes:triggers.tekton.dev/v1beta1:TriggerBinding";
@@ -85,8 +85,7 @@ async function run(stack: Stack, changes: Record<string, string | undefined> = {
   return result;
 }
 
-const manifest = (resource: RecordedResource): KubernetesManifest =>
-  resource.inputs as unknown as KubernetesManifest;
+const manifest = (resource: RecordedResource): Manifest => resource.inputs as unknown as Manifest;
 
 /** Secrets of the run: name -> key -> value, as the pods would read them. */
 function secrets(run: ProgramRun): Record<string, Record<string, string>> {
@@ -99,7 +98,7 @@ function secrets(run: ProgramRun): Record<string, Record<string, string>> {
 }
 
 /** A push of SHA to the stack's branch, signed with its webhook secret: the PipelineRun it makes. */
-function pipelineRunFor(run: ProgramRun, config: Config): KubernetesManifest {
+function pipelineRunFor(run: ProgramRun, config: Config): Manifest {
   const github = JSON.parse(config["canary-release:github"]) as {
     owner: string;
     repository: string;
@@ -140,7 +139,7 @@ function pipelineRunFor(run: ProgramRun, config: Config): KubernetesManifest {
   return outcome.resources[0];
 }
 
-function taskRuns(run: ProgramRun, pipelineRun: KubernetesManifest, namespace: string) {
+function taskRuns(run: ProgramRun, pipelineRun: Manifest, namespace: string) {
   return resolvePipelineRun(
     pipelineRun,
     manifest(only(run, PIPELINE)),

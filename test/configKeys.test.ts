@@ -64,12 +64,27 @@ describe("the config key table (configKeys.ts) and its copies", () => {
     );
   });
 
-  it("the README's config tables: a row per key, with the table's default", () => {
+  it("the README's config tables: a row per key, with the table's default, and no other", () => {
+    // The tables of the two sections that document config: Configuration, Build on push.
+    const section = (title: string): string => {
+      const start = README.indexOf(`\n## ${title}\n`);
+      assert.ok(start >= 0, `README.md has a section "${title}"`);
+      const end = README.indexOf("\n## ", start + 1);
+      return README.slice(start, end === -1 ? undefined : end);
+    };
     const rows = new Map<string, string>();
-    for (const match of README.matchAll(/^\| `([\w:]+)` +\| ([^|]+?) +\|/gm)) {
-      if (!rows.has(match[1])) rows.set(match[1], match[2]);
+    for (const text of [section("Configuration"), section("Build on push")]) {
+      for (const match of text.matchAll(/^\| `([\w:]+)` +\| ([^|]+?) +\|/gm)) {
+        if (!rows.has(match[1])) rows.set(match[1], match[2]);
+      }
     }
     const drifted: string[] = [];
+    for (const name of rows.keys()) {
+      // Provider keys (kubernetes:context, github:token) are documented beside the project's.
+      if (!name.includes(":") && !(KNOWN_KEYS as readonly string[]).includes(name)) {
+        drifted.push(`${name}: a row, but no such key`);
+      }
+    }
     for (const name of KNOWN_KEYS) {
       const spec = configKey(name);
       const shown = spec.shownDefault ?? `\`${String(spec.default)}\``;

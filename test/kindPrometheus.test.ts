@@ -23,15 +23,13 @@ import {
 } from "../components/platform/platformManifests";
 import { PROJECT_ROOT } from "../conformance/programRunner";
 import { PrometheusBinaries, PrometheusServer, requirePrometheus } from "./support/prometheus";
+import { isRecord } from "../common/json";
 
 const MANIFEST = path.join(PROJECT_ROOT, "examples", "kind", "prometheus.yaml");
 const NAMESPACE = "prometheus";
 const JOB = "queue-proxy";
 
 type Json = Record<string, unknown>;
-
-const isRecord = (value: unknown): value is Json =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
 
 /** `value` as an object, or a failed assertion naming `what`. */
 function record(value: unknown, what: string): Json {

@@ -72,11 +72,16 @@ describe("the import graph flows one way", function () {
 
   it("reports deliberate back-edges: the leaf importing a component and Pulumi, a feature another", () => {
     const result = cruise(path.join(ROOT, "test", "fixtures", "layers"), ["common", "components"]);
+    // Where node_modules lives (a symlink, a parent folder) does not matter: from it on.
+    const inNodeModules = (to: string): string =>
+      to.replace(/^(\.\.\/)*node_modules\//, "node_modules/");
     assert.deepEqual(
-      result.summary.violations.map((v) => `${v.rule.name}: ${v.from} -> ${v.to}`).sort(),
+      result.summary.violations
+        .map((v) => `${v.rule.name}: ${v.from} -> ${inNodeModules(v.to)}`)
+        .sort(),
       [
-        "common-is-a-leaf: common/names.ts -> ../../../node_modules/@pulumi/pulumi/index.js",
         "common-is-a-leaf: common/names.ts -> components/route.ts",
+        "common-is-a-leaf: common/names.ts -> node_modules/@pulumi/pulumi/index.js",
         "features-meet-in-shared: components/tester/tester.ts -> components/build/pipeline.ts",
       ],
     );

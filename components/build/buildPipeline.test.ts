@@ -12,8 +12,6 @@ import * as path from "path";
 import {
   BUILDAH_SECURITY_CONTEXT,
   BuildPipelineSpec,
-  configurationManifest,
-  ConfigurationOptions,
   DEFAULT_STEP_IMAGES,
   Manifest,
   PIPELINE_CODE,
@@ -44,6 +42,8 @@ import {
 import { FUNCTIONS_DIR } from "../shared/inClusterCode";
 import { KeyToPath, writeConfigMapVolume } from "../../test/support/configMapVolume";
 import { sharedCatalog } from "../../test/support/sharedCrds";
+import { isRecord } from "../../common/json";
+import { configurationManifest, ConfigurationOptions } from "../../test/support/deployRevision";
 
 type Json = Record<string, unknown>;
 
@@ -74,10 +74,6 @@ const SAMPLE_CONFIGURATION: ConfigurationOptions = {
 };
 
 // ---- small helpers ---------------------------------------------------------------------------
-
-function isRecord(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 /** Field access for assertions on manifests: fails the test on a missing field. */
 function at(value: unknown, ...keys: Array<string | number>): unknown {

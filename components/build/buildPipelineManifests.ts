@@ -627,38 +627,3 @@ export function pipelineManifest(spec: BuildPipelineSpec): Manifest {
     spec: pipelineSpec,
   };
 }
-
-// ---- the Configuration the deploy step applies ------------------------------------------------
-
-export interface ConfigurationOptions {
-  readonly app: string;
-  readonly namespace?: string;
-  /** `<app>-<short sha>`. */
-  readonly revisionName: string;
-  /** `<repository>@sha256:<digest>`. */
-  readonly image: string;
-  /** Full commit SHA. */
-  readonly commit: string;
-  readonly repositoryUrl: string;
-  /** ISO 8601 with an offset; recorded normalized to UTC. */
-  readonly commitTimestamp: string;
-  readonly serviceAccountName: string;
-}
-
-interface DeployRevisionScript {
-  readonly buildConfiguration: (input: ConfigurationOptions) => Manifest;
-}
-
-// The script is the one definition of the Configuration (it runs in the cluster, where it
-// cannot import this module); this module borrows its builder rather than keep a copy.
-const deployRevisionScript = require(
-  path.join(FUNCTIONS_DIR, PIPELINE_PROGRAMS.deployRevision),
-) as DeployRevisionScript;
-
-/**
- * The serving.knative.dev/v1 Configuration that deploy-revision applies for a commit. Throws an
- * Error naming the invalid field.
- */
-export function configurationManifest(options: ConfigurationOptions): Manifest {
-  return deployRevisionScript.buildConfiguration(options);
-}

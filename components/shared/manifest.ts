@@ -1,22 +1,17 @@
 // Plain Kubernetes manifests as the pure builders return them, and the one change components
 // make before registering them.
 import type * as k8s from "@pulumi/kubernetes";
-import type * as pulumi from "@pulumi/pulumi";
+import type { Manifest } from "../../common/json";
 
-export interface Manifest {
-  apiVersion: string;
-  kind: string;
-  metadata?: Record<string, unknown>;
-  [field: string]: unknown;
-}
+export type { Manifest };
 
 /**
- * The manifest with its namespace as an Input: when the stack creates the Namespace, the
- * resource then waits for it.
+ * The manifest in `namespace`, as a custom resource's arguments. (A Namespace the stack creates
+ * is waited for through the component's dependsOn, not through this value.)
  */
 export function withNamespace(
   manifest: Manifest,
-  namespace: pulumi.Input<string>,
+  namespace: string,
 ): k8s.apiextensions.CustomResourceArgs {
   return { ...manifest, metadata: { ...(manifest.metadata ?? {}), namespace } };
 }

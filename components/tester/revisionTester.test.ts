@@ -27,6 +27,7 @@ import {
   TESTER_SCRIPT,
   TesterProcess,
 } from "../../test/support/revisionTesterHarness";
+import { isRecord } from "../../common/json";
 
 /** The pure parts of the tester's modules (functions/revision-tester/*.js), loaded in-process. */
 interface TesterModules {
@@ -86,10 +87,6 @@ const TESTER_SPEC: RevisionTesterSpec = {
   tokenSecretKey: "token",
 };
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-
-function isRecord(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 /** Field access for assertions: fails the test on a missing level. */
 function at(value: unknown, ...keys: string[]): unknown {

@@ -12,7 +12,6 @@ import {
   celStringLiteral,
   GitHubTriggerSpec,
   githubTriggerManifests,
-  KubernetesManifest,
   pipelineRunTemplate,
   SHORT_SHA_EXTENSION,
 } from "./githubTriggerManifests";
@@ -33,6 +32,7 @@ import {
   WebhookDelivery,
 } from "../../test/support/triggersEmulator";
 import { sharedCatalog } from "../../test/support/sharedCrds";
+import type { Manifest } from "../../common/json";
 
 const SECRET = "It's a Secret to Everybody";
 const WEBHOOK_SECRET_NAME = "hello-github-webhook";
@@ -151,7 +151,7 @@ function describeOutcome(r: Replayed): string {
   return `${r.event} example #${r.index} ${what}, expected ${r.expected ? "to fire" : "not to"}`;
 }
 
-function pipelineRunOf(outcome: DeliveryOutcome): KubernetesManifest {
+function pipelineRunOf(outcome: DeliveryOutcome): Manifest {
   assert.ok(outcome.fired, `expected the delivery to fire: ${JSON.stringify(outcome)}`);
   assert.equal(outcome.resources.length, 1);
   const [run] = outcome.resources;
@@ -160,7 +160,7 @@ function pipelineRunOf(outcome: DeliveryOutcome): KubernetesManifest {
   return run;
 }
 
-function paramsOf(run: KubernetesManifest): Record<string, unknown> {
+function paramsOf(run: Manifest): Record<string, unknown> {
   const params = (run.spec as { params: { name: string; value: unknown }[] }).params;
   return Object.fromEntries(params.map((p) => [p.name, p.value]));
 }
@@ -633,9 +633,9 @@ function violationsAfter(edit: (m: { el: Editable; tb: Editable; tt: Editable })
   const tt = structuredClone(set.template) as Editable;
   edit({ el, tb, tt });
   return validateTriggerManifests({
-    eventListener: el as KubernetesManifest,
-    bindings: [tb as KubernetesManifest],
-    template: tt as KubernetesManifest,
+    eventListener: el as Manifest,
+    bindings: [tb as Manifest],
+    template: tt as Manifest,
   });
 }
 
@@ -891,8 +891,8 @@ describe("Triggers emulator", () => {
     if (oldEscape) template.metadata.annotations = { "triggers.tekton.dev/old-escape-quotes": "" };
     return {
       ...base,
-      bindings: [binding as KubernetesManifest],
-      template: template as KubernetesManifest,
+      bindings: [binding as Manifest],
+      template: template as Manifest,
     };
   }
 

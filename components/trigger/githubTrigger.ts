@@ -69,7 +69,8 @@ export class GitHubTrigger extends pulumi.ComponentResource {
     const webhookSecretName = `${args.app}-github-webhook`;
     const serviceAccountName = `${args.app}-eventlistener`;
 
-    // Manifests first, checked against Triggers' admission rules before anything is created.
+    // Manifests first, from the pure builders (Triggers' admission rules check them at test
+    // time: conformance/triggersRules.ts).
     const spec: GitHubTriggerSpec = {
       name: args.app,
       namespace: args.namespace,
@@ -140,16 +141,16 @@ export class GitHubTrigger extends pulumi.ComponentResource {
       { parent: this, dependsOn: [serviceAccount, clusterRole] },
     );
 
-    const after = { parent: this };
+    const child = { parent: this };
     const bindingResource = new k8s.apiextensions.CustomResource(
       `${name}-binding`,
       withNamespace(binding, args.namespace),
-      after,
+      child,
     );
     const templateResource = new k8s.apiextensions.CustomResource(
       `${name}-template`,
       withNamespace(template, args.namespace),
-      after,
+      child,
     );
     const listener = new k8s.apiextensions.CustomResource(
       `${name}-eventlistener`,

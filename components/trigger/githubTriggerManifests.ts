@@ -17,14 +17,6 @@ import {
   REVISION_ANNOTATIONS,
 } from "../../common/pipelineContract";
 
-/** Any Kubernetes object as sent to the API server (JSON values only, no `undefined`). */
-export type KubernetesManifest = {
-  apiVersion: string;
-  kind: string;
-  metadata?: Record<string, unknown>;
-  [key: string]: unknown;
-};
-
 export interface GitHubTriggerSpec {
   /** Base name: EventListener `<name>`, binding `<name>-push`, template `<name>-build`. */
   readonly name: string;

@@ -7,6 +7,7 @@ import * as http from "http";
 import * as path from "path";
 import { performance } from "perf_hooks";
 import { FakeServer, httpCall, HttpAnswer, RecordedRequest, sendJson, waitFor } from "./fakeHttp";
+import { isRecord } from "../../common/json";
 
 export type Json = Record<string, unknown>;
 
@@ -20,10 +21,6 @@ export const TESTER_SCRIPT = path.join(
 );
 
 const SERVING = "serving.knative.dev/v1";
-
-function isRecord(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function record(value: unknown): Json {
   return isRecord(value) ? value : {};

@@ -16,7 +16,7 @@
 //   (/workspace/W unless mountPath says otherwise) when bound and "" when not
 //   (taskrun/resources/apply.go applyWorkspaceMountPath, ApplyWorkspaces).
 // - $(results.R.path) is /tekton/results/R; $(context.taskRun.namespace) the run's namespace.
-import type { KubernetesManifest } from "../../components/trigger/githubTriggerManifests";
+import type { Manifest } from "../../common/json";
 
 /** Where a bound workspace's volume comes from, as the PipelineRun binds it. */
 export type WorkspaceVolume =
@@ -76,11 +76,11 @@ function str(value: unknown, where: string): string {
   if (typeof value !== "string") throw new Error(`${where} is not a string`);
   return value;
 }
-function spec(manifest: KubernetesManifest): Obj {
+function spec(manifest: Manifest): Obj {
   if (!isObj(manifest.spec)) throw new Error(`${manifest.kind} has no spec`);
   return manifest.spec;
 }
-function nameOf(manifest: KubernetesManifest): string {
+function nameOf(manifest: Manifest): string {
   return str(manifest.metadata?.name, `${manifest.kind}.metadata.name`);
 }
 
@@ -132,9 +132,9 @@ function volumeOf(binding: Obj, where: string): WorkspaceVolume {
 
 /** The TaskRuns Tekton makes of `pipelineRun`, in the Pipeline's task order (finally last). */
 export function resolvePipelineRun(
-  pipelineRun: KubernetesManifest,
-  pipeline: KubernetesManifest,
-  tasks: readonly KubernetesManifest[],
+  pipelineRun: Manifest,
+  pipeline: Manifest,
+  tasks: readonly Manifest[],
   options: ResolveOptions,
 ): ResolvedTaskRun[] {
   const runSpec = spec(pipelineRun);
@@ -287,7 +287,7 @@ export type Coschedule = "workspaces" | "pipelineruns" | "isolate-pipelinerun" |
  * and results until something prunes it.
  */
 export function claimsDeletedOnCompletion(
-  pipelineRun: KubernetesManifest,
+  pipelineRun: Manifest,
   coschedule: Coschedule = "workspaces",
 ): boolean {
   const annotations = (pipelineRun.metadata?.annotations ?? {}) as Record<string, unknown>;

@@ -29,12 +29,12 @@
 import * as crypto from "crypto";
 import { run, isCelError, isCelList, isCelMap, isCelUint, CelInput, CelValue } from "@bufbuild/cel";
 import { strings } from "@bufbuild/cel/ext";
-import { KubernetesManifest } from "../../components/trigger/githubTriggerManifests";
+import type { Manifest } from "../../common/json";
 
 export interface TriggerSetup {
-  readonly eventListener: KubernetesManifest;
-  readonly bindings: readonly KubernetesManifest[];
-  readonly template: KubernetesManifest;
+  readonly eventListener: Manifest;
+  readonly bindings: readonly Manifest[];
+  readonly template: Manifest;
   /** Secrets of the EventListener's namespace: name -> key -> (decoded) value. */
   readonly secrets: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
@@ -57,7 +57,7 @@ export interface EmulatorOptions {
 
 export type DeliveryOutcome =
   | { readonly fired: false; readonly reason: string }
-  | { readonly fired: true; readonly resources: KubernetesManifest[] };
+  | { readonly fired: true; readonly resources: Manifest[] };
 
 /** Something Tekton supports that this emulator does not: never silently guessed. */
 export class EmulatorLimitation extends Error {}
@@ -572,7 +572,7 @@ function processTrigger(
   const metadata = isObject(template.metadata) ? template.metadata : {};
   const annotations = isObject(metadata.annotations) ? metadata.annotations : {};
   const oldEscape = "triggers.tekton.dev/old-escape-quotes" in annotations;
-  const resources: KubernetesManifest[] = [];
+  const resources: Manifest[] = [];
   for (const resourceTemplate of Array.isArray(spec.resourcetemplates)
     ? spec.resourcetemplates
     : []) {
@@ -655,7 +655,7 @@ export function processDelivery(
     requestUrl: options.requestUrl ?? "/",
   };
   const headers = headerMap(delivery.headers);
-  const resources: KubernetesManifest[] = [];
+  const resources: Manifest[] = [];
   const reasons: string[] = [];
   const triggers = Array.isArray(spec.triggers) ? spec.triggers : [];
   for (const [i, trigger] of triggers.entries()) {
