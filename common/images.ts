@@ -4,12 +4,27 @@
 
 /** A path component: lower case, separated by `.`, `_`, `__` or dashes. */
 const PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
-/** `host[:port]/`: dot-separated labels, each starting and ending with a letter or digit. */
+const PATH = new RegExp(`^${PATH_COMPONENT}(?:/${PATH_COMPONENT})*$`);
+/** `host[:port]`: dot-separated labels, each starting and ending with a letter or digit. */
 const HOST_LABEL = "[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?";
-const REGISTRY_HOST = `${HOST_LABEL}(?:\\.${HOST_LABEL})*(?::[0-9]+)?/`;
+const REGISTRY_HOST = new RegExp(`^${HOST_LABEL}(?:\\.${HOST_LABEL})*(?::[0-9]+)?$`);
 /** The distribution reference's limit on a whole name. */
 const MAX_NAME_LENGTH = 255;
-const REPOSITORY = new RegExp(`^(?:${REGISTRY_HOST})?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*$`);
+
+/**
+ * `[registry[:port]/]path`, with the first part a registry only where it looks like one: a dot,
+ * a port or `localhost` (the rule Docker and buildah apply before any lookup). Anything else is
+ * the first path component, lower case: `UPPER/x` names no registry and no repository.
+ */
+function isRepository(value: string): boolean {
+  if (value.length > MAX_NAME_LENGTH) return false;
+  const slash = value.indexOf("/");
+  const first = slash === -1 ? "" : value.slice(0, slash);
+  const isHost = first.includes(".") || first.includes(":") || first === "localhost";
+  return isHost
+    ? REGISTRY_HOST.test(first) && PATH.test(value.slice(slash + 1))
+    : PATH.test(value);
+}
 /** The last path component: its name, an optional `:tag`, an optional `@sha256:digest`. */
 const LAST_COMPONENT = /^([^:@]*)(?::([\w][\w.-]{0,127}))?(@sha256:[0-9a-f]{64})?$/;
 
@@ -18,7 +33,7 @@ const LAST_COMPONENT = /^([^:@]*)(?::([\w][\w.-]{0,127}))?(@sha256:[0-9a-f]{64})
  * without tag or digest: the pipeline pins each build by its digest), or undefined.
  */
 export function imageRepositoryProblem(value: string): string | undefined {
-  return value.length <= MAX_NAME_LENGTH && REPOSITORY.test(value)
+  return isRepository(value)
     ? undefined
     : "must be an image repository without tag or digest, e.g. `registry.example.com/team/hello` " +
         "or `localhost:5001/hello`";
@@ -35,8 +50,7 @@ export function pinnedImageProblem(value: string): string | undefined {
   const repository = `${value.slice(0, lastSlash + 1)}${name ?? ""}`;
   if (
     match === null ||
-    repository.length > MAX_NAME_LENGTH ||
-    !REPOSITORY.test(repository) ||
+    !isRepository(repository) ||
     (tag === undefined && digest === undefined)
   ) {
     return (

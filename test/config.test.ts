@@ -721,6 +721,16 @@ describe("config: build on push", () => {
       "canary-release:image.repository",
     ],
     [
+      "image whose first part is upper case but no registry host (issue 15, fault 13)",
+      { "canary-release:image": '{"repository":"UPPER/x"}' },
+      "canary-release:image.repository",
+    ],
+    [
+      "step image whose first part is upper case but no registry host",
+      { "canary-release:stepImages": '{"node":"Library/node:24.11.1"}' },
+      "canary-release:stepImages.node",
+    ],
+    [
       "dockerfile with an escape character",
       { "canary-release:source": '{"dockerfile":"Docker\\u001bfile"}' },
       "canary-release:source.dockerfile",
