@@ -198,24 +198,46 @@ describe("build on push (prod stack under mocks)", () => {
       .map((ref) => `${ref.kind}/${ref.name}`)
       .sort();
     assert.deepEqual(roleBindingRefs, [
-      "ClusterRole/tekton-triggers-eventlistener-roles",
+      "Role/hello-eventlistener",
       "Role/hello-pipeline",
       "Role/hello-revision-source",
       "Role/hello-tester",
     ]);
-    const role = named(run, "kubernetes:rbac.authorization.k8s.io/v1:Role", "hello-pipeline");
-    assert.deepEqual(role.inputs.rules, [
+    const roleRules = (name: string): unknown =>
+      named(run, "kubernetes:rbac.authorization.k8s.io/v1:Role", name).inputs.rules;
+    // Issue 15, fault 10: the pipeline patches only the app's own Configuration and reads
+    // Revisions with get only; the sink has exactly what it calls, and may impersonate no one.
+    assert.deepEqual(roleRules("hello-pipeline"), [
       {
         apiGroups: ["serving.knative.dev"],
         resources: ["configurations"],
-        verbs: ["get", "create", "patch"],
+        verbs: ["get", "patch"],
+        resourceNames: ["hello"],
       },
+      { apiGroups: ["serving.knative.dev"], resources: ["configurations"], verbs: ["create"] },
+      { apiGroups: ["serving.knative.dev"], resources: ["revisions"], verbs: ["get"] },
+    ]);
+    assert.deepEqual(roleRules("hello-eventlistener"), [
       {
-        apiGroups: ["serving.knative.dev"],
-        resources: ["revisions"],
+        apiGroups: ["triggers.tekton.dev"],
+        resources: [
+          "eventlisteners",
+          "triggerbindings",
+          "triggertemplates",
+          "triggers",
+          "interceptors",
+        ],
         verbs: ["get", "list", "watch"],
       },
+      { apiGroups: ["tekton.dev"], resources: ["pipelineruns"], verbs: ["create"] },
     ]);
+    for (const resource of rbac) {
+      const rules = (resource.inputs.rules ?? []) as PolicyRule[];
+      assert.ok(
+        rules.every((rule) => !rule.verbs.includes("impersonate")),
+        `${resource.urn}: no impersonation`,
+      );
+    }
   });
 
   it("rbacProblems catches a wildcard and cluster-wide secrets", () => {

@@ -11,7 +11,7 @@ import {
 import { codeConfigMapResource } from "../shared/codeConfigMap";
 import { withNamespace } from "../shared/manifest";
 import { pipelineResourceNames } from "../../common/pipelineContract";
-import { PIPELINE_RULES } from "../shared/rbac";
+import { pipelineRules } from "../shared/rbac";
 import { serviceAccountWithRole } from "../shared/serviceAccount";
 
 export interface BuildPipelineArgs {
@@ -108,7 +108,7 @@ export class BuildPipeline extends pulumi.ComponentResource {
       this,
       `${name}-pipeline`,
       pipelineServiceAccountName,
-      PIPELINE_RULES,
+      pipelineRules(args.app),
       args.namespace,
     );
 

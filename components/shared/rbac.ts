@@ -5,16 +5,50 @@ export interface PolicyRule {
   readonly apiGroups: readonly string[];
   readonly resources: readonly string[];
   readonly verbs: readonly string[];
+  /** Only these objects. Kubernetes cannot limit `create` (nor list or watch) by name. */
+  readonly resourceNames?: readonly string[];
 }
 
-/** What the pipeline's deploy step does with Knative: apply the Configuration, watch Revisions. */
-export const PIPELINE_RULES: readonly PolicyRule[] = Object.freeze([
+/**
+ * What the pipeline's deploy step calls (functions/pipeline/deploy-revision.js): it reads and
+ * patches the app's own Configuration (creates it the first time: `create` cannot be limited
+ * by name), and polls the Revision it made with get.
+ */
+export function pipelineRules(app: string): readonly PolicyRule[] {
+  return Object.freeze([
+    {
+      apiGroups: ["serving.knative.dev"],
+      resources: ["configurations"],
+      verbs: ["get", "patch"],
+      resourceNames: [app],
+    },
+    { apiGroups: ["serving.knative.dev"], resources: ["configurations"], verbs: ["create"] },
+    { apiGroups: ["serving.knative.dev"], resources: ["revisions"], verbs: ["get"] },
+  ]);
+}
+
+/**
+ * What the EventListener's sink calls in its namespace (Tekton Triggers' sink, run for real by
+ * e2e/tektonControllers.e2e.ts): its informers on the Triggers kinds (list is an informer's
+ * fallback where the API server does not stream the initial list) and the PipelineRun it
+ * creates. Upstream's tekton-triggers-eventlistener-roles, bound as is before, also let it
+ * impersonate every ServiceAccount of the namespace (the tester's, which may patch Revisions,
+ * included), create TaskRuns and PipelineResources, and read ConfigMaps; the sink calls none
+ * of them for this stack's triggers (no trigger names a ServiceAccount to impersonate).
+ */
+export const EVENT_LISTENER_RULES: readonly PolicyRule[] = Object.freeze([
   {
-    apiGroups: ["serving.knative.dev"],
-    resources: ["configurations"],
-    verbs: ["get", "create", "patch"],
+    apiGroups: ["triggers.tekton.dev"],
+    resources: [
+      "eventlisteners",
+      "triggerbindings",
+      "triggertemplates",
+      "triggers",
+      "interceptors",
+    ],
+    verbs: ["get", "list", "watch"],
   },
-  { apiGroups: ["serving.knative.dev"], resources: ["revisions"], verbs: ["get", "list", "watch"] },
+  { apiGroups: ["tekton.dev"], resources: ["pipelineruns"], verbs: ["create"] },
 ]);
 
 /**
@@ -31,9 +65,6 @@ export const EVENT_LISTENER_CLUSTER_RULES: readonly PolicyRule[] = Object.freeze
     verbs: ["get", "list", "watch"],
   },
 ]);
-
-/** Triggers' own namespaced EventListener permissions, bound with a RoleBinding. */
-export const EVENT_LISTENER_ROLES_CLUSTER_ROLE = "tekton-triggers-eventlistener-roles";
 
 /**
  * Problems of a set of rules: no wildcard anywhere, and no cluster-scoped access to Secrets.
@@ -62,10 +93,11 @@ export function rbacProblems(
 /** The rules as a Role's or ClusterRole's `rules` input (mutable copies of the frozen data). */
 export function roleRules(
   rules: readonly PolicyRule[],
-): { apiGroups: string[]; resources: string[]; verbs: string[] }[] {
+): { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }[] {
   return rules.map((rule) => ({
     apiGroups: [...rule.apiGroups],
     resources: [...rule.resources],
     verbs: [...rule.verbs],
+    ...(rule.resourceNames !== undefined ? { resourceNames: [...rule.resourceNames] } : {}),
   }));
 }

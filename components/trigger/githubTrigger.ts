@@ -10,7 +10,7 @@ import { withNamespace } from "../shared/manifest";
 import { pipelineResourceNames } from "../../common/pipelineContract";
 import {
   EVENT_LISTENER_CLUSTER_RULES,
-  EVENT_LISTENER_ROLES_CLUSTER_ROLE,
+  EVENT_LISTENER_RULES,
   rbacProblems,
   roleRules,
 } from "../shared/rbac";
@@ -104,18 +104,24 @@ export class GitHubTrigger extends pulumi.ComponentResource {
       { parent: this },
     );
     const subject = { kind: "ServiceAccount", name: serviceAccountName, namespace: args.namespace };
-    new k8s.rbac.v1.RoleBinding(
-      `${name}-eventlistener-roles`,
+    // The sink's own Role, of exactly what it calls (EVENT_LISTENER_RULES), rather than
+    // upstream's tekton-triggers-eventlistener-roles bound as is.
+    const listenerRole = new k8s.rbac.v1.Role(
+      `${name}-eventlistener`,
       {
-        metadata: { name: `${args.app}-eventlistener-roles`, namespace: args.namespace },
-        roleRef: {
-          apiGroup: "rbac.authorization.k8s.io",
-          kind: "ClusterRole",
-          name: EVENT_LISTENER_ROLES_CLUSTER_ROLE,
-        },
+        metadata: { name: serviceAccountName, namespace: args.namespace },
+        rules: roleRules(EVENT_LISTENER_RULES),
+      },
+      { parent: this },
+    );
+    new k8s.rbac.v1.RoleBinding(
+      `${name}-eventlistener`,
+      {
+        metadata: { name: serviceAccountName, namespace: args.namespace },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: serviceAccountName },
         subjects: [subject],
       },
-      { parent: this, dependsOn: [serviceAccount] },
+      { parent: this, dependsOn: [serviceAccount, listenerRole] },
     );
     // Cluster-scoped names are shared by every namespace: include the namespace in them.
     const clusterRoleName = `canary-release-${args.namespace}-${args.app}-eventlistener`;
