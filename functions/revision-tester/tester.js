@@ -103,7 +103,9 @@ class Tester {
     const { passed, result } = await runSmokeTest(this.context, name, claim, revision);
     const recorded = await recordResult(this.context, name, claim, passed, result);
     // Only the holder of the claim reports, so GitHub gets one status per revision as well.
-    if (recorded) await postResultStatus(this.context, name, revision, passed, result);
+    if (recorded) {
+      await postResultStatus(this.context, name, revision, passed ? "passed" : "failed", result);
+    }
     this.log(passed ? "info" : "warn", "smoke test finished", {
       revision: name,
       outcome: passed ? "passed" : "failed",
