@@ -136,3 +136,149 @@ describe("revision tester faults: GitHub names (issue 15, fault 8)", () => {
     }
   });
 });
+
+// ---- the real process against stand-ins ----------------------------------------------------
+
+const K8S_TOKEN = "k8s-token-1-Zq8vSECRET";
+const GITHUB_TOKEN = "ghs_statusToken7SECRET";
+const CLAIM = "canary-release.dev/smoke-test-claim";
+const ROUTE_POST = /^\/routes$/;
+
+describe("revision tester faults (real process, stand-in APIs on 127.0.0.1)", () => {
+  let kube: FakeKnativeApi;
+  let githubApi: FakeServer;
+  let target: TargetApp;
+  let dir: string;
+  let baseEnv: Record<string, string>;
+
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "canary-tester-faults-"));
+    fs.writeFileSync(path.join(dir, "token"), `${K8S_TOKEN}\n`);
+    fs.writeFileSync(path.join(dir, "github-token"), `${GITHUB_TOKEN}\n`);
+    kube = new FakeKnativeApi("apps");
+    kube.validTokens = new Set([K8S_TOKEN]);
+    kube.routeReadyAfterGets = 2;
+    githubApi = new FakeServer((_req, res) => sendJson(res, 201, { id: 1 }));
+    target = new TargetApp();
+    const [kubeUrl, githubUrl, targetUrl] = await Promise.all([
+      kube.start(),
+      githubApi.start(),
+      target.server.start(),
+    ]);
+    kube.routeUrl = targetUrl;
+    baseEnv = {
+      PORT: "0",
+      LISTEN_HOST: "127.0.0.1",
+      NAMESPACE: "apps",
+      CONFIGURATION: "hello",
+      KUBERNETES_API_URL: kubeUrl,
+      KUBERNETES_TOKEN_FILE: path.join(dir, "token"),
+      GITHUB_API_URL: githubUrl,
+      GITHUB_TOKEN_FILE: path.join(dir, "github-token"),
+      TEST_PATH: "/healthz",
+      EXPECT_STATUS: "200",
+      EXPECT_BODY: "^ok",
+      TEST_TIMEOUT_SECONDS: "1",
+      ROUTE_READY_TIMEOUT_SECONDS: "3",
+      POLL_INTERVAL_MS: "10",
+      REQUEST_TIMEOUT_MS: "500",
+      CLAIM_TTL_SECONDS: "30",
+      RESYNC_INTERVAL_SECONDS: "0",
+      LOG_LEVEL: "debug",
+      TESTER_ID: "tester-a",
+    };
+  });
+
+  afterEach(async () => {
+    await stopAllTesters();
+    await Promise.all([kube.stop(), githubApi.stop(), target.server.stop()]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  function start(overrides: Record<string, string> = {}): Promise<TesterProcess> {
+    return TesterProcess.start({ ...baseEnv, ...overrides });
+  }
+
+  const verdictOf = (name: string) =>
+    at(kube.revision(name), "metadata", "labels", SMOKE_TEST_LABEL);
+  const resultOf = (name: string): Json =>
+    JSON.parse(
+      String(at(kube.revision(name), "metadata", "annotations", SMOKE_TEST_RESULT_ANNOTATION)),
+    ) as Json;
+  const statesPosted = () => githubApi.requests.map((r) => (JSON.parse(r.body) as Json).state);
+
+  async function testRevision(tester: TesterProcess, finished = 1): Promise<void> {
+    const answer = await postBinary(
+      `${tester.url}/`,
+      resourceEvent("add", kube.revision(REVISION)),
+    );
+    assert.equal(answer.status, 202, answer.text);
+    await tester.waitForLog(() => tester.finishedTests() >= finished, "the end of the test", 15000);
+  }
+
+  // ---- fault 1: an infrastructure error is not a verdict ----
+
+  for (const [what, fault] of [
+    ["answers the smoke Route's POST with one 500", "500"],
+    ["lets the smoke Route's POST time out once", "hang"],
+  ] as const) {
+    it(`passes a good revision when the API ${what}: retried inside the claim (fault 1)`, async () => {
+      figures.casesTried++;
+      kube.addRevision(REVISION, { annotations: BUILT_FROM });
+      kube.faults.push({ method: "POST", call: ROUTE_POST, fault, times: 1 });
+      const tester = await start();
+      await testRevision(tester);
+      assert.equal(verdictOf(REVISION), "passed", JSON.stringify(resultOf(REVISION)));
+      assert.deepEqual(statesPosted(), ["success"]);
+      assert.equal(kube.exchangesOf("POST", "/routes").length, 2, "one retry");
+      assert.equal(kube.routes.size, 0, "no smoke Route left behind");
+      figures.faultsSurvived++;
+    });
+  }
+
+  it("records `error`, not `failed`, when the API keeps failing, and the resync retests it (fault 1)", async () => {
+    figures.casesTried++;
+    kube.addRevision(REVISION, { annotations: BUILT_FROM });
+    kube.faults.push({ method: "POST", call: ROUTE_POST, fault: "500", times: 1000 });
+    const tester = await start({ ROUTE_READY_TIMEOUT_SECONDS: "1" });
+    await testRevision(tester);
+    assert.equal(verdictOf(REVISION), "error");
+    const result = resultOf(REVISION);
+    assert.match(String(result.reason), /could not run.*creating Route .*HTTP 500/);
+    assert.equal(result.status, null);
+    assert.equal(target.server.requests.length, 0, "the app was never asked");
+    assert.ok(!statesPosted().includes("failure"), "no GitHub failure for an infrastructure error");
+    assert.deepEqual(statesPosted(), ["error"]);
+    assert.ok(kube.exchangesOf("POST", "/routes").length >= 2, "retried before giving up");
+
+    // An event about the `error` revision does not retest at once (no hot loop on a broken API)...
+    const again = await postBinary(
+      `${tester.url}/`,
+      resourceEvent("update", kube.revision(REVISION)),
+    );
+    assert.match(String((JSON.parse(again.text) as Json).reason), /error.*resync/);
+    await tester.stop();
+
+    // ...the resync does, once the API is well again, and its verdict replaces `error`.
+    kube.faults = [];
+    const resynced = await start({ RESYNC_INTERVAL_SECONDS: "60" });
+    await resynced.waitForLog(() => resynced.finishedTests() === 1, "the retest", 15000);
+    assert.equal(verdictOf(REVISION), "passed");
+    assert.match(String(resultOf(REVISION).reason), /answered HTTP 200/);
+    assert.equal(at(kube.revision(REVISION), "metadata", "annotations", CLAIM), undefined);
+    assert.deepEqual(statesPosted(), ["error", "success"]);
+    figures.faultsSurvived++;
+  });
+
+  it("still fails a revision on the app's own answer, after an infrastructure retry (fault 1)", async () => {
+    figures.casesTried++;
+    kube.addRevision(REVISION, { annotations: BUILT_FROM });
+    kube.faults.push({ method: "POST", call: ROUTE_POST, fault: "500", times: 1 });
+    target.mode = "fail";
+    const tester = await start();
+    await testRevision(tester);
+    assert.equal(verdictOf(REVISION), "failed");
+    assert.match(String(resultOf(REVISION).reason), /answered HTTP 500/);
+    assert.deepEqual(statesPosted(), ["failure"]);
+  });
+});

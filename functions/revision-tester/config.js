@@ -13,7 +13,9 @@
 //   EXPECT_STATUS                HTTP status the revision must answer (default 200)
 //   EXPECT_BODY                  optional JavaScript regular expression the body must match
 //   TEST_TIMEOUT_SECONDS         limit for the whole test request (default 10)
-//   ROUTE_READY_TIMEOUT_SECONDS  limit for the smoke Route to become Ready (default 60)
+//   ROUTE_READY_TIMEOUT_SECONDS  limit for the smoke Route to become Ready (default 60); a test
+//                                that could not run (an API error) is retried until then, so
+//                                the retries fit the CLAIM_TTL_SECONDS budget below
 //   GITHUB_API_URL               default https://api.github.com (GHE: https://HOST/api/v3)
 //   GITHUB_TOKEN_FILE            optional: a token allowed to post commit statuses; unset,
 //                                missing or empty: no commit status
@@ -22,7 +24,8 @@
 //                                at least ROUTE_READY_TIMEOUT_SECONDS + TEST_TIMEOUT_SECONDS +
 //                                6 x REQUEST_TIMEOUT_MS
 //   RESYNC_INTERVAL_SECONDS      list Revisions and leftover Routes at start-up and then this
-//                                often, to test what no event announced (default 300; 0: never)
+//                                often, to test what no event announced and retest `error`
+//                                results (default 300; 0: never)
 //   REQUEST_TIMEOUT_MS           limit for each Kubernetes or GitHub API request (default 10000)
 //   MAX_EVENT_BYTES              largest accepted event body (default 1048576)
 //   TESTER_ID                    name written in claims (default <hostname>-<6 random hex>)

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Revision tester: smoke-tests every new Knative Revision once, records `passed` or `failed` on
-// it, and reports the result as a GitHub commit status.
+// it (or `error` when the test could not run: retested at the next resync), and reports the
+// result as a GitHub commit status.
 //
 // An ApiServerSource POSTs a CloudEvent to this server for every Revision change; the tester
 // reads the Revision from the Kubernetes API, claims it (one test per revision, whatever the
