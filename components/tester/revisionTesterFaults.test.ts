@@ -282,3 +282,106 @@ describe("revision tester faults (real process, stand-in APIs on 127.0.0.1)", ()
     assert.deepEqual(statesPosted(), ["failure"]);
   });
 });
+
+describe("revision tester faults: lost answers (issue 15, fault 5)", () => {
+  // Reuses the stand-ins of the block above through a small local setup.
+  let kube: FakeKnativeApi;
+  let target: TargetApp;
+  let dir: string;
+  let env: Record<string, string>;
+  const PATCH_REVISION = new RegExp(`^/revisions/${REVISION}$`);
+
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "canary-tester-faults-"));
+    fs.writeFileSync(path.join(dir, "token"), `${K8S_TOKEN}\n`);
+    kube = new FakeKnativeApi("apps");
+    kube.validTokens = new Set([K8S_TOKEN]);
+    target = new TargetApp();
+    const [kubeUrl, targetUrl] = await Promise.all([kube.start(), target.server.start()]);
+    kube.routeUrl = targetUrl;
+    env = {
+      PORT: "0",
+      LISTEN_HOST: "127.0.0.1",
+      NAMESPACE: "apps",
+      CONFIGURATION: "hello",
+      KUBERNETES_API_URL: kubeUrl,
+      KUBERNETES_TOKEN_FILE: path.join(dir, "token"),
+      TEST_PATH: "/healthz",
+      TEST_TIMEOUT_SECONDS: "1",
+      ROUTE_READY_TIMEOUT_SECONDS: "3",
+      POLL_INTERVAL_MS: "10",
+      REQUEST_TIMEOUT_MS: "500",
+      CLAIM_TTL_SECONDS: "30",
+      RESYNC_INTERVAL_SECONDS: "0",
+      LOG_LEVEL: "debug",
+      TESTER_ID: "tester-a",
+    };
+  });
+
+  afterEach(async () => {
+    await stopAllTesters();
+    await Promise.all([kube.stop(), target.server.stop()]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Claim patches only: the result patch removes the claim and sets the label. */
+  const claimPatches = () =>
+    kube
+      .exchangesOf("PATCH", `/revisions/${REVISION}`)
+      .filter((e) => e.request.body.includes(CLAIM) && !e.request.body.includes(`"labels"`));
+  const send = (tester: TesterProcess) =>
+    postBinary(`${tester.url}/`, resourceEvent("add", kube.revision(REVISION)));
+  const verdictOf = () => at(kube.revision(REVISION), "metadata", "labels", SMOKE_TEST_LABEL);
+
+  for (const fault of ["lose-answer", "not-json"] as const) {
+    it(`tests at once when the claim was applied but its answer was ${fault === "lose-answer" ? "lost" : "not JSON"} (fault 5)`, async () => {
+      figures.casesTried++;
+      kube.addRevision(REVISION);
+      kube.faults.push({ method: "PATCH", call: PATCH_REVISION, fault, times: 1 });
+      const tester = await TesterProcess.start(env);
+      const answer = await send(tester);
+      assert.equal(answer.status, 202, answer.text);
+      assert.deepEqual(JSON.parse(answer.text), { action: "testing", revision: REVISION });
+      await tester.waitForLog(() => tester.finishedTests() === 1, "the end of the test");
+      assert.equal(verdictOf(), "passed");
+      assert.equal(claimPatches().length, 1, "the claim was made once, and re-read, not repeated");
+      assert.ok(
+        tester.logs().some((l) => /claim .*applied/.test(l.msg)),
+        "the re-read is logged",
+      );
+      figures.faultsSurvived++;
+    });
+  }
+
+  it("counts a result as recorded when its patch was applied but the answer lost (fault 5)", async () => {
+    figures.casesTried++;
+    kube.addRevision(REVISION);
+    kube.onRouteCreated = () => {
+      // The claim is made by now: the next PATCH is the result's.
+      kube.faults.push({ method: "PATCH", call: PATCH_REVISION, fault: "lose-answer", times: 1 });
+    };
+    const tester = await TesterProcess.start(env);
+    await send(tester);
+    await tester.waitForLog(() => tester.finishedTests() === 1, "the end of the test", 10000);
+    assert.equal(verdictOf(), "passed");
+    const finished = tester.logs().find((l) => l.msg === "smoke test finished");
+    assert.equal(finished?.recorded, true, "recorded, so the commit status is posted");
+    assert.ok(!tester.logs().some((l) => /taken over/.test(l.msg)));
+    figures.faultsSurvived++;
+  });
+
+  it("does not drop the event when a Revision read answers 200 with a body that is not JSON (fault 5)", async () => {
+    figures.casesTried++;
+    kube.addRevision(REVISION);
+    kube.faults.push({ method: "GET", call: PATCH_REVISION, fault: "not-json", times: 1 });
+    const tester = await TesterProcess.start(env);
+    const first = await send(tester);
+    assert.equal(first.status, 502, `a transient error, so the sender retries: ${first.text}`);
+    assert.match(String((JSON.parse(first.text) as Json).error), /not JSON/);
+    const retried = await send(tester);
+    assert.equal((JSON.parse(retried.text) as Json).action, "testing");
+    await tester.waitForLog(() => tester.finishedTests() === 1, "the end of the test");
+    assert.equal(verdictOf(), "passed");
+    figures.faultsSurvived++;
+  });
+});

@@ -151,7 +151,18 @@ async function claimRevision(context, name, options = {}) {
 
   const claim = JSON.stringify({ holder: config.testerId, at: new Date().toISOString() });
   const resourceVersion = objectAt(read.body, "metadata").resourceVersion;
-  const claimed = await api("PATCH", path, claimPatch(resourceVersion, claim), MERGE_PATCH);
+  let claimed;
+  try {
+    claimed = await api("PATCH", path, claimPatch(resourceVersion, claim), MERGE_PATCH);
+  } catch (error) {
+    if (!(error instanceof ApiUnavailable)) throw error;
+    // The answer is lost, not necessarily the write: judging the claim lost would lock the
+    // revision for the whole claim TTL if it was applied. The Revision says which.
+    return confirmClaim(context, name, claim, error.message);
+  }
+  if (claimed.status >= 500) {
+    return confirmClaim(context, name, claim, apiError(`claiming Revision ${name}`, claimed));
+  }
   if (claimed.status === 409) return { ignore: "another tester claimed it first (409 Conflict)" };
   if (claimed.status === 404) return { ignore: "the Revision was deleted before the claim" };
   if (claimed.status !== 200) {
@@ -160,6 +171,53 @@ async function claimRevision(context, name, options = {}) {
     return { error: message };
   }
   return { claim, revision: isObject(claimed.body) ? claimed.body : read.body };
+}
+
+/** How often confirmClaim reads the Revision before it gives up. */
+const MAX_CONFIRM_READS = 3;
+
+/**
+ * After a claim whose answer was lost (a timeout, a 5xx, a 200 that is not JSON): reads the
+ * Revision again; resolves to {claim, revision} when the claim on it is ours (the write was
+ * applied: go on testing), {ignore} when another tester's is, or {error} when ours is not there
+ * (the event's sender retries) or the Revision cannot be read. Never rejects for an API failure.
+ */
+async function confirmClaim(context, name, claim, failure) {
+  const { api, config, log } = context;
+  const path = servingPath(config.namespace, "revisions", name);
+  let last = failure;
+  for (let attempt = 1; attempt <= MAX_CONFIRM_READS; attempt++) {
+    await sleep(config.pollIntervalMs * 2 ** (attempt - 1));
+    try {
+      const read = await api("GET", path);
+      if (read.status === 404) return { ignore: "the Revision was deleted during the claim" };
+      if (read.status === 200) {
+        const holder = objectAt(read.body, "metadata", "annotations")[SMOKE_TEST_CLAIM_ANNOTATION];
+        if (holder === claim) {
+          log("info", "the claim's answer was lost, but the claim was applied: testing", {
+            revision: name,
+            failure,
+          });
+          return { claim, revision: read.body };
+        }
+        if (holder !== undefined) {
+          return { ignore: "another tester holds the claim (its answer to ours was lost)" };
+        }
+        const message = `claiming Revision ${config.namespace}/${name}: ${failure}; the claim was not applied`;
+        log("error", "cannot claim the Revision", { revision: name, error: message });
+        return { error: message };
+      }
+      last = apiError(`reading Revision ${config.namespace}/${name}`, read);
+    } catch (error) {
+      if (!(error instanceof ApiUnavailable)) throw error;
+      last = error.message;
+    }
+  }
+  const message =
+    `claiming Revision ${config.namespace}/${name}: ${failure}; whether the claim was applied ` +
+    `is unknown (${last})`;
+  log("error", "cannot claim the Revision", { revision: name, error: message });
+  return { error: message };
 }
 
 /**
@@ -182,7 +240,19 @@ async function recordResult(context, name, claim, verdict, result) {
       }
       if (current.status === 200) {
         const metadata = objectAt(current.body, "metadata");
-        const holder = objectAt(metadata, "annotations")[SMOKE_TEST_CLAIM_ANNOTATION];
+        const annotations = objectAt(metadata, "annotations");
+        const holder = annotations[SMOKE_TEST_CLAIM_ANNOTATION];
+        if (
+          holder === undefined &&
+          annotations[SMOKE_TEST_RESULT_ANNOTATION] === JSON.stringify(result) &&
+          objectAt(metadata, "labels")[SMOKE_TEST_LABEL] === verdict
+        ) {
+          // An earlier attempt's patch was applied and only its answer lost.
+          log("info", "the result's answer was lost, but the result was recorded", {
+            revision: name,
+          });
+          return true;
+        }
         if (holder !== claim) {
           log("warn", "the claim was taken over: this tester does not record", {
             revision: name,

@@ -44,9 +44,10 @@ function kubernetesSettings(env, defaultUrl) {
 
 /**
  * request(method, path, body?, contentType?) -> {status, body}: the body is sent as JSON (content
- * type application/json unless given, e.g. MERGE_PATCH) and the answer parsed as JSON (kept as
- * text when it is not: a proxy's error page). Any HTTP status resolves; a request that cannot be
- * made or answered rejects with ApiUnavailable.
+ * type application/json unless given, e.g. MERGE_PATCH) and the answer parsed as JSON (an error
+ * status's body kept as text when it is not: a proxy's error page). Any HTTP status resolves; a
+ * request that cannot be made or answered, or a 2xx answer that is not JSON, rejects with
+ * ApiUnavailable.
  *
  * settings: kubernetesSettings(); options: {requestTimeoutMs, userAgent, onToken?(token)}, where
  * onToken lets a caller redact the token from its logs (it is never logged here).
@@ -94,7 +95,15 @@ function kubernetesClient(settings, options) {
     try {
       parsed = res.text === "" ? undefined : JSON.parse(res.text);
     } catch {
-      // Not JSON (a proxy's error page): keep the text for the error message.
+      // Not JSON (a proxy's error page): keep the text for the error message. A success that is
+      // not JSON cannot be the API server's answer (it may not even say whether a write was
+      // applied): a transient failure, never an answer to act on.
+      if (res.status >= 200 && res.status < 300) {
+        throw new ApiUnavailable(
+          `${method} ${path}: HTTP ${res.status} with a body that is not JSON ` +
+            `(${Buffer.byteLength(res.text)} bytes): not the API server's answer`,
+        );
+      }
     }
     return { status: res.status, body: parsed };
   };
