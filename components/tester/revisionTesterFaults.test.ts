@@ -3,11 +3,12 @@
 // describe block counts what it tried; the figures are printed at the end for the closing note.
 import { strict as assert } from "assert";
 import * as fs from "fs";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { REVISION_ANNOTATIONS } from "../../common/pipelineContract";
 import { SMOKE_TEST_LABEL, SMOKE_TEST_RESULT_ANNOTATION } from "../route/revisionGate";
-import { FakeServer, sendJson } from "../../test/support/fakeHttp";
+import { FakeServer, httpCall, sendJson, waitFor } from "../../test/support/fakeHttp";
 import {
   FakeKnativeApi,
   Json,
@@ -383,5 +384,108 @@ describe("revision tester faults: lost answers (issue 15, fault 5)", () => {
     await tester.waitForLog(() => tester.finishedTests() === 1, "the end of the test");
     assert.equal(verdictOf(), "passed");
     figures.faultsSurvived++;
+  });
+});
+
+describe("revision tester faults: idle connections (issue 15, fault 4)", () => {
+  let kube: FakeKnativeApi;
+  let dir: string;
+  let sockets: net.Socket[] = [];
+
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "canary-tester-faults-"));
+    fs.writeFileSync(path.join(dir, "token"), `${K8S_TOKEN}\n`);
+    kube = new FakeKnativeApi("apps");
+    kube.validTokens = new Set([K8S_TOKEN]);
+    await kube.start();
+  });
+
+  afterEach(async () => {
+    for (const socket of sockets) socket.destroy();
+    sockets = [];
+    await stopAllTesters();
+    await kube.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Opens `count` connections that send nothing (or only `prefix`); records when each closes. */
+  async function idleSockets(port: number, count: number, prefix = "") {
+    const closed: boolean[] = [];
+    const opened = await Promise.all(
+      Array.from(
+        { length: count },
+        (_, i) =>
+          new Promise<net.Socket>((resolve, reject) => {
+            closed[i] = false;
+            const socket = net.connect(port, "127.0.0.1", () => {
+              if (prefix !== "") socket.write(prefix);
+              resolve(socket);
+            });
+            socket.on("error", () => undefined); // a reset by the server is what we expect
+            socket.on("close", () => (closed[i] = true));
+            socket.once("error", reject);
+          }),
+      ),
+    );
+    sockets.push(...opened);
+    return closed;
+  }
+
+  it("closes connections that send nothing or stall, and answers /healthz up to MAX_CONNECTIONS (fault 4)", async () => {
+    const tester = await TesterProcess.start({
+      PORT: "0",
+      LISTEN_HOST: "127.0.0.1",
+      NAMESPACE: "apps",
+      KUBERNETES_API_URL: kube.server.url,
+      KUBERNETES_TOKEN_FILE: path.join(dir, "token"),
+      RESYNC_INTERVAL_SECONDS: "0",
+      IDLE_TIMEOUT_SECONDS: "1",
+      MAX_CONNECTIONS: "40",
+    });
+    figures.casesTried += 3;
+    // 30 silent and 9 stalled mid-request: 39 of 40 connections held open by clients.
+    const silent = await idleSockets(tester.port, 30);
+    const stalled = await idleSockets(tester.port, 9, "POST / HTTP/1.1\r\nHost: x\r\n");
+    const health = await httpCall(`${tester.url}/healthz`, { timeoutMs: 2000 });
+    assert.equal(health.status, 200, "/healthz answers while the idle sockets are open");
+    await waitFor(
+      () => [...silent, ...stalled].every((closed) => closed),
+      "the tester to close every idle connection",
+      8000,
+    );
+    figures.faultsSurvived += 2;
+
+    // Past the bound, the extra connections are closed at once instead of exhausting descriptors.
+    const atBound = await idleSockets(tester.port, 40);
+    const beyond = await idleSockets(tester.port, 10);
+    await waitFor(() => beyond.every((closed) => closed), "connections past the bound to close");
+    figures.badInputsRefused += 10;
+    await waitFor(() => atBound.every((closed) => closed), "the idle ones to close", 8000);
+    assert.equal((await httpCall(`${tester.url}/healthz`)).status, 200);
+    figures.faultsSurvived++;
+    assert.equal(tester.exitCode, null);
+  });
+
+  it("refuses a bad IDLE_TIMEOUT_SECONDS or MAX_CONNECTIONS, naming it (fault 4)", () => {
+    const config = require(path.join(TESTER_DIR, "config.js")) as {
+      readConfig(env: Record<string, string>): { idleTimeoutMs: number; maxConnections: number };
+    };
+    const good = { NAMESPACE: "apps" };
+    assert.deepEqual(
+      [config.readConfig(good).idleTimeoutMs, config.readConfig(good).maxConnections],
+      [30000, 256],
+    );
+    for (const [env, message] of [
+      [
+        { IDLE_TIMEOUT_SECONDS: "0" },
+        /IDLE_TIMEOUT_SECONDS must be a number from 0.1 to 3600, got "0"/,
+      ],
+      [{ MAX_CONNECTIONS: "0" }, /MAX_CONNECTIONS must be a whole number from 1 to 65535, got "0"/],
+      [{ MAX_CONNECTIONS: "1.5" }, /MAX_CONNECTIONS must be a whole number/],
+    ] as const) {
+      figures.casesTried++;
+      assert.throws(() => config.readConfig({ ...good, ...env }), message);
+      figures.badInputsRefused++;
+    }
   });
 });

@@ -28,6 +28,13 @@
 //                                results (default 300; 0: never)
 //   REQUEST_TIMEOUT_MS           limit for each Kubernetes or GitHub API request (default 10000)
 //   MAX_EVENT_BYTES              largest accepted event body (default 1048576)
+//   IDLE_TIMEOUT_SECONDS         a connection that sends nothing (or stalls mid-request) for
+//                                this long is closed (default 30, 0.1 to 3600); while an event is
+//                                being handled the answer waits on the Kubernetes API instead,
+//                                bounded by REQUEST_TIMEOUT_MS per request
+//   MAX_CONNECTIONS              open connections at most (default 256, 1 to 65535): more are
+//                                closed at once, so idle clients cannot exhaust the process's
+//                                file descriptors; keep it well below `ulimit -n`
 //   TESTER_ID                    name written in claims (default <hostname>-<6 random hex>)
 //   LOG_LEVEL                    debug | info | warn | error (default info)
 // Tokens are read from their files for every request (projected tokens rotate) and never logged.
@@ -129,6 +136,8 @@ function readConfig(env) {
     resyncIntervalMs: number("RESYNC_INTERVAL_SECONDS", 300, 0, 86400, false) * 1000,
     requestTimeoutMs: number("REQUEST_TIMEOUT_MS", 10000, 1, 600000, false),
     maxEventBytes: number("MAX_EVENT_BYTES", 1024 * 1024, 256, 64 * 1024 * 1024, true),
+    idleTimeoutMs: number("IDLE_TIMEOUT_SECONDS", 30, 0.1, 3600, false) * 1000,
+    maxConnections: number("MAX_CONNECTIONS", 256, 1, 65535, true),
     testerId,
     logLevel,
   };
