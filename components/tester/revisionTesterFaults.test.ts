@@ -489,3 +489,131 @@ describe("revision tester faults: idle connections (issue 15, fault 4)", () => {
     }
   });
 });
+
+describe("revision tester faults: secrets in logs (issue 15, fault 11)", () => {
+  // Tokens with the characters JSON escapes: a redaction made on the escaped line misses them.
+  const QUOTED_K8S_TOKEN = 'Qz7"w\\k8s-SECRET-token-quoted';
+  const QUOTED_GITHUB_TOKEN = 'Gh9"p\\github-SECRET-token-quoted';
+  let kube: FakeKnativeApi;
+  let githubApi: FakeServer;
+  let target: TargetApp;
+  let dir: string;
+
+  /** An answer that echoes the request's token so that it straddles the 300-character cut. */
+  const echo = (authorization: string | undefined) => {
+    const token = String(authorization).replace(/^Bearer /, "");
+    return `${"x".repeat(300 - 6)}${token} and more`;
+  };
+
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "canary-tester-faults-"));
+    fs.writeFileSync(path.join(dir, "token"), `${QUOTED_K8S_TOKEN}\n`);
+    fs.writeFileSync(path.join(dir, "github-token"), `${QUOTED_GITHUB_TOKEN}\n`);
+    kube = new FakeKnativeApi("apps");
+    kube.validTokens = new Set([QUOTED_K8S_TOKEN]);
+    githubApi = new FakeServer((req, res) => {
+      // GitHub's JSON error, echoing the token (escaped in JSON), then the same as plain text.
+      if (githubApi.requests.length === 1) {
+        sendJson(res, 422, { message: `bad credentials ${req.headers.authorization}` });
+      } else {
+        res.writeHead(422, { "Content-Type": "text/plain" });
+        res.end(echo(req.headers.authorization));
+      }
+    });
+    target = new TargetApp();
+    const [, , targetUrl] = await Promise.all([
+      kube.start(),
+      githubApi.start(),
+      target.server.start(),
+    ]);
+    kube.routeUrl = targetUrl;
+  });
+
+  afterEach(async () => {
+    await stopAllTesters();
+    await Promise.all([kube.stop(), githubApi.stop(), target.server.stop()]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Every form of every 8-character piece of `secret`, raw and JSON-escaped. */
+  function leaks(text: string, secret: string): string[] {
+    const found: string[] = [];
+    for (const form of [secret, JSON.stringify(secret).slice(1, -1)]) {
+      for (let i = 0; i + 8 <= form.length; i++) {
+        if (text.includes(form.slice(i, i + 8))) found.push(form.slice(i, i + 8));
+      }
+    }
+    return found;
+  }
+
+  it("redacts tokens with quote and backslash, and a token cut at 300 characters (fault 11)", async () => {
+    kube.addRevision(REVISION, { annotations: BUILT_FROM });
+    kube.addRevision("hello-1111111", { annotations: BUILT_FROM });
+    const revisionCall = (name: string) => new RegExp(`^/revisions/${name}$`);
+    // The API echoes the token: in a JSON Status (escaped), and in text across the cut.
+    kube.faults.push(
+      {
+        method: "GET",
+        call: revisionCall("hello-1111111"),
+        fault: "500",
+        times: 1,
+        body: (req) => ({
+          kind: "Status",
+          reason: "InternalError",
+          message: `token ${String(req.headers.authorization)}`,
+        }),
+      },
+      {
+        method: "GET",
+        call: revisionCall("hello-1111111"),
+        fault: "500",
+        times: 1,
+        body: (req) => echo(req.headers.authorization),
+      },
+    );
+    const tester = await TesterProcess.start({
+      PORT: "0",
+      LISTEN_HOST: "127.0.0.1",
+      NAMESPACE: "apps",
+      CONFIGURATION: "hello",
+      KUBERNETES_API_URL: kube.server.url,
+      KUBERNETES_TOKEN_FILE: path.join(dir, "token"),
+      GITHUB_API_URL: githubApi.url,
+      GITHUB_TOKEN_FILE: path.join(dir, "github-token"),
+      TEST_PATH: "/healthz",
+      POLL_INTERVAL_MS: "10",
+      RESYNC_INTERVAL_SECONDS: "0",
+      LOG_LEVEL: "debug",
+    });
+    const answers: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      figures.casesTried++;
+      const answer = await postBinary(
+        `${tester.url}/`,
+        resourceEvent("add", kube.revision("hello-1111111")),
+      );
+      assert.equal(answer.status, 502);
+      answers.push(answer.text);
+    }
+    for (let i = 1; i <= 2; i++) {
+      figures.casesTried++;
+      const name = i === 1 ? REVISION : "hello-1111111";
+      await postBinary(`${tester.url}/`, resourceEvent("add", kube.revision(name)));
+      await tester.waitForLog(() => tester.finishedTests() === i, "the end of a test");
+    }
+    await tester.waitForLog(
+      (l) => l.msg === "GitHub refused the commit status",
+      "the refused status",
+    );
+    await waitFor(
+      () => tester.logs().filter((l) => l.msg === "GitHub refused the commit status").length === 2,
+      "both refused statuses logged",
+    );
+    assert.equal(githubApi.requests.length, 2);
+    const everything = [tester.output, ...answers].join("\n");
+    assert.deepEqual(leaks(everything, QUOTED_K8S_TOKEN), []);
+    assert.deepEqual(leaks(everything, QUOTED_GITHUB_TOKEN), []);
+    assert.ok(everything.includes("[redacted]"), "the echoes were logged, redacted");
+    figures.faultsSurvived += 4;
+  });
+});

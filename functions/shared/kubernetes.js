@@ -6,6 +6,7 @@
 const fs = require("fs");
 const { baseUrl, isObject, isString, objectAt } = require("./checks");
 const { httpRequest, readTokenFile } = require("./http");
+const { redactCutEnd, redactText, redactValue } = require("./redact");
 
 /** Where the kubelet mounts the pod's service account token and the cluster's CA. */
 const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -91,9 +92,13 @@ function kubernetesClient(settings, options) {
     } catch (error) {
       throw new ApiUnavailable(`${method} ${path}: ${error.message}`);
     }
-    let parsed = res.text;
+    // An answer may echo the token (a proxy's error page, a webhook's message): it is removed
+    // here, from the raw strings, before any caller escapes, cuts (apiError) or logs them. The
+    // body may have been cut at MAX_API_RESPONSE_BYTES, through the token.
+    const text = redactCutEnd(redactText(res.text, [token]), [token]);
+    let parsed = text;
     try {
-      parsed = res.text === "" ? undefined : JSON.parse(res.text);
+      parsed = text === "" ? undefined : redactValue(JSON.parse(res.text), [token]);
     } catch {
       // Not JSON (a proxy's error page): keep the text for the error message. A success that is
       // not JSON cannot be the API server's answer (it may not even say whether a write was
@@ -101,7 +106,7 @@ function kubernetesClient(settings, options) {
       if (res.status >= 200 && res.status < 300) {
         throw new ApiUnavailable(
           `${method} ${path}: HTTP ${res.status} with a body that is not JSON ` +
-            `(${Buffer.byteLength(res.text)} bytes): not the API server's answer`,
+            `(${Buffer.byteLength(text)} bytes): not the API server's answer`,
         );
       }
     }
