@@ -9,6 +9,7 @@ import * as path from "path";
 import { REVISION_ANNOTATIONS } from "../../common/pipelineContract";
 import { SMOKE_TEST_LABEL, SMOKE_TEST_RESULT_ANNOTATION } from "../route/revisionGate";
 import { FakeServer, httpCall, sendJson, waitFor } from "../../test/support/fakeHttp";
+import { TESTER_CODE, testerCodeManifest } from "./revisionTesterManifests";
 import {
   FakeKnativeApi,
   Json,
@@ -615,5 +616,100 @@ describe("revision tester faults: secrets in logs (issue 15, fault 11)", () => {
     assert.deepEqual(leaks(everything, QUOTED_GITHUB_TOKEN), []);
     assert.ok(everything.includes("[redacted]"), "the echoes were logged, redacted");
     figures.faultsSurvived += 4;
+  });
+});
+
+describe("revision tester faults: EXPECT_BODY (issue 15, fault 12)", () => {
+  let kube: FakeKnativeApi;
+  let target: TargetApp;
+  let dir: string;
+  let env: Record<string, string>;
+
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "canary-tester-faults-"));
+    fs.writeFileSync(path.join(dir, "token"), `${K8S_TOKEN}\n`);
+    kube = new FakeKnativeApi("apps");
+    kube.validTokens = new Set([K8S_TOKEN]);
+    target = new TargetApp();
+    const [kubeUrl, targetUrl] = await Promise.all([kube.start(), target.server.start()]);
+    kube.routeUrl = targetUrl;
+    env = {
+      PORT: "0",
+      LISTEN_HOST: "127.0.0.1",
+      NAMESPACE: "apps",
+      CONFIGURATION: "hello",
+      KUBERNETES_API_URL: kubeUrl,
+      KUBERNETES_TOKEN_FILE: path.join(dir, "token"),
+      TEST_PATH: "/healthz",
+      TEST_TIMEOUT_SECONDS: "5",
+      POLL_INTERVAL_MS: "10",
+      RESYNC_INTERVAL_SECONDS: "0",
+      LOG_LEVEL: "debug",
+      EXPECT_BODY_TIMEOUT_SECONDS: "1",
+    };
+    kube.addRevision(REVISION);
+  });
+
+  afterEach(async () => {
+    await stopAllTesters();
+    await Promise.all([kube.stop(), target.server.stop()]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const verdictOf = () => at(kube.revision(REVISION), "metadata", "labels", SMOKE_TEST_LABEL);
+  const reasonOf = () =>
+    String(
+      (
+        JSON.parse(
+          String(
+            at(kube.revision(REVISION), "metadata", "annotations", SMOKE_TEST_RESULT_ANNOTATION),
+          ),
+        ) as Json
+      ).reason,
+    );
+
+  it("answers /healthz while a catastrophic EXPECT_BODY runs, and records `error` at its deadline (fault 12)", async () => {
+    figures.casesTried++;
+    target.body = `${"a".repeat(40)}!`; // ^(a+)+$ backtracks 2^40 times on this
+    const tester = await TesterProcess.start({ ...env, EXPECT_BODY: "^(a+)+$" });
+    await postBinary(`${tester.url}/`, resourceEvent("add", kube.revision(REVISION)));
+    await waitFor(() => target.server.requests.length === 1, "the smoke request");
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the match is running now
+    const health = await httpCall(`${tester.url}/healthz`, { timeoutMs: 2000 });
+    assert.equal(health.status, 200, "/healthz answers within 2 s while the pattern runs");
+    await tester.waitForLog(() => tester.finishedTests() === 1, "the end of the test", 15000);
+    assert.equal(verdictOf(), "error", "a match out of time is no verdict on the revision");
+    assert.match(reasonOf(), /EXPECT_BODY \/\^\(a\+\)\+\$\/ did not finish within 1 s/);
+    figures.faultsSurvived++;
+  });
+
+  it("matches EXPECT_BODY on the first 64 KiB of the body only (fault 12)", async () => {
+    figures.casesTried += 2;
+    target.body = `ok${"x".repeat(200 * 1024)}TAIL`;
+    const tester = await TesterProcess.start({ ...env, EXPECT_BODY: "TAIL$" });
+    await postBinary(`${tester.url}/`, resourceEvent("add", kube.revision(REVISION)));
+    await tester.waitForLog(() => tester.finishedTests() === 1, "the end of the test", 15000);
+    assert.equal(verdictOf(), "failed");
+    assert.match(reasonOf(), /does not match \/TAIL\$\/ \(in its first 65536 bytes\)/);
+    figures.badInputsRefused++;
+  });
+
+  it("ships the match's worker in the tester's code ConfigMap (fault 12)", () => {
+    figures.casesTried++;
+    const shipped = TESTER_CODE.items.map((item) => item.path);
+    assert.ok(shipped.includes("revision-tester/bodyMatch.js"), shipped.join(", "));
+    const data = testerCodeManifest({
+      app: "hello",
+      namespace: "apps",
+      image: "docker.io/library/node:22.18.0-alpine3.22",
+      path: "/healthz",
+      expectStatus: 200,
+      timeoutSeconds: 1,
+      tokenSecretKey: "token",
+    }).data;
+    assert.equal(
+      data["revision-tester__bodyMatch.js"],
+      fs.readFileSync(path.join(TESTER_DIR, "bodyMatch.js"), "utf8"),
+    );
   });
 });

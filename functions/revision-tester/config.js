@@ -11,7 +11,10 @@
 //                                (not used with an http:// API URL)
 //   TEST_PATH                    path requested on the revision (default /)
 //   EXPECT_STATUS                HTTP status the revision must answer (default 200)
-//   EXPECT_BODY                  optional JavaScript regular expression the body must match
+//   EXPECT_BODY                  optional JavaScript regular expression the body (its first
+//                                64 KiB) must match; matched in a worker thread
+//   EXPECT_BODY_TIMEOUT_SECONDS  limit for that match (default 1): a pattern that runs longer
+//                                makes an `error` result, not `failed`
 //   TEST_TIMEOUT_SECONDS         limit for the whole test request (default 10)
 //   ROUTE_READY_TIMEOUT_SECONDS  limit for the smoke Route to become Ready (default 60); a test
 //                                that could not run (an API error) is retried until then, so
@@ -22,7 +25,7 @@
 //   POLL_INTERVAL_MS             Route readiness polling (default 1000)
 //   CLAIM_TTL_SECONDS            age after which a claim is presumed dead (default 300); must be
 //                                at least ROUTE_READY_TIMEOUT_SECONDS + TEST_TIMEOUT_SECONDS +
-//                                6 x REQUEST_TIMEOUT_MS
+//                                EXPECT_BODY_TIMEOUT_SECONDS + 6 x REQUEST_TIMEOUT_MS
 //   RESYNC_INTERVAL_SECONDS      list Revisions and leftover Routes at start-up and then this
 //                                often, to test what no event announced and retest `error`
 //                                results (default 300; 0: never)
@@ -126,6 +129,7 @@ function readConfig(env) {
     expectStatus: number("EXPECT_STATUS", 200, 100, 599, true),
     expectBody,
     testTimeoutMs: number("TEST_TIMEOUT_SECONDS", 10, 0.001, 3600, false) * 1000,
+    expectBodyTimeoutMs: number("EXPECT_BODY_TIMEOUT_SECONDS", 1, 0.01, 60, false) * 1000,
     routeReadyTimeoutMs: number("ROUTE_READY_TIMEOUT_SECONDS", 60, 0.001, 3600, false) * 1000,
     github: {
       url: baseUrl("GITHUB_API_URL", text("GITHUB_API_URL") ?? DEFAULT_GITHUB_API_URL),
@@ -145,19 +149,25 @@ function readConfig(env) {
   check(
     config.claimTtlMs >= longestTestMs,
     `CLAIM_TTL_SECONDS must be at least ROUTE_READY_TIMEOUT_SECONDS + TEST_TIMEOUT_SECONDS + ` +
-      `6 x REQUEST_TIMEOUT_MS (${longestTestMs / 1000} s), so that a live test is never ` +
+      `EXPECT_BODY_TIMEOUT_SECONDS + 6 x REQUEST_TIMEOUT_MS (${longestTestMs / 1000} s), so that a live test is never ` +
       `re-claimed; got ${config.claimTtlMs / 1000}`,
   );
   return config;
 }
 
 /**
- * The longest a test can hold its claim: the Route wait and the request, plus the API requests
+ * The longest a test can hold its claim: the Route wait, the request and the EXPECT_BODY match,
+ * plus the API requests
  * that can run past those deadlines (the last poll, the Route delete, reading and patching the
  * result, with room for one retry).
  */
 function longestTest(config) {
-  return config.routeReadyTimeoutMs + config.testTimeoutMs + 6 * config.requestTimeoutMs;
+  return (
+    config.routeReadyTimeoutMs +
+    config.testTimeoutMs +
+    config.expectBodyTimeoutMs +
+    6 * config.requestTimeoutMs
+  );
 }
 
 module.exports = { USER_AGENT, LOG_LEVELS, InputError, readConfig, longestTest };

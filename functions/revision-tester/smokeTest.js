@@ -23,6 +23,7 @@ const {
   describeCondition,
   readyCondition,
 } = require("../shared/kubernetes");
+const { EXPECT_BODY_MAX_BYTES, matchBody } = require("./bodyMatch");
 const { parseClaim, SMOKE_TEST_CLAIM_ANNOTATION } = require("./claim");
 const { USER_AGENT } = require("./config");
 
@@ -105,7 +106,8 @@ async function runSmokeTest(context, name, claim, revision) {
   let outcome;
   for (let attempt = 1; ; attempt++) {
     outcome = await attemptSmokeTest(context, name, claim, revision, deadline);
-    if (outcome.verdict !== "error") break;
+    // A pattern that ran out of time would only do so again: not retried here (the resync does).
+    if (outcome.verdict !== "error" || outcome.retry === false) break;
     const backoffMs = Math.min(config.pollIntervalMs * 2 ** (attempt - 1), MAX_RETRY_BACKOFF_MS);
     if (Date.now() + backoffMs >= deadline) break;
     log("warn", "the smoke test could not run: retrying", {
@@ -358,6 +360,8 @@ async function probe(baseUrl, config) {
       timeoutMs: config.testTimeoutMs,
       // A fresh connection, as a first client of the revision would have.
       agent: false,
+      // All that EXPECT_BODY sees: a larger body is not read further.
+      maxBytes: EXPECT_BODY_MAX_BYTES,
     });
     const latencyMs = elapsed();
     const answered = `${what} answered HTTP ${res.status} in ${latencyMs} ms`;
@@ -369,12 +373,37 @@ async function probe(baseUrl, config) {
         reason: `${answered}, expected HTTP ${config.expectStatus}`,
       };
     }
-    if (config.expectBody !== undefined && !config.expectBody.test(res.text)) {
-      return {
-        verdict: "failed",
-        ...measured,
-        reason: `${answered} but the body does not match ${config.expectBody}`,
-      };
+    if (config.expectBody !== undefined) {
+      // Off the main thread, with a deadline (bodyMatch.js): a costly pattern cannot block
+      // /healthz or the other tests.
+      const match = await matchBody(config.expectBody, res.text, config.expectBodyTimeoutMs);
+      const within = `(in its first ${EXPECT_BODY_MAX_BYTES} bytes)`;
+      if (match.timedOut) {
+        return {
+          verdict: "error",
+          retry: false,
+          ...measured,
+          reason:
+            `${answered} but EXPECT_BODY ${config.expectBody} did not finish within ` +
+            `${config.expectBodyTimeoutMs / 1000} s on the body ${within}: a pattern that ` +
+            `backtracks this much cannot judge the revision; simplify tester.expectBody`,
+        };
+      }
+      if (match.error !== undefined) {
+        return {
+          verdict: "error",
+          retry: false,
+          ...measured,
+          reason: `${answered} but EXPECT_BODY could not be evaluated: ${match.error}`,
+        };
+      }
+      if (!match.matched) {
+        return {
+          verdict: "failed",
+          ...measured,
+          reason: `${answered} but the body does not match ${config.expectBody} ${within}`,
+        };
+      }
     }
     return { verdict: "passed", ...measured, reason: answered };
   } catch (error) {
