@@ -391,7 +391,7 @@ export function formatStatus(status: CanaryStatus): string {
   const smoke = status.candidateSmokeTest;
   if (smoke !== null && typeof smoke === "object") {
     const record = smoke as Record<string, unknown>;
-    // {state: passed|failed|untested, result: what the tester measured, or null}
+    // {state: passed|failed|error|untested, result: what the tester measured, or null}
     const result =
       record.result === null || record.result === undefined ? "" : ` ${text(record.result)}`;
     row("smoke test", `${text(record.state)}${result}`);

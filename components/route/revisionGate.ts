@@ -19,21 +19,28 @@ export interface RevisionMetadata {
   readonly annotations?: Readonly<Record<string, string>>;
 }
 
-/** Label the revision tester sets on a Revision: `passed` or `failed`. */
+/**
+ * Label the revision tester sets on a Revision: `passed` or `failed` (the app's answer), or
+ * `error` (the test could not run: the Kubernetes API or the tester failed; it is retested at the
+ * tester's next resync, and the new result replaces it).
+ */
 export const SMOKE_TEST_LABEL = "canary-release.dev/smoke-test";
+/** The values of SMOKE_TEST_LABEL (VERDICTS in functions/revision-tester/claim.js). */
+export const SMOKE_TEST_VERDICTS = ["passed", "failed", "error"] as const;
 /** Annotation with the tester's measurement: JSON {status, latencyMs, at, reason, url?}. */
 export const SMOKE_TEST_RESULT_ANNOTATION = "canary-release.dev/smoke-test-result";
 
 /** What the revision tester recorded on a revision, as the stack output `candidateSmokeTest`. */
 export interface SmokeTestRecord {
-  readonly state: "passed" | "failed" | "untested";
+  /** `error`: the test could not run and will be retried; the gate treats it as untested. */
+  readonly state: "passed" | "failed" | "error" | "untested";
   /** The recorded measurement; null when there is none or it is not JSON. */
   readonly result: Readonly<Record<string, unknown>> | null;
 }
 
 export function smokeTestOf(metadata: RevisionMetadata | undefined): SmokeTestRecord {
   const label = metadata?.labels?.[SMOKE_TEST_LABEL];
-  const state = label === "passed" || label === "failed" ? label : "untested";
+  const state = label === "passed" || label === "failed" || label === "error" ? label : "untested";
   const annotation = metadata?.annotations?.[SMOKE_TEST_RESULT_ANNOTATION];
   let result: Record<string, unknown> | null = null;
   if (annotation !== undefined) {
@@ -128,9 +135,11 @@ export function judgeCandidate(
   }
   const finding = describeSmokeTest(smokeTest);
   if (gate.requireSmokeTest) {
+    const advice =
+      smokeTest.state === "failed" ? "Build a revision that passes" : "Wait for its result";
     return {
       refusal:
-        `Refusing to send traffic to ${subject}: ${finding}. Build a revision that passes, or set ` +
+        `Refusing to send traffic to ${subject}: ${finding}. ${advice}, or set ` +
         "canary-release:allowUntestedCandidate true to send it traffic anyway.",
       smokeTest,
     };
@@ -155,6 +164,17 @@ function describeSmokeTest(smokeTest: SmokeTestRecord): string {
     return "it has no smoke test result yet (the revision tester records one once it is Ready)";
   }
   const result = smokeTest.result;
+  if (smokeTest.state === "error") {
+    // Not a verdict on the revision: the test itself could not run. Treated as untested.
+    const why =
+      result !== null && typeof result.reason === "string" && result.reason !== ""
+        ? ` (${result.reason})`
+        : "";
+    return (
+      `its smoke test could not run${why}, so it is untested; the revision tester retries it at ` +
+      "its next resync"
+    );
+  }
   if (result === null) return "its smoke test failed";
   const measured = [
     result.status !== undefined ? `status ${String(result.status)}` : undefined,

@@ -47,7 +47,7 @@ interface TesterModules {
   githubRepository(cloneUrl: string): { owner: string; repo: string } | undefined;
   commitStatusRequest(
     annotations: Record<string, string>,
-    passed: boolean,
+    verdict: "passed" | "failed" | "error",
     result: { reason: string },
   ): { skip?: string; path?: string; body?: Json };
 }
@@ -202,18 +202,21 @@ describe("revision tester: its pure parts", () => {
   });
 
   it("posts a commit status only for a full SHA, with a description GitHub accepts", () => {
-    const long = modules.commitStatusRequest(BUILT_FROM, false, { reason: "x".repeat(300) });
+    const long = modules.commitStatusRequest(BUILT_FROM, "failed", { reason: "x".repeat(300) });
     assert.equal(long.path, `/repos/octo/hello/statuses/${SHA}`);
     const description = String(at(long.body, "description"));
     assert.equal(description.length, 140);
     assert.ok(description.startsWith("Smoke test failed: xxx") && description.endsWith("…"));
     const short = { ...BUILT_FROM, [REVISION_ANNOTATIONS.commit]: SHA.slice(0, 7) };
     assert.match(
-      modules.commitStatusRequest(short, true, { reason: "" }).skip ?? "",
+      modules.commitStatusRequest(short, "passed", { reason: "" }).skip ?? "",
       /full commit SHA/,
     );
     const noRepo = { ...BUILT_FROM, [REVISION_ANNOTATIONS.repository]: "somewhere" };
-    assert.match(modules.commitStatusRequest(noRepo, true, { reason: "" }).skip ?? "", /clone URL/);
+    assert.match(
+      modules.commitStatusRequest(noRepo, "passed", { reason: "" }).skip ?? "",
+      /names no GitHub repository: not a clone URL/,
+    );
   });
 
   it("refuses a bad environment with a message naming the variable", () => {
@@ -233,7 +236,7 @@ describe("revision tester: its pure parts", () => {
       [{ ...good, RESYNC_INTERVAL_SECONDS: "-1" }, /RESYNC_INTERVAL_SECONDS must be a number/],
       [
         { ...good, CLAIM_TTL_SECONDS: "100" },
-        /CLAIM_TTL_SECONDS must be at least .* \(130 s\).*got 100/,
+        /CLAIM_TTL_SECONDS must be at least .* \(131 s\).*got 100/,
       ],
     ];
     for (const [env, message] of cases) {
@@ -243,7 +246,7 @@ describe("revision tester: its pure parts", () => {
         JSON.stringify(env),
       );
     }
-    assert.doesNotThrow(() => modules.readConfig({ ...good, CLAIM_TTL_SECONDS: "130" }));
+    assert.doesNotThrow(() => modules.readConfig({ ...good, CLAIM_TTL_SECONDS: "131" }));
   });
 });
 

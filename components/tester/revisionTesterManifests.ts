@@ -82,11 +82,12 @@ export const SOURCE_RULES: readonly PolicyRule[] = Object.freeze([
 
 /**
  * How old a claim must be before another tester presumes its holder dead: longer than the
- * longest test (Route wait 60 s, the test itself, six API requests of up to 10 s each), with a
- * minute to spare, and never below the tester's own default of 300 s.
+ * longest test (Route wait 60 s, the test itself, the EXPECT_BODY match of up to 1 s, six API
+ * requests of up to 10 s each), with a minute to spare, and never below the tester's own default
+ * of 300 s.
  */
 export function claimTtlSeconds(testTimeoutSeconds: number): number {
-  return Math.max(300, 60 + testTimeoutSeconds + 6 * 10 + 60);
+  return Math.max(300, 60 + testTimeoutSeconds + 1 + 6 * 10 + 60);
 }
 
 /** The tester's Knative Service: cluster-local, always one pod, code from the ConfigMap. */

@@ -7,10 +7,13 @@
 //    In-process, a set of revisions under test (tester.js) drops duplicates before any API
 //    request.
 // 2. test: smokeTest.js, while the claim holds.
-// 3. record: the label canary-release.dev/smoke-test = passed | failed and the annotation
+// 3. record: the label canary-release.dev/smoke-test = passed | failed | error and the annotation
 //    canary-release.dev/smoke-test-result = {status, latencyMs, at, reason, url?}, by a merge
 //    patch that also removes the claim (the result supersedes it), written only while the claim
 //    on the Revision is still this tester's.
+// `error` means the test could not run (the Kubernetes API or the tester failed, retried inside the
+// claim until ROUTE_READY_TIMEOUT_SECONDS): it is no verdict, and the resync tests the revision
+// again (events do not, so a broken API is not hammered); the new passed or failed replaces it.
 // A claim older than CLAIM_TTL_SECONDS belongs to a tester that died mid-test: the next event or
 // resync re-claims it with the same resourceVersion protocol. CLAIM_TTL_SECONDS must exceed the
 // longest possible test, so a live test is never re-claimed. To test a revision again, remove the
@@ -29,6 +32,8 @@ const {
 
 /** The tester's record on a Revision (the result names match components/route/revisionGate.ts). */
 const SMOKE_TEST_LABEL = "canary-release.dev/smoke-test";
+/** The values of SMOKE_TEST_LABEL: the app's verdict, or `error` when the test could not run. */
+const VERDICTS = Object.freeze(["passed", "failed", "error"]);
 const SMOKE_TEST_RESULT_ANNOTATION = "canary-release.dev/smoke-test-result";
 const SMOKE_TEST_CLAIM_ANNOTATION = "canary-release.dev/smoke-test-claim";
 const MAX_RECORD_ATTEMPTS = 5;
@@ -48,9 +53,10 @@ function parseClaim(value) {
 
 /**
  * Whether a Revision (as the API or an event shows it) is one to test now:
- * {test: true, expiredClaim?} or {ignore: reason}.
+ * {test: true, expiredClaim?} or {ignore: reason}. options.retestErrors: an `error` result is
+ * tested again (the resync asks this; events do not).
  */
-function revisionDecision(revision, config, nowMs) {
+function revisionDecision(revision, config, nowMs, options = {}) {
   const metadata = objectAt(revision, "metadata");
   const labels = objectAt(metadata, "labels");
   const annotations = objectAt(metadata, "annotations");
@@ -65,8 +71,14 @@ function revisionDecision(revision, config, nowMs) {
         `not ${config.configuration}`,
     };
   }
-  if (labels[SMOKE_TEST_LABEL] !== undefined || annotations[SMOKE_TEST_RESULT_ANNOTATION]) {
-    return { ignore: `already tested (${SMOKE_TEST_LABEL}=${labels[SMOKE_TEST_LABEL]})` };
+  const verdict = labels[SMOKE_TEST_LABEL];
+  if (verdict === "error" && !options.retestErrors) {
+    return {
+      ignore: `the last test could not run (${SMOKE_TEST_LABEL}=error): the next resync retests it`,
+    };
+  }
+  if (verdict !== "error" && (verdict !== undefined || annotations[SMOKE_TEST_RESULT_ANNOTATION])) {
+    return { ignore: `already tested (${SMOKE_TEST_LABEL}=${verdict})` };
   }
   const ready = readyCondition(revision);
   if (!ready || ready.status !== "True") {
@@ -88,12 +100,20 @@ function claimPatch(resourceVersion, claim) {
   return { metadata: { resourceVersion, annotations: { [SMOKE_TEST_CLAIM_ANNOTATION]: claim } } };
 }
 
-/** The record: result label and annotation; the claim is removed (null deletes in a merge patch). */
-function resultPatch(resourceVersion, passed, result) {
+/**
+ * The record: result label (a VERDICTS value) and annotation; the claim is removed (null deletes
+ * in a merge patch).
+ */
+function resultPatch(resourceVersion, verdict, result) {
+  if (!VERDICTS.includes(verdict)) {
+    throw new Error(
+      `verdict must be one of ${VERDICTS.join(", ")}, got ${JSON.stringify(verdict)}`,
+    );
+  }
   return {
     metadata: {
       resourceVersion,
-      labels: { [SMOKE_TEST_LABEL]: passed ? "passed" : "failed" },
+      labels: { [SMOKE_TEST_LABEL]: verdict },
       annotations: {
         [SMOKE_TEST_RESULT_ANNOTATION]: JSON.stringify(result),
         [SMOKE_TEST_CLAIM_ANNOTATION]: null,
@@ -108,9 +128,9 @@ function resultPatch(resourceVersion, passed, result) {
  * message} when the API refused a request (logged; the event's sender may retry). Rejects with
  * ApiUnavailable.
  *
- * context: {api, config, log}.
+ * context: {api, config, log}; options: {retestErrors} (see revisionDecision).
  */
-async function claimRevision(context, name) {
+async function claimRevision(context, name, options = {}) {
   const { api, config, log } = context;
   const path = servingPath(config.namespace, "revisions", name);
   const read = await api("GET", path);
@@ -120,7 +140,7 @@ async function claimRevision(context, name) {
     log("error", "cannot read the Revision", { revision: name, error: message });
     return { error: message };
   }
-  const decision = revisionDecision(read.body, config, Date.now());
+  const decision = revisionDecision(read.body, config, Date.now(), options);
   if (decision.ignore !== undefined) return { ignore: decision.ignore };
   if (decision.expiredClaim !== undefined) {
     log("warn", "re-claiming a Revision whose claim expired: its tester died mid-test", {
@@ -131,7 +151,18 @@ async function claimRevision(context, name) {
 
   const claim = JSON.stringify({ holder: config.testerId, at: new Date().toISOString() });
   const resourceVersion = objectAt(read.body, "metadata").resourceVersion;
-  const claimed = await api("PATCH", path, claimPatch(resourceVersion, claim), MERGE_PATCH);
+  let claimed;
+  try {
+    claimed = await api("PATCH", path, claimPatch(resourceVersion, claim), MERGE_PATCH);
+  } catch (error) {
+    if (!(error instanceof ApiUnavailable)) throw error;
+    // The answer is lost, not necessarily the write: judging the claim lost would lock the
+    // revision for the whole claim TTL if it was applied. The Revision says which.
+    return confirmClaim(context, name, claim, error.message);
+  }
+  if (claimed.status >= 500) {
+    return confirmClaim(context, name, claim, apiError(`claiming Revision ${name}`, claimed));
+  }
   if (claimed.status === 409) return { ignore: "another tester claimed it first (409 Conflict)" };
   if (claimed.status === 404) return { ignore: "the Revision was deleted before the claim" };
   if (claimed.status !== 200) {
@@ -142,13 +173,60 @@ async function claimRevision(context, name) {
   return { claim, revision: isObject(claimed.body) ? claimed.body : read.body };
 }
 
+/** How often confirmClaim reads the Revision before it gives up. */
+const MAX_CONFIRM_READS = 3;
+
+/**
+ * After a claim whose answer was lost (a timeout, a 5xx, a 200 that is not JSON): reads the
+ * Revision again; resolves to {claim, revision} when the claim on it is ours (the write was
+ * applied: go on testing), {ignore} when another tester's is, or {error} when ours is not there
+ * (the event's sender retries) or the Revision cannot be read. Never rejects for an API failure.
+ */
+async function confirmClaim(context, name, claim, failure) {
+  const { api, config, log } = context;
+  const path = servingPath(config.namespace, "revisions", name);
+  let last = failure;
+  for (let attempt = 1; attempt <= MAX_CONFIRM_READS; attempt++) {
+    await sleep(config.pollIntervalMs * 2 ** (attempt - 1));
+    try {
+      const read = await api("GET", path);
+      if (read.status === 404) return { ignore: "the Revision was deleted during the claim" };
+      if (read.status === 200) {
+        const holder = objectAt(read.body, "metadata", "annotations")[SMOKE_TEST_CLAIM_ANNOTATION];
+        if (holder === claim) {
+          log("info", "the claim's answer was lost, but the claim was applied: testing", {
+            revision: name,
+            failure,
+          });
+          return { claim, revision: read.body };
+        }
+        if (holder !== undefined) {
+          return { ignore: "another tester holds the claim (its answer to ours was lost)" };
+        }
+        const message = `claiming Revision ${config.namespace}/${name}: ${failure}; the claim was not applied`;
+        log("error", "cannot claim the Revision", { revision: name, error: message });
+        return { error: message };
+      }
+      last = apiError(`reading Revision ${config.namespace}/${name}`, read);
+    } catch (error) {
+      if (!(error instanceof ApiUnavailable)) throw error;
+      last = error.message;
+    }
+  }
+  const message =
+    `claiming Revision ${config.namespace}/${name}: ${failure}; whether the claim was applied ` +
+    `is unknown (${last})`;
+  log("error", "cannot claim the Revision", { revision: name, error: message });
+  return { error: message };
+}
+
 /**
  * Writes the result on the Revision while the claim there is still ours; resolves to whether
  * it did. Reads first, as Knative itself updates the Revision while its Route exists. Never
  * rejects for an API failure: it retries, then gives up (the claim expires and the revision is
  * tested again).
  */
-async function recordResult(context, name, claim, passed, result) {
+async function recordResult(context, name, claim, verdict, result) {
   const { api, config, log } = context;
   const path = servingPath(config.namespace, "revisions", name);
   for (let attempt = 1; attempt <= MAX_RECORD_ATTEMPTS; attempt++) {
@@ -162,7 +240,19 @@ async function recordResult(context, name, claim, passed, result) {
       }
       if (current.status === 200) {
         const metadata = objectAt(current.body, "metadata");
-        const holder = objectAt(metadata, "annotations")[SMOKE_TEST_CLAIM_ANNOTATION];
+        const annotations = objectAt(metadata, "annotations");
+        const holder = annotations[SMOKE_TEST_CLAIM_ANNOTATION];
+        if (
+          holder === undefined &&
+          annotations[SMOKE_TEST_RESULT_ANNOTATION] === JSON.stringify(result) &&
+          objectAt(metadata, "labels")[SMOKE_TEST_LABEL] === verdict
+        ) {
+          // An earlier attempt's patch was applied and only its answer lost.
+          log("info", "the result's answer was lost, but the result was recorded", {
+            revision: name,
+          });
+          return true;
+        }
         if (holder !== claim) {
           log("warn", "the claim was taken over: this tester does not record", {
             revision: name,
@@ -173,7 +263,7 @@ async function recordResult(context, name, claim, passed, result) {
         const patched = await api(
           "PATCH",
           path,
-          resultPatch(metadata.resourceVersion, passed, result),
+          resultPatch(metadata.resourceVersion, verdict, result),
           MERGE_PATCH,
         );
         if (patched.status === 200) return true;
@@ -203,6 +293,7 @@ async function recordResult(context, name, claim, passed, result) {
 
 module.exports = {
   SMOKE_TEST_LABEL,
+  VERDICTS,
   SMOKE_TEST_RESULT_ANNOTATION,
   SMOKE_TEST_CLAIM_ANNOTATION,
   parseClaim,

@@ -11,20 +11,33 @@
 //                                (not used with an http:// API URL)
 //   TEST_PATH                    path requested on the revision (default /)
 //   EXPECT_STATUS                HTTP status the revision must answer (default 200)
-//   EXPECT_BODY                  optional JavaScript regular expression the body must match
+//   EXPECT_BODY                  optional JavaScript regular expression the body (its first
+//                                64 KiB) must match; matched in a worker thread
+//   EXPECT_BODY_TIMEOUT_SECONDS  limit for that match (default 1): a pattern that runs longer
+//                                makes an `error` result, not `failed`
 //   TEST_TIMEOUT_SECONDS         limit for the whole test request (default 10)
-//   ROUTE_READY_TIMEOUT_SECONDS  limit for the smoke Route to become Ready (default 60)
+//   ROUTE_READY_TIMEOUT_SECONDS  limit for the smoke Route to become Ready (default 60); a test
+//                                that could not run (an API error) is retried until then, so
+//                                the retries fit the CLAIM_TTL_SECONDS budget below
 //   GITHUB_API_URL               default https://api.github.com (GHE: https://HOST/api/v3)
 //   GITHUB_TOKEN_FILE            optional: a token allowed to post commit statuses; unset,
 //                                missing or empty: no commit status
 //   POLL_INTERVAL_MS             Route readiness polling (default 1000)
 //   CLAIM_TTL_SECONDS            age after which a claim is presumed dead (default 300); must be
 //                                at least ROUTE_READY_TIMEOUT_SECONDS + TEST_TIMEOUT_SECONDS +
-//                                6 x REQUEST_TIMEOUT_MS
+//                                EXPECT_BODY_TIMEOUT_SECONDS + 6 x REQUEST_TIMEOUT_MS
 //   RESYNC_INTERVAL_SECONDS      list Revisions and leftover Routes at start-up and then this
-//                                often, to test what no event announced (default 300; 0: never)
+//                                often, to test what no event announced and retest `error`
+//                                results (default 300; 0: never)
 //   REQUEST_TIMEOUT_MS           limit for each Kubernetes or GitHub API request (default 10000)
 //   MAX_EVENT_BYTES              largest accepted event body (default 1048576)
+//   IDLE_TIMEOUT_SECONDS         a connection that sends nothing (or stalls mid-request) for
+//                                this long is closed (default 30, 0.1 to 3600); while an event is
+//                                being handled the answer waits on the Kubernetes API instead,
+//                                bounded by REQUEST_TIMEOUT_MS per request
+//   MAX_CONNECTIONS              open connections at most (default 256, 1 to 65535): more are
+//                                closed at once, so idle clients cannot exhaust the process's
+//                                file descriptors; keep it well below `ulimit -n`
 //   TESTER_ID                    name written in claims (default <hostname>-<6 random hex>)
 //   LOG_LEVEL                    debug | info | warn | error (default info)
 // Tokens are read from their files for every request (projected tokens rotate) and never logged.
@@ -116,6 +129,7 @@ function readConfig(env) {
     expectStatus: number("EXPECT_STATUS", 200, 100, 599, true),
     expectBody,
     testTimeoutMs: number("TEST_TIMEOUT_SECONDS", 10, 0.001, 3600, false) * 1000,
+    expectBodyTimeoutMs: number("EXPECT_BODY_TIMEOUT_SECONDS", 1, 0.01, 60, false) * 1000,
     routeReadyTimeoutMs: number("ROUTE_READY_TIMEOUT_SECONDS", 60, 0.001, 3600, false) * 1000,
     github: {
       url: baseUrl("GITHUB_API_URL", text("GITHUB_API_URL") ?? DEFAULT_GITHUB_API_URL),
@@ -126,6 +140,8 @@ function readConfig(env) {
     resyncIntervalMs: number("RESYNC_INTERVAL_SECONDS", 300, 0, 86400, false) * 1000,
     requestTimeoutMs: number("REQUEST_TIMEOUT_MS", 10000, 1, 600000, false),
     maxEventBytes: number("MAX_EVENT_BYTES", 1024 * 1024, 256, 64 * 1024 * 1024, true),
+    idleTimeoutMs: number("IDLE_TIMEOUT_SECONDS", 30, 0.1, 3600, false) * 1000,
+    maxConnections: number("MAX_CONNECTIONS", 256, 1, 65535, true),
     testerId,
     logLevel,
   };
@@ -133,19 +149,25 @@ function readConfig(env) {
   check(
     config.claimTtlMs >= longestTestMs,
     `CLAIM_TTL_SECONDS must be at least ROUTE_READY_TIMEOUT_SECONDS + TEST_TIMEOUT_SECONDS + ` +
-      `6 x REQUEST_TIMEOUT_MS (${longestTestMs / 1000} s), so that a live test is never ` +
+      `EXPECT_BODY_TIMEOUT_SECONDS + 6 x REQUEST_TIMEOUT_MS (${longestTestMs / 1000} s), so that a live test is never ` +
       `re-claimed; got ${config.claimTtlMs / 1000}`,
   );
   return config;
 }
 
 /**
- * The longest a test can hold its claim: the Route wait and the request, plus the API requests
+ * The longest a test can hold its claim: the Route wait, the request and the EXPECT_BODY match,
+ * plus the API requests
  * that can run past those deadlines (the last poll, the Route delete, reading and patching the
  * result, with room for one retry).
  */
 function longestTest(config) {
-  return config.routeReadyTimeoutMs + config.testTimeoutMs + 6 * config.requestTimeoutMs;
+  return (
+    config.routeReadyTimeoutMs +
+    config.testTimeoutMs +
+    config.expectBodyTimeoutMs +
+    6 * config.requestTimeoutMs
+  );
 }
 
 module.exports = { USER_AGENT, LOG_LEVELS, InputError, readConfig, longestTest };

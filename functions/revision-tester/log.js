@@ -2,6 +2,7 @@
 // token it has used redacted.
 "use strict";
 
+const { redactAndCut, redactText, redactValue } = require("../shared/redact");
 const { LOG_LEVELS } = require("./config");
 
 /** How many tokens to remember: rotated ones accumulate, and the newest few are enough. */
@@ -19,10 +20,19 @@ class Secrets {
     if (this.values.size > MAX_SECRETS) this.values.delete(this.values.values().next().value);
   }
 
+  /** `text` without any token, raw or JSON-escaped. */
   redact(text) {
-    let out = text;
-    for (const secret of this.values) out = out.split(secret).join("[redacted]");
-    return out;
+    return redactText(text, this.values);
+  }
+
+  /** `text` redacted, then cut to `max` characters (a token's start at the cut is redacted). */
+  cut(text, max) {
+    return redactAndCut(text, this.values, max);
+  }
+
+  /** A JSON-like value with every string in it redacted. */
+  redactValue(value) {
+    return redactValue(value, this.values);
   }
 }
 
@@ -31,13 +41,12 @@ function createLogger(level, secrets) {
   const threshold = LOG_LEVELS[level];
   return function log(lineLevel, msg, fields = {}) {
     if (LOG_LEVELS[lineLevel] < threshold) return;
-    const line = JSON.stringify({
-      time: new Date().toISOString(),
-      level: lineLevel,
-      msg,
-      ...fields,
-    });
-    // A last line of defence: no message is built from a token, but an API's echo could be.
+    // Redacted before JSON.stringify escapes a token's quotes or backslashes: no message is built
+    // from a token, but an API's echo could be. The escaped line is redacted again as a last
+    // line of defence.
+    const line = JSON.stringify(
+      secrets.redactValue({ time: new Date().toISOString(), level: lineLevel, msg, ...fields }),
+    );
     (lineLevel === "error" ? process.stderr : process.stdout).write(`${secrets.redact(line)}\n`);
   };
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Revision tester: smoke-tests every new Knative Revision once, records `passed` or `failed` on
-// it, and reports the result as a GitHub commit status.
+// it (or `error` when the test could not run: retested at the next resync), and reports the
+// result as a GitHub commit status.
 //
 // An ApiServerSource POSTs a CloudEvent to this server for every Revision change; the tester
 // reads the Revision from the Kubernetes API, claims it (one test per revision, whatever the
@@ -19,7 +20,8 @@
 //
 // HTTP: POST / a CloudEvent (binary or structured mode): 202 {action: testing | ignored,
 // reason}, 4xx with the reason for a malformed one, 502 when the Kubernetes API fails (the sender
-// retries); GET /healthz: 200.
+// retries); GET /healthz: 200. Connections silent for IDLE_TIMEOUT_SECONDS are closed, and at
+// most MAX_CONNECTIONS are open at once.
 //
 // Needs, in NAMESPACE: revisions get, list, patch; routes create, get, list, delete.
 //
@@ -92,6 +94,9 @@ function createServer(tester, config, log) {
     }
     const body = await readBody(req, config.maxEventBytes);
     if (body === undefined) return sendJson(res, 413, tooLarge, { Connection: "close" });
+    // The whole request is in: from here the answer waits on the Kubernetes API (each request
+    // bounded by REQUEST_TIMEOUT_MS), which is not the client idling.
+    req.socket.setTimeout(0);
 
     const parsed = parseCloudEvent(req.headers, body);
     if (parsed.error !== undefined) {
@@ -114,9 +119,18 @@ function createServer(tester, config, log) {
       else res.destroy();
     });
   });
-  // A client that never finishes its request must not hold a socket for long.
+  // A client that never finishes its request must not hold a socket for long. headersTimeout and
+  // requestTimeout alone do not do it: Node checks them only every 30 s, and never for a
+  // connection that sends nothing at all. server.timeout closes any socket silent for
+  // IDLE_TIMEOUT_SECONDS (handle() lifts it once a request is complete); keepAliveTimeout closes
+  // an idle kept-alive one sooner.
+  server.timeout = config.idleTimeoutMs;
+  server.keepAliveTimeout = Math.min(5000, config.idleTimeoutMs);
   server.requestTimeout = 30000;
   server.headersTimeout = 10000;
+  // Past this many, new connections are closed at once: the process keeps descriptors for its
+  // own API requests and /healthz, whatever idle clients do.
+  server.maxConnections = config.maxConnections;
   return server;
 }
 

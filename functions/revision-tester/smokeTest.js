@@ -23,6 +23,7 @@ const {
   describeCondition,
   readyCondition,
 } = require("../shared/kubernetes");
+const { EXPECT_BODY_MAX_BYTES, matchBody } = require("./bodyMatch");
 const { parseClaim, SMOKE_TEST_CLAIM_ANNOTATION } = require("./claim");
 const { USER_AGENT } = require("./config");
 
@@ -32,8 +33,17 @@ const SMOKE_ROUTE_REVISION_LABEL = "canary-release.dev/smoke-test-revision";
 const VISIBILITY_LABEL = "networking.knative.dev/visibility";
 const SMOKE_SUFFIX = "-smoke";
 
-/** The revision failed its smoke test; the message is the recorded reason. */
+/** The revision failed its smoke test: the app's own answer (or lack of one) says so. */
 class TestFailure extends Error {}
+
+/**
+ * The smoke test could not run: the Kubernetes API (or the tester itself) failed, not the app.
+ * Never a verdict on the revision: retried inside the claim, then recorded as `error`.
+ */
+class InfraError extends Error {}
+
+/** The longest pause between two attempts of a test that could not run. */
+const MAX_RETRY_BACKOFF_MS = 8000;
 
 const routesPath = (config) => servingPath(config.namespace, "routes");
 
@@ -80,27 +90,69 @@ function smokeRouteManifest({ namespace, revisionName, revisionUid, claim }) {
   };
 }
 
-/** {passed, result}: result is the annotation's {status, latencyMs, at, reason, url?}. */
+/**
+ * {verdict, result}: verdict is passed | failed | error, result the annotation's {status,
+ * latencyMs, at, reason, url?}.
+ *
+ * An infrastructure error (an API failure, a Route name clash, a tester bug) is not the app's
+ * answer: the attempt is retried with a doubling backoff (POLL_INTERVAL_MS, 2x, 4x..., at most
+ * 8 s) until ROUTE_READY_TIMEOUT_SECONDS after the start, which keeps the whole test within the
+ * claim's budget (config.js, CLAIM_TTL_SECONDS); if it persists the verdict is `error`, which the
+ * resync retests. Only the app's answer (or its silence) makes `failed`.
+ */
 async function runSmokeTest(context, name, claim, revision) {
   const { config, log } = context;
-  const routeName = smokeRouteName(name);
   const deadline = Date.now() + config.routeReadyTimeoutMs;
-  let uid;
   let outcome;
+  for (let attempt = 1; ; attempt++) {
+    outcome = await attemptSmokeTest(context, name, claim, revision, deadline);
+    // A pattern that ran out of time would only do so again: not retried here (the resync does).
+    if (outcome.verdict !== "error" || outcome.retry === false) break;
+    const backoffMs = Math.min(config.pollIntervalMs * 2 ** (attempt - 1), MAX_RETRY_BACKOFF_MS);
+    if (Date.now() + backoffMs >= deadline) break;
+    log("warn", "the smoke test could not run: retrying", {
+      revision: name,
+      attempt,
+      backoffMs,
+      reason: outcome.reason,
+    });
+    await sleep(backoffMs);
+  }
+  const result = {
+    status: outcome.status,
+    latencyMs: outcome.latencyMs,
+    at: new Date().toISOString(),
+    reason:
+      outcome.verdict === "error"
+        ? `the smoke test could not run (retried at the next resync): ${outcome.reason}`
+        : outcome.reason,
+  };
+  if (outcome.url !== undefined) result.url = outcome.url;
+  return { verdict: outcome.verdict, result };
+}
+
+/** One try: the Route, the request, the Route deleted. Resolves to {verdict, status, ...}. */
+async function attemptSmokeTest(context, name, claim, revision, deadline) {
+  const { config, log } = context;
+  const routeName = smokeRouteName(name);
+  let uid;
   try {
     uid = await createRoute(context, routeName, name, claim, revision, deadline);
     const base = await waitForRoute(context, routeName, deadline);
-    outcome = await probe(base, config);
+    return await probe(base, config);
   } catch (error) {
-    const known = error instanceof TestFailure || error instanceof ApiUnavailable;
+    if (error instanceof TestFailure) {
+      return { verdict: "failed", status: null, latencyMs: null, reason: error.message };
+    }
+    const known = error instanceof InfraError || error instanceof ApiUnavailable;
     if (!known) {
       log("error", "unexpected error in a smoke test", {
         revision: name,
         error: String(error && error.stack ? error.stack : error),
       });
     }
-    outcome = {
-      passed: false,
+    return {
+      verdict: "error",
       status: null,
       latencyMs: null,
       reason: known ? error.message : `tester error: ${error.message}`,
@@ -108,17 +160,9 @@ async function runSmokeTest(context, name, claim, revision) {
   } finally {
     if (uid !== undefined) await deleteRoute(context, routeName, uid, "the test is over");
   }
-  const result = {
-    status: outcome.status,
-    latencyMs: outcome.latencyMs,
-    at: new Date().toISOString(),
-    reason: outcome.reason,
-  };
-  if (outcome.url !== undefined) result.url = outcome.url;
-  return { passed: outcome.passed, result };
 }
 
-/** Creates the smoke Route; resolves to its uid. Throws TestFailure or ApiUnavailable. */
+/** Creates the smoke Route; resolves to its uid. Throws InfraError or ApiUnavailable. */
 async function createRoute(context, routeName, revisionName, claim, revision, deadline) {
   const { api, config, log } = context;
   const manifest = smokeRouteManifest({
@@ -134,13 +178,25 @@ async function createRoute(context, routeName, revisionName, claim, revision, de
       return objectAt(created.body, "metadata").uid;
     }
     if (created.status !== 409) {
-      throw new TestFailure(apiError(`creating Route ${routeName}`, created));
+      throw new InfraError(apiError(`creating Route ${routeName}`, created));
     }
-    // We hold the claim, so a smoke Route of that name is a dead tester's leftover.
+    // We hold the claim, so a smoke Route of that name is ours (an earlier try whose answer was
+    // lost) or a dead tester's leftover.
     const existing = await api("GET", `${routesPath(config)}/${routeName}`);
     if (existing.status === 200) {
-      if (objectAt(existing.body, "metadata", "labels")[SMOKE_ROUTE_LABEL] !== "true") {
-        throw new TestFailure(
+      const existingMetadata = objectAt(existing.body, "metadata");
+      if (
+        objectAt(existingMetadata, "annotations")[SMOKE_TEST_CLAIM_ANNOTATION] === claim &&
+        isString(existingMetadata.uid)
+      ) {
+        log("debug", "the smoke Route exists already for this claim: using it", {
+          revision: revisionName,
+          route: routeName,
+        });
+        return existingMetadata.uid;
+      }
+      if (objectAt(existingMetadata, "labels")[SMOKE_ROUTE_LABEL] !== "true") {
+        throw new InfraError(
           `Route ${routeName} already exists and is not a smoke-test Route (no label ` +
             `${SMOKE_ROUTE_LABEL}=true): not replacing it`,
         );
@@ -153,7 +209,7 @@ async function createRoute(context, routeName, revisionName, claim, revision, de
       );
     }
     if (Date.now() >= deadline) {
-      throw new TestFailure(
+      throw new InfraError(
         `Route ${routeName} could not be created within ` +
           `${config.routeReadyTimeoutMs / 1000} s: a Route of that name kept existing`,
       );
@@ -166,13 +222,18 @@ async function createRoute(context, routeName, revisionName, claim, revision, de
 async function waitForRoute(context, routeName, deadline) {
   const { api, config } = context;
   let last = "not read yet";
+  // Whether the last read was an API failure rather than the Route's own status: at the deadline
+  // that is an infrastructure error, not the revision's.
+  let lastWasApiFailure = false;
   for (;;) {
     let res;
     try {
       res = await api("GET", `${routesPath(config)}/${routeName}`);
+      lastWasApiFailure = res.status !== 200;
     } catch (error) {
       if (!(error instanceof ApiUnavailable)) throw error;
       last = error.message; // a blip of the API server: retry until the deadline
+      lastWasApiFailure = true;
     }
     if (res !== undefined && res.status === 200) {
       const ready = readyCondition(res.body);
@@ -186,7 +247,7 @@ async function waitForRoute(context, routeName, deadline) {
     }
     const remaining = deadline - Date.now();
     if (remaining <= 0) {
-      throw new TestFailure(
+      throw new (lastWasApiFailure ? InfraError : TestFailure)(
         `Route ${routeName} was not Ready within ${config.routeReadyTimeoutMs / 1000} s ` +
           `(last seen: ${last})`,
       );
@@ -285,7 +346,8 @@ async function leftoverReason(context, route) {
 }
 
 /**
- * GETs TEST_PATH on the revision's URL: {passed, status, latencyMs, reason, url}. Never throws.
+ * GETs TEST_PATH on the revision's URL: {verdict, status, latencyMs, reason, url}. Never throws.
+ * The app's answer, or its silence, is the verdict: passed or failed.
  */
 async function probe(baseUrl, config) {
   const url = `${baseUrl.replace(/\/+$/, "")}${config.testPath}`;
@@ -298,32 +360,59 @@ async function probe(baseUrl, config) {
       timeoutMs: config.testTimeoutMs,
       // A fresh connection, as a first client of the revision would have.
       agent: false,
+      // All that EXPECT_BODY sees: a larger body is not read further.
+      maxBytes: EXPECT_BODY_MAX_BYTES,
     });
     const latencyMs = elapsed();
     const answered = `${what} answered HTTP ${res.status} in ${latencyMs} ms`;
     const measured = { status: res.status, latencyMs, url };
     if (res.status !== config.expectStatus) {
       return {
-        passed: false,
+        verdict: "failed",
         ...measured,
         reason: `${answered}, expected HTTP ${config.expectStatus}`,
       };
     }
-    if (config.expectBody !== undefined && !config.expectBody.test(res.text)) {
-      return {
-        passed: false,
-        ...measured,
-        reason: `${answered} but the body does not match ${config.expectBody}`,
-      };
+    if (config.expectBody !== undefined) {
+      // Off the main thread, with a deadline (bodyMatch.js): a costly pattern cannot block
+      // /healthz or the other tests.
+      const match = await matchBody(config.expectBody, res.text, config.expectBodyTimeoutMs);
+      const within = `(in its first ${EXPECT_BODY_MAX_BYTES} bytes)`;
+      if (match.timedOut) {
+        return {
+          verdict: "error",
+          retry: false,
+          ...measured,
+          reason:
+            `${answered} but EXPECT_BODY ${config.expectBody} did not finish within ` +
+            `${config.expectBodyTimeoutMs / 1000} s on the body ${within}: a pattern that ` +
+            `backtracks this much cannot judge the revision; simplify tester.expectBody`,
+        };
+      }
+      if (match.error !== undefined) {
+        return {
+          verdict: "error",
+          retry: false,
+          ...measured,
+          reason: `${answered} but EXPECT_BODY could not be evaluated: ${match.error}`,
+        };
+      }
+      if (!match.matched) {
+        return {
+          verdict: "failed",
+          ...measured,
+          reason: `${answered} but the body does not match ${config.expectBody} ${within}`,
+        };
+      }
     }
-    return { passed: true, ...measured, reason: answered };
+    return { verdict: "passed", ...measured, reason: answered };
   } catch (error) {
     const latencyMs = elapsed();
     const reason =
       error.code === "ETIMEDOUT"
         ? `${what} gave no complete answer within ${config.testTimeoutMs / 1000} s`
         : `${what} failed after ${latencyMs} ms: ${error.message}`;
-    return { passed: false, status: null, latencyMs, reason, url };
+    return { verdict: "failed", status: null, latencyMs, reason, url };
   }
 }
 

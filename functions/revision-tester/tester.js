@@ -54,10 +54,10 @@ class Tester {
 
   /**
    * Reads the Revision, claims it when it is to be tested, and starts the test in the
-   * background. Resolves to the answer for the event; API failures answer 502 so that the
+   * background. options: {retestErrors} (the resync's; see claim.js revisionDecision). Resolves to the answer for the event; API failures answer 502 so that the
    * sender may retry.
    */
-  async consider(name, eventId) {
+  async consider(name, eventId, options = {}) {
     if (this.inFlight.has(name)) {
       return this.ignored(
         name,
@@ -68,7 +68,7 @@ class Tester {
     this.inFlight.add(name);
     let started = false;
     try {
-      const claimed = await claimRevision(this.context, name);
+      const claimed = await claimRevision(this.context, name, options);
       if (claimed.ignore !== undefined) return this.ignored(name, claimed.ignore, eventId);
       if (claimed.error !== undefined) return { status: 502, body: { error: claimed.error } };
       started = true;
@@ -100,13 +100,13 @@ class Tester {
 
   /** Test, record, report. Never rejects for a failure of the revision or of an API. */
   async runTest(name, claim, revision) {
-    const { passed, result } = await runSmokeTest(this.context, name, claim, revision);
-    const recorded = await recordResult(this.context, name, claim, passed, result);
+    const { verdict, result } = await runSmokeTest(this.context, name, claim, revision);
+    const recorded = await recordResult(this.context, name, claim, verdict, result);
     // Only the holder of the claim reports, so GitHub gets one status per revision as well.
-    if (recorded) await postResultStatus(this.context, name, revision, passed, result);
-    this.log(passed ? "info" : "warn", "smoke test finished", {
+    if (recorded) await postResultStatus(this.context, name, revision, verdict, result);
+    this.log(verdict === "passed" ? "info" : "warn", "smoke test finished", {
       revision: name,
-      outcome: passed ? "passed" : "failed",
+      outcome: verdict,
       recorded,
       status: result.status,
       latencyMs: result.latencyMs,
@@ -119,7 +119,10 @@ class Tester {
     return cleanupRoutes(this.context);
   }
 
-  /** Considers every Revision that is Ready and untested (or whose claim expired). */
+  /**
+   * Considers every Revision that is Ready and untested, whose claim expired, or whose last test
+   * could not run (`error`): the resync is what retests those.
+   */
   async scanRevisions() {
     const selector =
       this.config.configuration === undefined
@@ -145,8 +148,9 @@ class Tester {
           const name = objectAt(revision, "metadata").name;
           if (!isString(name) || !DNS1123_LABEL.test(name)) continue;
           // List items carry no apiVersion/kind: decide on what they do carry.
-          if (revisionDecision(revision, this.config, Date.now()).test) {
-            await this.consider(name, "resync");
+          const retest = { retestErrors: true };
+          if (revisionDecision(revision, this.config, Date.now(), retest).test) {
+            await this.consider(name, "resync", retest);
           }
         }
         continueToken = objectAt(list.body, "metadata").continue;

@@ -6,6 +6,7 @@
 const fs = require("fs");
 const { baseUrl, isObject, isString, objectAt } = require("./checks");
 const { httpRequest, readTokenFile } = require("./http");
+const { redactCutEnd, redactText, redactValue } = require("./redact");
 
 /** Where the kubelet mounts the pod's service account token and the cluster's CA. */
 const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -44,9 +45,10 @@ function kubernetesSettings(env, defaultUrl) {
 
 /**
  * request(method, path, body?, contentType?) -> {status, body}: the body is sent as JSON (content
- * type application/json unless given, e.g. MERGE_PATCH) and the answer parsed as JSON (kept as
- * text when it is not: a proxy's error page). Any HTTP status resolves; a request that cannot be
- * made or answered rejects with ApiUnavailable.
+ * type application/json unless given, e.g. MERGE_PATCH) and the answer parsed as JSON (an error
+ * status's body kept as text when it is not: a proxy's error page). Any HTTP status resolves; a
+ * request that cannot be made or answered, or a 2xx answer that is not JSON, rejects with
+ * ApiUnavailable.
  *
  * settings: kubernetesSettings(); options: {requestTimeoutMs, userAgent, onToken?(token)}, where
  * onToken lets a caller redact the token from its logs (it is never logged here).
@@ -90,11 +92,23 @@ function kubernetesClient(settings, options) {
     } catch (error) {
       throw new ApiUnavailable(`${method} ${path}: ${error.message}`);
     }
-    let parsed = res.text;
+    // An answer may echo the token (a proxy's error page, a webhook's message): it is removed
+    // here, from the raw strings, before any caller escapes, cuts (apiError) or logs them. The
+    // body may have been cut at MAX_API_RESPONSE_BYTES, through the token.
+    const text = redactCutEnd(redactText(res.text, [token]), [token]);
+    let parsed = text;
     try {
-      parsed = res.text === "" ? undefined : JSON.parse(res.text);
+      parsed = text === "" ? undefined : redactValue(JSON.parse(res.text), [token]);
     } catch {
-      // Not JSON (a proxy's error page): keep the text for the error message.
+      // Not JSON (a proxy's error page): keep the text for the error message. A success that is
+      // not JSON cannot be the API server's answer (it may not even say whether a write was
+      // applied): a transient failure, never an answer to act on.
+      if (res.status >= 200 && res.status < 300) {
+        throw new ApiUnavailable(
+          `${method} ${path}: HTTP ${res.status} with a body that is not JSON ` +
+            `(${Buffer.byteLength(text)} bytes): not the API server's answer`,
+        );
+      }
     }
     return { status: res.status, body: parsed };
   };

@@ -65,6 +65,23 @@ export interface Exchange {
   readonly answeredAt: number;
 }
 
+/**
+ * A fault the fake API injects into matching requests (issue 15):
+ * - "500": answers 500 without acting (or with `body`, text or JSON, e.g. echoing the request);
+ * - "hang": never answers and does nothing (the client's deadline ends the exchange);
+ * - "lose-answer": acts (a PATCH is applied) but never answers, as when a reply is lost;
+ * - "not-json": acts, then answers 200 with an HTML page instead of JSON.
+ */
+export interface ApiFault {
+  readonly method: string;
+  /** Matched against the path below the namespace, with the query. */
+  readonly call: RegExp;
+  readonly fault: "500" | "hang" | "lose-answer" | "not-json";
+  /** How many matching requests get the fault. */
+  times: number;
+  readonly body?: (req: RecordedRequest) => unknown;
+}
+
 export interface RevisionSeed {
   readonly ready?: boolean;
   readonly configuration?: string;
@@ -95,6 +112,8 @@ export class FakeKnativeApi {
   failRevisionGets = 0;
   /** Revision reads are held until this many are waiting, then all answered: forces a race. */
   revisionGetBarrier = 0;
+  /** Faults injected into matching requests, in order (see ApiFault). */
+  faults: ApiFault[] = [];
   /** Called after a Route is stored. */
   onRouteCreated: (route: Json) => void = () => undefined;
   private resourceVersion = 1000;
@@ -190,7 +209,11 @@ export class FakeKnativeApi {
 
   private handle(req: RecordedRequest, res: http.ServerResponse): void | Promise<void> {
     const call = req.url.startsWith(this.base) ? req.url.slice(this.base.length) : req.url;
-    const answer = (code: number, body: unknown): void => {
+    const fault = this.faults.find(
+      (f) => f.times > 0 && f.method === req.method && f.call.test(call),
+    );
+    if (fault !== undefined) fault.times--;
+    const record = (code: number, body: unknown): void => {
       this.exchanges.push({
         method: req.method,
         call,
@@ -199,8 +222,34 @@ export class FakeKnativeApi {
         response: body,
         answeredAt: performance.now(),
       });
+    };
+    const answer = (code: number, body: unknown): void => {
+      if (fault?.fault === "lose-answer") {
+        record(0, body); // acted on, answer never sent: stop() cuts the connection
+        return;
+      }
+      if (fault?.fault === "not-json" && code === 200) {
+        record(200, "<html>not JSON</html>");
+        res.writeHead(200, { "Content-Type": "text/html" });
+        res.end("<html><body>An HTML page from a proxy, status 200</body></html>");
+        return;
+      }
+      record(code, body);
       sendJson(res, code, body);
     };
+    if (fault?.fault === "hang") {
+      record(0, undefined);
+      return;
+    }
+    if (fault?.fault === "500") {
+      const body = fault.body?.(req) ?? status("InternalError", "injected fault", 500);
+      record(500, body);
+      if (typeof body === "string") {
+        res.writeHead(500, { "Content-Type": "text/plain" });
+        res.end(body);
+      } else sendJson(res, 500, body);
+      return;
+    }
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
     if (token === undefined || !this.validTokens.has(token)) {
       return answer(401, status("Unauthorized", "Unauthorized", 401));
@@ -411,6 +460,8 @@ export type TargetMode = "pass" | "fail" | "mismatch" | "hang";
 /** The revision's app behind the smoke Route. */
 export class TargetApp {
   mode: TargetMode = "pass";
+  /** The body of a 200 answer in mode "pass", when set. */
+  body: string | undefined;
   /** Answers wait for this promise: a test decides when the revision's answer comes. */
   gate: Promise<void> = Promise.resolve();
   readonly server = new FakeServer(async (_req, res) => {
@@ -421,7 +472,7 @@ export class TargetApp {
         ? [500, "internal error"]
         : this.mode === "mismatch"
           ? [200, "a different app"]
-          : [200, "ok: hello from the candidate"];
+          : [200, this.body ?? "ok: hello from the candidate"];
     res.writeHead(code, { "Content-Type": "text/plain" });
     res.end(body);
   });
