@@ -49,11 +49,8 @@ const KNOWN_EXTRA_RIGHTS: Readonly<Record<keyof typeof USERS, readonly string[]>
   tester: [],
   // The adapter lists and watches; Knative's docs ask for get, list and watch on the resources.
   source: ["get revisions.serving.knative.dev -n shop"],
-  // deploy-revision polls its Revision with get; list and watch are left from an earlier design.
-  pipeline: [
-    "list revisions.serving.knative.dev -n shop",
-    "watch revisions.serving.knative.dev -n shop",
-  ],
+  // Issue 15 removed the list and watch of Revisions that deploy-revision never called.
+  pipeline: [],
 };
 
 interface Volume {

@@ -50,29 +50,19 @@ const SCRIPTS: Readonly<Record<string, string>> = {
 };
 
 /**
- * What the EventListener's ServiceAccount may do in its namespace beyond what the sink called:
- * Triggers' own tekton-triggers-eventlistener-roles (bound as upstream documents it) and the
- * stack's ClusterRole. Reads of what it watches, Events, TaskRuns, the removed PipelineResources,
- * and impersonating every ServiceAccount of the namespace. The next issues narrow them.
+ * What the EventListener's ServiceAccount may do beyond what the sink called here: only get and
+ * list of the kinds its informers watch (components/shared/rbac.ts, EVENT_LISTENER_RULES and
+ * EVENT_LISTENER_CLUSTER_RULES).
  */
 const LISTENER_EXTRA_RIGHTS: readonly string[] = [
-  "create events -n shop",
-  "create pipelineresources.tekton.dev -n shop",
-  "create taskruns.tekton.dev -n shop",
+  // The sink's informers: this API server streams their initial list in the watch, and list
+  // is their fallback where a server does not (issue 15 removed everything else it never called).
   ...["clusterinterceptors", "clustertriggerbindings"].flatMap((kind) =>
     ["get", "list"].map((verb) => `${verb} ${kind}.triggers.tekton.dev (cluster-scoped)`),
   ),
-  "get configmaps -n shop",
-  ...["eventlisteners", "interceptors", "triggerbindings", "triggers", "triggertemplates"].map(
-    (kind) => `get ${kind}.triggers.tekton.dev -n shop`,
+  ...["eventlisteners", "interceptors", "triggerbindings", "triggers", "triggertemplates"].flatMap(
+    (kind) => ["get", "list"].map((verb) => `${verb} ${kind}.triggers.tekton.dev -n shop`),
   ),
-  "impersonate serviceaccounts -n shop",
-  "list configmaps -n shop",
-  ...["eventlisteners", "interceptors", "triggerbindings", "triggers", "triggertemplates"].map(
-    (kind) => `list ${kind}.triggers.tekton.dev -n shop`,
-  ),
-  "patch events -n shop",
-  "watch configmaps -n shop",
 ].sort();
 
 /** A local repository with one commit (its SHA is the push's), and stand-ins for git and buildah. */
