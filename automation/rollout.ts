@@ -5,7 +5,7 @@ import { largeStepsBetween } from "../common/stepGuard";
 import { trafficFor } from "../common/traffic";
 import { parseWholeNumber, WHOLE_NUMBER_KEYS, wholeNumberRule } from "../config";
 import type { AnalysisResult } from "./analysisTypes";
-import { CanaryRefusedError, errorMessage } from "./errors";
+import { CanaryRefusedError, errorMessage, exitCodeOf } from "./errors";
 import { EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROLLED_BACK } from "./exitCodes";
 import {
   applyConfigChange,
@@ -195,6 +195,11 @@ export interface RolloutReport {
   /** Why it rolled back, or where it stopped, or what failed. */
   readonly reason?: string;
   readonly error?: string;
+  /**
+   * With `failed`: the exit code of the error, when it has its own (4: the stack's lock was held
+   * too long, 5: the outputs differ from what was set); else 1.
+   */
+  readonly failureExitCode?: number;
   /** Messages of the updates made, in order. */
   readonly updates: readonly string[];
 }
@@ -208,7 +213,7 @@ export function rolloutExitCode(report: RolloutReport): number {
     case "interrupted":
       return EXIT_INTERRUPTED;
     case "failed":
-      return EXIT_ERROR;
+      return report.failureExitCode ?? EXIT_ERROR;
   }
 }
 
@@ -273,7 +278,7 @@ export async function runRollout(
   const updates: string[] = [];
   const report = (
     status: RolloutStatus,
-    extra: { reason?: string; error?: string } = {},
+    extra: { reason?: string; error?: string; failureExitCode?: number } = {},
   ): RolloutReport => ({
     status,
     stack: driver.stackName,
@@ -315,6 +320,7 @@ export async function runRollout(
           `ROLLBACK FAILED: ${candidate} may still receive ${deployedPercent} % of the traffic. ` +
           `Roll back by hand (\`canary rollback --stack ${driver.stackName}\`).\n` +
           errorMessage(error),
+        ...failureCode(error),
       });
     }
     deployedPercent = 0;
@@ -350,6 +356,7 @@ export async function runRollout(
       return report("failed", {
         reason: `the update to canaryPercent ${percent} (${where}) failed`,
         error: errorMessage(error),
+        ...failureCode(error),
       });
     }
     deployedPercent = percent;
@@ -424,6 +431,7 @@ export async function runRollout(
       return report("failed", {
         reason: `every step passed, but promoting ${candidate} failed`,
         error: errorMessage(error),
+        ...failureCode(error),
       });
     }
     promoted = true;
@@ -431,6 +439,12 @@ export async function runRollout(
     emit({ type: "promoted", stable: candidate });
   }
   return report("completed");
+}
+
+/** The failure's own exit code for the report, when it has one other than EXIT_ERROR. */
+function failureCode(error: unknown): { failureExitCode?: number } {
+  const code = exitCodeOf(error);
+  return code !== undefined && code !== EXIT_ERROR ? { failureExitCode: code } : {};
 }
 
 /**
