@@ -4,7 +4,7 @@
 import { largeStepsBetween } from "../common/stepGuard";
 import { trafficFor } from "../common/traffic";
 import { parseWholeNumber, WHOLE_NUMBER_KEYS, wholeNumberRule } from "../config";
-import type { AnalysisResult } from "./analysisTypes";
+import { impossibleValues, type AnalysisResult } from "./analysisTypes";
 import { CanaryRefusedError, errorMessage, exitCodeOf } from "./errors";
 import { EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROLLED_BACK } from "./exitCodes";
 import {
@@ -395,6 +395,15 @@ export async function runRollout(
         result = {
           verdict: "inconclusive",
           reason: `analysis error: no verdict in ${JSON.stringify(result)}`,
+        };
+      }
+      // Numbers that cannot be real prove nothing either way, whichever analysis gave them.
+      const impossible = result.verdict === "inconclusive" ? [] : impossibleValues(result);
+      if (impossible.length > 0) {
+        result = {
+          ...result,
+          verdict: "inconclusive",
+          reason: `analysis error: ${result.verdict} on values that cannot be real: ${impossible.join(", ")}; ${result.reason}`,
         };
       }
       analyses.push({ percent, attempt, at: at.toISOString(), result });
