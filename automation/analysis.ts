@@ -56,8 +56,10 @@
 //
 // Verdict rules: `pass` only with at least minRequests requests, a success rate (non-5xx share)
 // of at least minSuccessRate and a p99 of at most maxP99Ms. A success rate below the minimum
-// fails on its own. Anything missing or unreadable (no series, too few requests, NaN/Inf,
-// Prometheus unreachable or answering an error) is `inconclusive`, never `pass`. Bad options are
+// fails on its own. Anything missing or unreadable (no series, too few requests, Prometheus
+// unreachable or answering an error) is `inconclusive`, never `pass`; so is any value that cannot
+// be real (a negative, NaN or infinite count or latency, more 5xx than requests), which makes
+// even a failing success rate inconclusive: the data is broken, not the candidate. Bad options are
 // programming errors and throw.
 import { AnalysisOptions, AnalysisResult, MetricsPreset, MetricsScheme } from "./analysisTypes";
 import { isRecord } from "../common/json";
@@ -449,7 +451,10 @@ async function decide(
     );
   }
   if (!Number.isFinite(requests) || requests < 0) {
-    return inconclusive(`The request count for ${scope} is ${num(requests)}, not a count.`);
+    return inconclusive(
+      `The request count for ${scope} is ${num(requests)}, not a count (it must be a finite ` +
+        `number, 0 or more).`,
+    );
   }
   if (requests < opts.minRequests) {
     return inconclusive(
@@ -463,7 +468,8 @@ async function decide(
   const errors = serverErrors ?? 0;
   if (!Number.isFinite(errors) || errors < 0 || errors > requests) {
     return inconclusive(
-      `The 5xx count for ${scope} is ${num(errors)} out of ${num(requests)} requests: unusable.`,
+      `The 5xx count for ${scope} is ${num(errors)} out of ${num(requests)} requests: unusable ` +
+        `(it must be a finite number from 0 to the request count, so the error rate is 0..1).`,
       { requests },
     );
   }
@@ -481,7 +487,19 @@ async function decide(
         : `p99 latency ${num(p99Ms)} (maximum ${num(opts.maxP99Ms)} ms)`;
   const summary = `${traffic}, ${success}, ${latency}`;
 
-  // Too many 5xx is evidence enough, whatever the latency data says.
+  // A latency below 0 (or NaN, or infinite) cannot be real: the data or the query is broken, so
+  // none of the numbers beside it are trusted either, not even a success rate that would fail.
+  // (A negative p99 used to pass: it is below every maximum. Issue 15, fault 6.) 0 ms is real:
+  // histogram_quantile interpolates from 0 inside the lowest bucket.
+  if (p99Ms !== undefined && !(Number.isFinite(p99Ms) && p99Ms >= 0)) {
+    return inconclusive(
+      `The p99 latency for ${scope} is ${num(p99Ms)}${Number.isFinite(p99Ms) ? " ms" : ""}, ` +
+        `not a latency (it must be a finite number of milliseconds, 0 or more): the metrics ` +
+        `cannot be trusted; ${summary}.`,
+      numbers,
+    );
+  }
+  // Too many 5xx is evidence enough, even without latency data.
   if (successRate < opts.minSuccessRate) {
     return {
       verdict: "fail",
@@ -490,8 +508,7 @@ async function decide(
       reason: `Failed for ${scope}: success rate below the minimum; ${summary}.`,
     };
   }
-  if (p99Ms === undefined || !Number.isFinite(p99Ms)) {
-    // +Inf: the 99th percentile lies above the largest finite bucket; NaN: no observations.
+  if (p99Ms === undefined) {
     return inconclusive(`No usable p99 latency for ${scope}; ${summary}.`, numbers);
   }
   if (p99Ms > opts.maxP99Ms) {

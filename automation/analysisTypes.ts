@@ -61,3 +61,23 @@ export interface AnalysisResult {
   /** Why: the numbers against the thresholds, or what was missing. */
   readonly reason: string;
 }
+
+/**
+ * Numbers of a result that cannot be real, each as `name value`: a negative, NaN or infinite
+ * request count or p99, a success rate outside 0..100 %. Empty when every number given is
+ * plausible. The rollout turns a pass or fail with any of them into inconclusive, whatever
+ * analysis produced it (issue 15, fault 6).
+ */
+export function impossibleValues(result: AnalysisResult): string[] {
+  const problems: string[] = [];
+  const check = (name: string, value: number | undefined, max: number, rule: string): void => {
+    if (value === undefined) return;
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > max) {
+      problems.push(`${name} ${String(value)} (${rule})`);
+    }
+  };
+  check("requests", result.requests, Infinity, "a count must be finite, 0 or more");
+  check("successRate", result.successRate, 100, "a percentage must be from 0 to 100");
+  check("p99Ms", result.p99Ms, Infinity, "a latency must be finite, 0 ms or more");
+  return problems;
+}

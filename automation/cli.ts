@@ -4,7 +4,7 @@ import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 
 import { parseWholeNumber, WHOLE_NUMBER_KEYS, wholeNumberRule } from "../config";
 import { analyseCandidate, validateAnalysisOptions } from "./analysis";
 import type { AnalysisOptions, AnalysisResult, MetricsScheme } from "./analysisTypes";
-import { CanaryRefusedError, errorMessage } from "./errors";
+import { CanaryRefusedError, errorMessage, exitCodeOf } from "./errors";
 import { EXIT_CODES_HELP, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED } from "./exitCodes";
 import { commitStackFile, isGitCheckout, stackFileDiff } from "./git";
 import {
@@ -33,6 +33,7 @@ import {
   type StackDriver,
   type UpSummary,
 } from "./stackDriver";
+import { DEFAULT_LOCK_WAIT_MS, LOCK_WAIT_ENV } from "./stackLock";
 import { formatDuration, parseDuration, promqlDuration, realSleep, type Sleep } from "./time";
 
 /** Default of `--min-requests`: below it, a window says too little to judge. */
@@ -75,13 +76,19 @@ interface CommonFlags {
   readonly verbose: boolean;
 }
 
-interface ChangeFlags extends CommonFlags {
+/** Flags of the commands that change the stack and so take its lock. */
+interface LockFlags {
+  /** `--lock-wait` (or CANARY_LOCK_WAIT), in milliseconds. */
+  readonly lockWait: number;
+}
+
+interface ChangeFlags extends CommonFlags, LockFlags {
   readonly commit: boolean;
   /** `--no-up` sets it false. */
   readonly up: boolean;
 }
 
-interface RolloutFlags extends CommonFlags {
+interface RolloutFlags extends CommonFlags, LockFlags {
   readonly commit: boolean;
   readonly steps: number[];
   readonly interval: number;
@@ -125,6 +132,20 @@ function parseDurationArgument(text: string): number {
   const ms = parseDuration(text);
   if (ms === undefined || ms < 1_000) {
     throw new InvalidArgumentError(`must be a duration of at least 1s, like 30s, 2m, 1m30s or 1h.`);
+  }
+  return ms;
+}
+
+/** Longest `--lock-wait`: a command waiting longer than an hour is better run again. */
+const MAX_LOCK_WAIT_MS = 3_600_000;
+
+export function parseLockWaitArgument(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms > MAX_LOCK_WAIT_MS) {
+    throw new InvalidArgumentError(
+      `${JSON.stringify(text)} is not a wait: give a duration from 0s to 1h, like 0s (fail at ` +
+        `once), 30s or 2m (--lock-wait, or ${LOCK_WAIT_ENV}).`,
+    );
   }
   return ms;
 }
@@ -232,8 +253,26 @@ async function startSession(
   return { output, projectDir, stackFile, gitCheckout, before: readFileIfExists(stackFile) };
 }
 
-async function openDriver(flags: CommonFlags, session: Session, deps: CliDeps) {
-  const driver = await deps.openStack({ stackName: flags.stack, workDir: session.projectDir });
+async function openDriver(
+  flags: CommonFlags & Partial<LockFlags>,
+  session: Session,
+  deps: CliDeps,
+) {
+  const driver = await deps.openStack({
+    stackName: flags.stack,
+    workDir: session.projectDir,
+    // Only the commands that change the stack take its lock (status reads without it).
+    ...(flags.lockWait !== undefined
+      ? {
+          lockWaitMs: flags.lockWait,
+          onLockWait: (holder: string, waitMs: number) =>
+            session.output.progress(
+              `stack ${flags.stack} is locked by another canary command (${holder}); waiting ` +
+                `up to ${formatDuration(waitMs)} for it`,
+            ),
+        }
+      : {}),
+  });
   return withConcurrentUpdateRetries(driver, {
     sleep: deps.sleep,
     ...(deps.retryPolicy !== undefined ? { policy: deps.retryPolicy } : {}),
@@ -293,7 +332,8 @@ function fail(output: Output, error: unknown, extra: object = {}): number {
   if (error instanceof CanaryRefusedError) {
     return output.error(EXIT_REFUSED, `refused: ${error.message}`, extra);
   }
-  return output.error(EXIT_ERROR, errorMessage(error), extra);
+  // Our own errors carry their exit code (a lock held too long, outputs that differ).
+  return output.error(exitCodeOf(error) ?? EXIT_ERROR, errorMessage(error), extra);
 }
 
 async function runChange(
@@ -510,7 +550,7 @@ async function runRolloutCommand(flags: RolloutFlags, deps: CliDeps): Promise<nu
     stackFile = await finishStackFile(session, {
       requested: flags.commit,
       // The file holds what is deployed in every outcome but a failure's.
-      allowed: exitCode !== undefined && exitCode !== EXIT_ERROR,
+      allowed: report !== undefined && report.status !== "failed",
       message:
         report === undefined
           ? `canary ${flags.stack}: rollout`
@@ -565,8 +605,22 @@ function addCommonOptions(command: Command): Command {
     .option("-v, --verbose", "stream Pulumi's own output", false);
 }
 
+/** `--lock-wait`: how long a change waits for another canary command's lock of the stack. */
+function addLockOption(command: Command): Command {
+  return command.addOption(
+    new Option(
+      "--lock-wait <duration>",
+      "how long to wait while another canary command changes this stack (0s: fail at once); " +
+        "then exit 4",
+    )
+      .env(LOCK_WAIT_ENV)
+      .argParser(parseLockWaitArgument)
+      .default(DEFAULT_LOCK_WAIT_MS, formatDuration(DEFAULT_LOCK_WAIT_MS)),
+  );
+}
+
 function addChangeOptions(command: Command): Command {
-  return addCommonOptions(command)
+  return addLockOption(addCommonOptions(command))
     .option("--no-up", "only write Pulumi.<stack>.yaml (e.g. for a pull request); no pulumi up")
     .option("--commit", "commit Pulumi.<stack>.yaml with a message naming the change", false);
 }
@@ -575,7 +629,11 @@ const STACK_FILE_HELP = `
 The new config lands in Pulumi.<stack>.yaml. In a git checkout the command prints its diff: commit
 it (or pass --commit), or the next reviewed \`pulumi up\` from the repository reverts the change.
 If the update fails, the config is set back to the values deployed before, and Pulumi's message
-is printed.`;
+is printed. After the update the stack outputs must show the new values (else exit 5).
+One canary command at a time changes a stack: each holds the lock Pulumi.<stack>.yaml.lock from
+reading the config to checking the outputs; another one waits up to --lock-wait (default
+${formatDuration(DEFAULT_LOCK_WAIT_MS)}, or ${LOCK_WAIT_ENV}), then exits 4 naming the holder. A lock
+whose holder died is taken over once it is stale.`;
 
 /** The program; `setExitCode` receives each action's exit code. */
 export function buildProgram(deps: CliDeps, setExitCode: (code: number) => void): Command {
@@ -656,13 +714,15 @@ export function buildProgram(deps: CliDeps, setExitCode: (code: number) => void)
     setExitCode(await runChange(flags, deps, "rollback", rollbackCanary)),
   );
 
-  const rollout = addCommonOptions(
-    program
-      .command("rollout")
-      .description(
-        "raise canaryPercent step by step; after each step wait, analyse the candidate's " +
-          "metrics in Prometheus, and go on, hold, or roll back",
-      ),
+  const rollout = addLockOption(
+    addCommonOptions(
+      program
+        .command("rollout")
+        .description(
+          "raise canaryPercent step by step; after each step wait, analyse the candidate's " +
+            "metrics in Prometheus, and go on, hold, or roll back",
+        ),
+    ),
   )
     .addOption(
       new Option(

@@ -1,5 +1,5 @@
 // Errors the `canary` command maps to its exit codes; each message is written for a person.
-import { EXIT_ERROR, EXIT_REFUSED } from "./exitCodes";
+import { EXIT_ERROR, EXIT_LOCKED, EXIT_NOT_DEPLOYED, EXIT_REFUSED } from "./exitCodes";
 
 /** Input refused before anything was changed: a bad argument, a plan the stack does not allow. */
 export class CanaryRefusedError extends Error {
@@ -36,6 +36,49 @@ export class StackBusyError extends Error {
     super(message);
     this.name = "StackBusyError";
   }
+}
+
+/** Another canary command held the stack's lock (stackLock.ts) for the whole wait. */
+export class StackLockedError extends Error {
+  readonly exitCode = EXIT_LOCKED;
+  constructor(
+    message: string,
+    /** Who holds the lock, as the holder file says. */
+    readonly holder: string,
+  ) {
+    super(message);
+    this.name = "StackLockedError";
+  }
+}
+
+/**
+ * `pulumi up` succeeded, but the stack outputs it left are not what this command set: the
+ * command must not report success for a value that is not live.
+ */
+export class NotDeployedError extends Error {
+  readonly exitCode = EXIT_NOT_DEPLOYED;
+  constructor(
+    message: string,
+    /** `key: set X, deployed Y`, one per key that differs. */
+    readonly differences: readonly string[],
+  ) {
+    super(message);
+    this.name = "NotDeployedError";
+  }
+}
+
+/** The exit code an error of this library carries, or undefined for any other error. */
+export function exitCodeOf(error: unknown): number | undefined {
+  if (
+    error instanceof CanaryRefusedError ||
+    error instanceof UpFailedError ||
+    error instanceof StackBusyError ||
+    error instanceof StackLockedError ||
+    error instanceof NotDeployedError
+  ) {
+    return error.exitCode;
+  }
+  return undefined;
 }
 
 export function errorMessage(error: unknown): string {

@@ -4,11 +4,28 @@ export {
   EXIT_CODES_HELP,
   EXIT_ERROR,
   EXIT_INTERRUPTED,
+  EXIT_LOCKED,
+  EXIT_NOT_DEPLOYED,
   EXIT_OK,
   EXIT_REFUSED,
   EXIT_ROLLED_BACK,
 } from "./exitCodes";
-export { CanaryRefusedError, StackBusyError, UpFailedError } from "./errors";
+export {
+  CanaryRefusedError,
+  NotDeployedError,
+  StackBusyError,
+  StackLockedError,
+  UpFailedError,
+} from "./errors";
+export {
+  DEFAULT_LOCK_WAIT_MS,
+  LOCK_STALE_MS,
+  LOCK_WAIT_ENV,
+  fileStackLock,
+  type FileStackLockOptions,
+  type LockHolder,
+  type StackLock,
+} from "./stackLock";
 export {
   AutomationStackDriver,
   CONFIG_KEYS,
@@ -30,6 +47,7 @@ export {
   applyConfigChange,
   proposalProblems,
   configDrift,
+  deployedDifferences,
   deployedFromOutputs,
   describeChange,
   promoteCandidate,

@@ -7,8 +7,9 @@ import {
   WHOLE_NUMBER_KEYS,
   wholeNumberRule,
 } from "../config";
-import { CanaryRefusedError, UpFailedError, errorMessage } from "./errors";
+import { CanaryRefusedError, NotDeployedError, UpFailedError, errorMessage } from "./errors";
 import { CONFIG_KEYS, PROJECT_NAME, type StackDriver, type UpSummary } from "./stackDriver";
+import { withStackLock } from "./stackLock";
 
 /** The canary part of the stack config, as `Pulumi.<stack>.yaml` holds it. */
 export interface CanaryConfigView {
@@ -167,13 +168,59 @@ async function restoreConfig(driver: StackDriver, previous: ConfigChange): Promi
 }
 
 /**
- * Writes a config change, then runs one `pulumi up`. The config before the change is taken as
- * what is deployed; if writing or the update fails, that config is written back, so the stack
- * file never claims a state that no successful update produced, and the error keeps Pulumi's
- * message. (A failed update may still have changed some resources: Pulumi updates are not
- * transactional. The restored config is what the next `pulumi up` converges to.)
+ * What the update deployed (the stack outputs) against what `change` set, for the keys the
+ * outputs show: `key: set X, deployed Y` lines, empty when they agree.
+ */
+export function deployedDifferences(
+  change: ConfigChange,
+  deployed: DeployedView | undefined,
+): string[] {
+  if (deployed === undefined) {
+    return [
+      "the stack has no outputs after the update (stableRevision, candidateRevision, canaryPercent)",
+    ];
+  }
+  const differences: string[] = [];
+  const compare = (name: keyof DeployedView, expected: unknown): void => {
+    if (deployed[name] !== expected) {
+      differences.push(`${name}: set ${show(expected)}, deployed ${show(deployed[name])}`);
+    }
+  };
+  for (const [key, value] of Object.entries(change)) {
+    if (key === CONFIG_KEYS.canaryPercent) {
+      // Unset is config.ts's default, 0.
+      compare("canaryPercent", value === undefined ? 0 : Number(value));
+    } else if (key === CONFIG_KEYS.stableRevision || key === CONFIG_KEYS.candidateRevision) {
+      compare(shortKey(key) as keyof DeployedView, blankToUndefined(value));
+    }
+  }
+  return differences;
+}
+
+/**
+ * Writes a config change, then runs one `pulumi up`, then checks that the stack outputs show
+ * what it set. The config before the change is taken as what is deployed; if writing or the
+ * update fails, that config is written back, so the stack file never claims a state that no
+ * successful update produced, and the error keeps Pulumi's message. (A failed update may still
+ * have changed some resources: Pulumi updates are not transactional. The restored config is what
+ * the next `pulumi up` converges to.)
+ *
+ * All of it runs under the driver's lock (stackLock.ts), which a second canary command waits
+ * for: without it both wrote the stack file before either update read it, and one value was
+ * never deployed while both commands reported success.
  */
 export async function applyConfigChange(
+  driver: StackDriver,
+  change: ConfigChange,
+  options: ChangeOptions,
+): Promise<ChangeResult> {
+  return withStackLock(driver.lock, describeChange(change), () =>
+    applyConfigChangeLocked(driver, change, options),
+  );
+}
+
+/** applyConfigChange for a caller that holds the driver's lock already. */
+async function applyConfigChangeLocked(
   driver: StackDriver,
   change: ConfigChange,
   options: ChangeOptions,
@@ -204,12 +251,12 @@ export async function applyConfigChange(
   const base = { stack: driver.stackName, message: options.message, change, previous };
   if (options.up === false) return base;
 
+  let summary: UpSummary;
   try {
-    const summary = await driver.up({
+    summary = await driver.up({
       message: options.message,
       ...(options.onOutput !== undefined ? { onOutput: options.onOutput } : {}),
     });
-    return { ...base, summary };
   } catch (error) {
     const note = await restoreConfig(driver, previous);
     throw new UpFailedError(
@@ -218,6 +265,21 @@ export async function applyConfigChange(
       error,
     );
   }
+  // A successful update proves only that Pulumi ran: the outputs say what is live. They differ
+  // when another update ran in between without this lock (a plain `pulumi up`), or when the
+  // program did not take the value. The config is left as written: it is this command's intent,
+  // and `canary status` shows it beside what is deployed.
+  const differences = deployedDifferences(change, deployedFromOutputs(await driver.outputs()));
+  if (differences.length > 0) {
+    throw new NotDeployedError(
+      `pulumi up on stack ${driver.stackName} succeeded, but its outputs do not show ` +
+        `${describeChange(change)}:\n${differences.map((d) => `  - ${d}`).join("\n")}\n` +
+        `Another update may have run at the same time. Check \`canary status --stack ` +
+        `${driver.stackName}\` and \`pulumi stack history\` before going on.`,
+      differences,
+    );
+  }
+  return { ...base, summary };
 }
 
 export interface CommandOptions {
@@ -271,22 +333,25 @@ export async function promoteCandidate(
   driver: StackDriver,
   options: CommandOptions = {},
 ): Promise<ChangeResult> {
-  const config = await readCanaryConfig(driver);
-  const candidate = config.candidateRevision;
-  if (candidate === undefined) {
-    throw new CanaryRefusedError(
-      `nothing to promote: ${CONFIG_KEYS.candidateRevision} is not set in stack ${driver.stackName}`,
+  // The candidate is read under the lock too: another run must not change it in between.
+  return withStackLock(driver.lock, "promote", async () => {
+    const config = await readCanaryConfig(driver);
+    const candidate = config.candidateRevision;
+    if (candidate === undefined) {
+      throw new CanaryRefusedError(
+        `nothing to promote: ${CONFIG_KEYS.candidateRevision} is not set in stack ${driver.stackName}`,
+      );
+    }
+    return applyConfigChangeLocked(
+      driver,
+      {
+        [CONFIG_KEYS.stableRevision]: candidate,
+        [CONFIG_KEYS.candidateRevision]: undefined,
+        [CONFIG_KEYS.canaryPercent]: "0",
+      },
+      { ...options, message: `canary ${driver.stackName}: promote ${candidate}, canaryPercent 0` },
     );
-  }
-  return applyConfigChange(
-    driver,
-    {
-      [CONFIG_KEYS.stableRevision]: candidate,
-      [CONFIG_KEYS.candidateRevision]: undefined,
-      [CONFIG_KEYS.canaryPercent]: "0",
-    },
-    { ...options, message: `canary ${driver.stackName}: promote ${candidate}, canaryPercent 0` },
-  );
+  });
 }
 
 /** `canary rollback`: canaryPercent 0 in one update; the candidate stays, at 0 %. */

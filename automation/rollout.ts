@@ -4,8 +4,8 @@
 import { largeStepsBetween } from "../common/stepGuard";
 import { trafficFor } from "../common/traffic";
 import { DEFAULTS, parseWholeNumber, WHOLE_NUMBER_KEYS, wholeNumberRule } from "../config";
-import type { AnalysisResult } from "./analysisTypes";
-import { CanaryRefusedError, errorMessage } from "./errors";
+import { impossibleValues, type AnalysisResult } from "./analysisTypes";
+import { CanaryRefusedError, errorMessage, exitCodeOf } from "./errors";
 import { EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROLLED_BACK } from "./exitCodes";
 import {
   applyConfigChange,
@@ -193,6 +193,11 @@ export interface RolloutReport {
   /** Why it rolled back, or where it stopped, or what failed. */
   readonly reason?: string;
   readonly error?: string;
+  /**
+   * With `failed`: the exit code of the error, when it has its own (4: the stack's lock was held
+   * too long, 5: the outputs differ from what was set); else 1.
+   */
+  readonly failureExitCode?: number;
   /** Messages of the updates made, in order. */
   readonly updates: readonly string[];
 }
@@ -206,7 +211,7 @@ export function rolloutExitCode(report: RolloutReport): number {
     case "interrupted":
       return EXIT_INTERRUPTED;
     case "failed":
-      return EXIT_ERROR;
+      return report.failureExitCode ?? EXIT_ERROR;
   }
 }
 
@@ -271,7 +276,7 @@ export async function runRollout(
   const updates: string[] = [];
   const report = (
     status: RolloutStatus,
-    extra: { reason?: string; error?: string } = {},
+    extra: { reason?: string; error?: string; failureExitCode?: number } = {},
   ): RolloutReport => ({
     status,
     stack: driver.stackName,
@@ -313,6 +318,7 @@ export async function runRollout(
           `ROLLBACK FAILED: ${candidate} may still receive ${deployedPercent} % of the traffic. ` +
           `Roll back by hand (\`canary rollback --stack ${driver.stackName}\`).\n` +
           errorMessage(error),
+        ...failureCode(error),
       });
     }
     deployedPercent = 0;
@@ -348,6 +354,7 @@ export async function runRollout(
       return report("failed", {
         reason: `the update to canaryPercent ${percent} (${where}) failed`,
         error: errorMessage(error),
+        ...failureCode(error),
       });
     }
     deployedPercent = percent;
@@ -388,6 +395,15 @@ export async function runRollout(
           reason: `analysis error: no verdict in ${JSON.stringify(result)}`,
         };
       }
+      // Numbers that cannot be real prove nothing either way, whichever analysis gave them.
+      const impossible = result.verdict === "inconclusive" ? [] : impossibleValues(result);
+      if (impossible.length > 0) {
+        result = {
+          ...result,
+          verdict: "inconclusive",
+          reason: `analysis error: ${result.verdict} on values that cannot be real: ${impossible.join(", ")}; ${result.reason}`,
+        };
+      }
       analyses.push({ percent, attempt, at: at.toISOString(), result });
       emit({ type: "analysis", percent, attempt, result });
 
@@ -422,6 +438,7 @@ export async function runRollout(
       return report("failed", {
         reason: `every step passed, but promoting ${candidate} failed`,
         error: errorMessage(error),
+        ...failureCode(error),
       });
     }
     promoted = true;
@@ -429,6 +446,12 @@ export async function runRollout(
     emit({ type: "promoted", stable: candidate });
   }
   return report("completed");
+}
+
+/** The failure's own exit code for the report, when it has one other than EXIT_ERROR. */
+function failureCode(error: unknown): { failureExitCode?: number } {
+  const code = exitCodeOf(error);
+  return code !== undefined && code !== EXIT_ERROR ? { failureExitCode: code } : {};
 }
 
 /**

@@ -9,6 +9,8 @@ import {
 } from "@pulumi/pulumi/automation";
 import type { ConfigKeyName } from "../configKeys";
 import { CanaryRefusedError, StackBusyError, errorMessage } from "./errors";
+import { stackFilePath } from "./project";
+import { fileStackLock, type StackLock } from "./stackLock";
 import { formatDuration, type Sleep } from "./time";
 
 /** The project name in Pulumi.yaml: config keys of this project are `canary-release:<key>`. */
@@ -51,6 +53,12 @@ export interface UpSummary {
  */
 export interface StackDriver {
   readonly stackName: string;
+  /**
+   * Serialises changes of this stack across processes (stackLock.ts): the canary operations
+   * hold it from reading the config they judge to checking what the update deployed. Absent:
+   * no lock (an in-memory stack of a test).
+   */
+  readonly lock?: StackLock;
   /** The value, or undefined when the key is not set. */
   getConfig(key: string): Promise<string | undefined>;
   /**
@@ -77,6 +85,10 @@ export interface OpenStackOptions {
   readonly workDir: string;
   /** Extra environment for the Pulumi CLI (e.g. PULUMI_BACKEND_URL in tests). */
   readonly envVars?: Readonly<Record<string, string>>;
+  /** How long a change waits for another canary command's lock of this stack (stackLock.ts). */
+  readonly lockWaitMs?: number;
+  /** Called when a change has to wait for that lock, with its holder. */
+  readonly onLockWait?: (holder: string, waitMs: number) => void;
 }
 
 /**
@@ -101,7 +113,13 @@ export async function openPulumiStack(options: OpenStackOptions): Promise<StackD
     );
   }
   try {
-    return new AutomationStackDriver(await Stack.select(options.stackName, workspace));
+    const lock = fileStackLock({
+      stackName: options.stackName,
+      stackFile: stackFilePath(options.workDir, options.stackName),
+      ...(options.lockWaitMs !== undefined ? { waitMs: options.lockWaitMs } : {}),
+      ...(options.onLockWait !== undefined ? { onWait: options.onLockWait } : {}),
+    });
+    return new AutomationStackDriver(await Stack.select(options.stackName, workspace), lock);
   } catch (error) {
     if (error instanceof StackNotFoundError) {
       throw new CanaryRefusedError(
@@ -123,7 +141,10 @@ function commandStderr(error: unknown): string {
 
 /** StackDriver over an Automation API Stack: config lands in `Pulumi.<stack>.yaml`. */
 export class AutomationStackDriver implements StackDriver {
-  constructor(private readonly stack: Stack) {}
+  constructor(
+    private readonly stack: Stack,
+    readonly lock?: StackLock,
+  ) {}
 
   get stackName(): string {
     return this.stack.name;
@@ -252,6 +273,7 @@ export function withConcurrentUpdateRetries(
   };
   return {
     stackName: driver.stackName,
+    ...(driver.lock !== undefined ? { lock: driver.lock } : {}),
     getConfig: (key) => retrying(`reading ${key}`, () => driver.getConfig(key)),
     getAllConfig: () => retrying("reading the stack config", () => driver.getAllConfig()),
     setConfig: (key, value) => retrying(`setting ${key}`, () => driver.setConfig(key, value)),

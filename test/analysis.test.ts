@@ -10,7 +10,14 @@ import {
   parsePromDuration,
   renderQuery,
 } from "../automation/analysis";
-import { AnalysisOptions, AnalysisResult, MetricsPreset } from "../automation/analysisTypes";
+import {
+  AnalysisOptions,
+  AnalysisResult,
+  impossibleValues,
+  MetricsPreset,
+} from "../automation/analysisTypes";
+import { runRollout } from "../automation/rollout";
+import { MemoryStackDriver } from "./support/memoryStackDriver";
 import { FakeServer, sendJson } from "./support/fakeHttp";
 import {
   AT,
@@ -224,7 +231,7 @@ describe("analyseCandidate against a real Prometheus", function () {
       near(result.successRate, 99.5, EXACT, "successRate");
     });
 
-    it("reads NaN and +Inf from Prometheus and never passes on them", async () => {
+    it("reads NaN, +Inf and negatives from Prometheus and never judges on them", async () => {
       const constant = (requests: string, errors: string, p99: string): MetricsPreset => ({
         name: "constants",
         seriesQuery: "vector(1)",
@@ -239,7 +246,7 @@ describe("analyseCandidate against a real Prometheus", function () {
       const infinite = await run(constant("1000", "0", "+Inf"));
       assertVerdict(infinite, "inconclusive");
       assert.equal(infinite.p99Ms, Infinity);
-      assert.match(infinite.reason, /No usable p99 latency/);
+      assert.match(infinite.reason, /p99 latency .* is Infinity, not a latency/);
 
       const nan = await run(constant("1000", "0", "NaN"));
       assertVerdict(nan, "inconclusive");
@@ -249,10 +256,17 @@ describe("analyseCandidate against a real Prometheus", function () {
       assertVerdict(nanRequests, "inconclusive");
       assert.match(nanRequests.reason, /request count .* is NaN/);
 
-      // Too many 5xx fail even when the latency is unusable.
-      const failing = await run(constant("1000", "50", "NaN"));
-      assertVerdict(failing, "fail");
-      near(failing.successRate, 95, EXACT, "successRate");
+      // Too many 5xx beside a latency that cannot be real: the data is broken, no verdict
+      // (issue 15, fault 6; it used to fail).
+      const broken = await run(constant("1000", "50", "NaN"));
+      assertVerdict(broken, "inconclusive");
+      near(broken.successRate, 95, EXACT, "successRate");
+      assert.match(broken.reason, /p99 latency .* is NaN/);
+
+      // A negative p99 is below every maximum: it used to pass.
+      const negative = await run(constant("1000", "0", "-5"));
+      assertVerdict(negative, "inconclusive");
+      assert.match(negative.reason, /p99 latency .* is -5 ms, not a latency/);
 
       const fine = await run(constant("1000", "0", "12.5"));
       assertVerdict(fine, "pass");
@@ -452,5 +466,152 @@ describe("analyseCandidate options", () => {
       }),
       'x{a="n\\"s",b="r\\\\1"}[1m]',
     );
+  });
+});
+
+// Issue 15, fault 6: a negative p99 from Prometheus counted as a pass. A stand-in Prometheus on
+// 127.0.0.1 answers each query of a preset with a chosen sample, so every impossible value is
+// tried without a real Prometheus (which cannot easily be made to return them all).
+describe("analyseCandidate: values that cannot be real are inconclusive (stand-in Prometheus)", () => {
+  const PRESET: MetricsPreset = {
+    name: "stand-in",
+    seriesQuery: "series",
+    requestsQuery: "requests",
+    serverErrorsQuery: "errors",
+    p99Query: "p99",
+    msPerLatencyUnit: 1,
+  };
+  let fake: FakeServer | undefined;
+  afterEach(async () => {
+    await fake?.stop();
+    fake = undefined;
+  });
+
+  /** One analysis where each query answers its sample (a Prometheus float as text). */
+  const analyse = async (samples: {
+    requests: string;
+    errors: string;
+    p99: string;
+  }): Promise<AnalysisResult> => {
+    fake = new FakeServer((req, res) => {
+      const query = new URLSearchParams(req.body).get("query") ?? "";
+      const value = (samples as Record<string, string>)[query];
+      sendJson(res, 200, {
+        status: "success",
+        data: { resultType: "vector", result: [{ metric: {}, value: [1700000000, value] }] },
+      });
+    });
+    const url = await fake.start();
+    const result = await analyseCandidate({
+      prometheusUrl: url,
+      namespace: "hello",
+      revision: "hello-5d6e7f8",
+      window: "5m",
+      at: new Date("2026-03-01T12:00:00Z"),
+      minSuccessRate: 99,
+      maxP99Ms: 500,
+      minRequests: 50,
+      preset: PRESET,
+    });
+    await fake.stop();
+    fake = undefined;
+    return result;
+  };
+
+  // [what, samples, what the reason must name]; each was a pass or a fail before the fix, or
+  // must stay inconclusive.
+  const IMPOSSIBLE: ReadonlyArray<
+    [string, { requests: string; errors: string; p99: string }, RegExp]
+  > = [
+    ["a negative p99", { requests: "1000", errors: "0", p99: "-5" }, /p99 latency .* is -5 ms/],
+    [
+      "a p99 of -Inf",
+      { requests: "1000", errors: "0", p99: "-Inf" },
+      /p99 latency .* is -Infinity/,
+    ],
+    ["a p99 of +Inf", { requests: "1000", errors: "0", p99: "+Inf" }, /p99 latency .* is Infinity/],
+    ["a p99 of NaN", { requests: "1000", errors: "0", p99: "NaN" }, /p99 latency .* is NaN/],
+    // Too many 5xx would fail; a latency that cannot be real makes the whole answer suspect.
+    ["a negative p99 beside 5 % 5xx", { requests: "1000", errors: "50", p99: "-5" }, /p99 .* -5/],
+    ["a NaN p99 beside 5 % 5xx", { requests: "1000", errors: "50", p99: "NaN" }, /p99 .* NaN/],
+    [
+      "a negative request count",
+      { requests: "-1000", errors: "0", p99: "12" },
+      /request count .* is -1000/,
+    ],
+    ["a NaN request count", { requests: "NaN", errors: "0", p99: "12" }, /request count .* is NaN/],
+    [
+      "an infinite request count",
+      { requests: "+Inf", errors: "0", p99: "12" },
+      /request count .* is Infinity/,
+    ],
+    ["a negative 5xx count", { requests: "1000", errors: "-10", p99: "12" }, /5xx count .* is -10/],
+    ["a NaN 5xx count", { requests: "1000", errors: "NaN", p99: "12" }, /5xx count .* is NaN/],
+    // More 5xx than requests: an error rate above 1, a success rate below 0.
+    [
+      "more 5xx than requests",
+      { requests: "1000", errors: "1500", p99: "12" },
+      /5xx count .* is 1500 out of 1000/,
+    ],
+  ];
+  for (const [what, samples, named] of IMPOSSIBLE) {
+    it(`is inconclusive for ${what}, naming the metric and the value`, async () => {
+      const result = await analyse(samples);
+      assertVerdict(result, "inconclusive");
+      assert.match(result.reason, named);
+    });
+  }
+
+  it("still passes and fails on real values (0 ms p99 included)", async () => {
+    assertVerdict(await analyse({ requests: "1000", errors: "0", p99: "0" }), "pass");
+    assertVerdict(await analyse({ requests: "1000", errors: "0", p99: "12.5" }), "pass");
+    assertVerdict(await analyse({ requests: "1000", errors: "50", p99: "12.5" }), "fail");
+    assertVerdict(await analyse({ requests: "1000", errors: "0", p99: "800" }), "fail");
+  });
+});
+
+describe("the rollout never acts on values that cannot be real, whatever the analysis", () => {
+  it("lists them: negative or non-finite counts and latencies, rates outside 0..100 %", () => {
+    assert.deepEqual(impossibleValues({ verdict: "pass", reason: "", requests: 10, p99Ms: 0 }), []);
+    assert.deepEqual(
+      impossibleValues({
+        verdict: "pass",
+        reason: "",
+        requests: -1,
+        successRate: 101,
+        p99Ms: Number.NaN,
+      }),
+      [
+        "requests -1 (a count must be finite, 0 or more)",
+        "successRate 101 (a percentage must be from 0 to 100)",
+        "p99Ms NaN (a latency must be finite, 0 ms or more)",
+      ],
+    );
+  });
+
+  it("a pass with a negative p99 holds as inconclusive, then rolls back", async () => {
+    const driver = new MemoryStackDriver({
+      config: {
+        "canary-release:app": "hello",
+        "canary-release:namespace": "hello",
+        "canary-release:stableRevision": "hello-1a2b3c4",
+        "canary-release:candidateRevision": "hello-5d6e7f8",
+        "canary-release:canaryPercent": "0",
+      },
+    });
+    const report = await runRollout(driver, {
+      steps: [5],
+      intervalMs: 1_000,
+      maxInconclusive: 1,
+      sleep: async () => undefined,
+      analyse: async () => ({ verdict: "pass", reason: "custom", requests: 900, p99Ms: -5 }),
+    });
+    assert.equal(report.status, "rolled-back");
+    assert.deepEqual(
+      report.analyses.map((a) => a.result.verdict),
+      ["inconclusive", "inconclusive"],
+    );
+    assert.match(report.analyses[0].result.reason, /cannot be real: p99Ms -5/);
+    assert.equal(driver.config["canary-release:canaryPercent"], "0");
   });
 });

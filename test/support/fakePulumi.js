@@ -4,7 +4,7 @@
 // CLI, backend or cluster. State lives in the JSON file $FAKE_PULUMI_STATE; config goes to
 // Pulumi.<stack>.yaml in the working directory, as the real CLI writes it.
 //
-// State: { stacks: { <name>: { outputs, version } },
+// State: { stacks: { <name>: { outputs, version, deployments: canaryPercent of each update } },
 //          lockedUps?: number (the next ups fail with a 409 conflict),
 //          failUpAtPercent?: string (an up with that canaryPercent fails),
 //          upDelayMs?: number }
@@ -87,14 +87,27 @@ if (command === "version") {
     save();
     fail("[409] Conflict: Another update is currently in progress.");
   }
+  // The backend's own update lock, as Pulumi's: an update while another one runs gets a 409
+  // (mkdir is atomic). It covers the update only, not the config written before it.
+  const updating = `${statePath}.${stackName}.updating`;
+  try {
+    fs.mkdirSync(updating);
+  } catch {
+    fail("[409] Conflict: Another update is currently in progress.");
+  }
+  const unlock = () => fs.rmSync(updating, { recursive: true, force: true });
+  // The program reads the stack file when the update starts.
   const config = configOf();
   const percent = config["canary-release:canaryPercent"] ?? "0";
   process.stdout.write(`Updating (${stackName}):\n`);
   if (percent === state.failAtPercent) {
     process.stdout.write(`    error: Route hello: canaryPercent ${percent} refused by the fake\n`);
+    unlock();
     fail("update failed");
   }
   const finish = () => {
+    // Read again: other commands may have saved the state while this update ran.
+    Object.assign(state, JSON.parse(fs.readFileSync(statePath, "utf8")));
     const stack = state.stacks[stackName];
     stack.version = (stack.version ?? 0) + 1;
     stack.message = option("--message");
@@ -103,8 +116,10 @@ if (command === "version") {
       candidateRevision: config["canary-release:candidateRevision"] ?? null,
       canaryPercent: Number(percent),
     };
+    stack.deployments = [...(stack.deployments ?? []), Number(percent)];
     process.stdout.write("Resources:\n    ~ 1 updated\n    9 unchanged\n");
     save();
+    unlock();
   };
   if (state.upDelayMs) setTimeout(finish, state.upDelayMs);
   else finish();

@@ -3,7 +3,7 @@
 import * as fs from "fs";
 import { ConcurrentUpdateError } from "@pulumi/pulumi/automation";
 import * as YAML from "yaml";
-import type { StackConfig, StackDriver, UpOptions, UpSummary } from "../../automation";
+import type { StackConfig, StackDriver, StackLock, UpOptions, UpSummary } from "../../automation";
 
 export type UpScript = (call: number, config: Readonly<Record<string, string>>) => Error | void;
 
@@ -22,6 +22,8 @@ export interface MemoryStackOptions {
   readonly conflicts?: number;
   /** Called when an update starts, e.g. to abort a rollout in the middle of one. */
   readonly onUp?: (call: number) => void;
+  /** The stack's lock (e.g. fileStackLock beside stackFile); none by default. */
+  readonly lock?: StackLock;
 }
 
 /** A ConcurrentUpdateError as the Automation API throws it when the stack is locked. */
@@ -34,6 +36,7 @@ export function concurrentUpdateError(): Error {
 
 export class MemoryStackDriver implements StackDriver {
   readonly stackName: string;
+  readonly lock?: StackLock;
   readonly config: Record<string, string>;
   /** `set key=value`, `rm key`, `up`, `up failed: ...`, `conflict` in order. */
   readonly log: string[] = [];
@@ -44,6 +47,7 @@ export class MemoryStackDriver implements StackDriver {
 
   constructor(private readonly options: MemoryStackOptions = {}) {
     this.stackName = options.stackName ?? "prod";
+    if (options.lock !== undefined) this.lock = options.lock;
     this.config = { ...(options.config ?? {}) };
     this.deployed = options.deployed === false ? undefined : { ...this.config };
     this.conflictsLeft = options.conflicts ?? 0;
