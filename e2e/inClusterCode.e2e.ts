@@ -26,7 +26,7 @@ import {
 import { playConfigurations, playRevisionSource, playSmokeRoutes } from "./support/knativePlayers";
 import { Kube, KubeObject, watch } from "./support/kube";
 import { writeRevisionStatus } from "./support/objects";
-import { callsOf, rightsReport } from "./support/rights";
+import { callsOf, canI, rightsReport } from "./support/rights";
 import { RealTier, runCommand, startRealTier, stopRealTier } from "./support/realTier";
 
 const APP = "shop";
@@ -488,6 +488,17 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
       assert.deepEqual(report.overreach, [], `${who}: Secrets or other namespaces`);
       assert.deepEqual(report.extra, KNOWN_EXTRA_RIGHTS[who], `${who}: rights beyond its calls`);
       assert.deepEqual(report.elsewhere, [], `${who}: rights in another namespace`);
+    }
+    // Limited by name (issue 15, fault 10): the pipeline may read and patch its app's own
+    // Configuration only, not another app's in the same namespace.
+    const configurations = "configurations.serving.knative.dev";
+    for (const verb of ["get", "patch"]) {
+      const call = { verb, resource: configurations, namespace: NAMESPACE };
+      assert.equal(canI(tier, USERS.pipeline, { ...call, name: APP }), true, `${verb} ${APP}`);
+      assert.equal(canI(tier, USERS.pipeline, { ...call, name: "other-app" }), false, verb);
+      rows.push(
+        `pipeline      no   ${verb} ${configurations}/other-app -n ${NAMESPACE}  (must not)`,
+      );
     }
     console.log(`      rights (kubectl auth can-i --as=system:serviceaccount:${NAMESPACE}:…):`);
     for (const row of rows) console.log(`        ${row}`);

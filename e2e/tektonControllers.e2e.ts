@@ -31,7 +31,7 @@ import {
 import { playConfigurations } from "./support/knativePlayers";
 import { Kube, KubeObject } from "./support/kube";
 import { playKubelet, PodRun } from "./support/kubelet";
-import { rightsReport } from "./support/rights";
+import { canI, rightsReport } from "./support/rights";
 import { RealTier, startRealTier, stopRealTier } from "./support/realTier";
 import { startTekton, Tekton } from "./support/tekton";
 import { COMPONENTS } from "../toolchain/toolchain";
@@ -372,5 +372,12 @@ describe("a push through the real Tekton (controller, EventListener sink, core i
     assert.deepEqual(report.overreach, [], "Secrets or writes in other namespaces");
     assert.deepEqual(report.elsewhere, [], "rights in another namespace");
     assert.deepEqual(report.extra, LISTENER_EXTRA_RIGHTS, "rights beyond the sink's calls");
+    // Issue 15, fault 10: an internet-facing pod impersonates no one, the pipeline's and the
+    // tester's accounts included.
+    for (const account of [NAMES.pipelineServiceAccount, `${APP}-tester`]) {
+      const call = { verb: "impersonate", resource: "serviceaccounts", namespace: NAMESPACE };
+      assert.equal(canI(tier, listenerUser, { ...call, name: account }), false, account);
+      console.log(`        eventlistener no   impersonate serviceaccounts/${account}  (must not)`);
+    }
   });
 });

@@ -11,6 +11,11 @@ export interface Call {
   /** `resource.group`, or `resource` for the core group; `/subresource` appended. */
   readonly resource: string;
   readonly namespace: string;
+  /**
+   * An object the call named (not part of its key): a Role limited by resourceNames allows the
+   * call for that object only, so `can-i` must ask about one.
+   */
+  readonly name?: string;
 }
 
 export function callKey(call: Call): string {
@@ -30,8 +35,9 @@ export function callsOf(events: readonly AuditEvent[], user: string): Call[] {
       verb: event.verb,
       resource: `${ref.resource}${group}${sub}`,
       namespace: ref.namespace ?? "",
+      ...(ref.name !== undefined && ref.name !== "" ? { name: ref.name } : {}),
     };
-    calls.set(callKey(call), call);
+    if (!calls.has(callKey(call))) calls.set(callKey(call), call);
   }
   return [...calls.values()].sort((a, b) => callKey(a).localeCompare(callKey(b)));
 }
@@ -46,7 +52,7 @@ export function canI(tier: RealTier, user: string, call: Call): boolean {
     "auth",
     "can-i",
     call.verb,
-    resource,
+    call.name !== undefined ? `${resource}/${call.name}` : resource,
     ...(subresource !== undefined ? [`--subresource=${subresource}`] : []),
     ...(call.namespace !== "" ? ["-n", call.namespace] : []),
     `--as=${user}`,
