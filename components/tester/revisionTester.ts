@@ -10,6 +10,7 @@ import {
   TESTER_RULES,
   testerCodeManifest,
   testerNames,
+  testerRouteGuardManifests,
   testerServiceManifest,
 } from "./revisionTesterManifests";
 
@@ -58,10 +59,23 @@ export class RevisionTester extends pulumi.ComponentResource {
       args.namespace,
     );
 
+    // Before the tester runs: its deletes of Routes are limited to its own smoke Routes.
+    const [policyManifest, bindingManifest] = testerRouteGuardManifests(spec);
+    const policy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+      `${name}-route-guard`,
+      policyManifest as k8s.admissionregistration.v1.ValidatingAdmissionPolicyArgs,
+      { parent: this },
+    );
+    const guard = new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+      `${name}-route-guard`,
+      bindingManifest as k8s.admissionregistration.v1.ValidatingAdmissionPolicyBindingArgs,
+      { parent: this, dependsOn: [policy] },
+    );
+
     this.service = new k8s.apiextensions.CustomResource(
       `${name}-service`,
       withNamespace(testerServiceManifest(spec), args.namespace),
-      { parent: this, dependsOn: [code, ...tester] },
+      { parent: this, dependsOn: [code, ...tester, policy, guard] },
     );
     new k8s.apiextensions.CustomResource(
       `${name}-source`,

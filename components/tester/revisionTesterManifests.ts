@@ -61,6 +61,65 @@ export function testerNames(app: string): {
   };
 }
 
+/** The label the tester puts on its smoke Routes (functions/revision-tester/smokeTest.js). */
+export const SMOKE_ROUTE_LABEL = "canary-release.dev/smoke-test-route";
+
+/**
+ * The guard on the tester's `delete routes`: RBAC cannot limit a delete to names not known in
+ * advance (`<revision>-smoke`), so an admission policy (ValidatingAdmissionPolicy, GA in
+ * Kubernetes 1.30) refuses the tester's ServiceAccount any delete of a Route that does not
+ * carry SMOKE_ROUTE_LABEL: the production Route and every other app's are out of its reach.
+ * Cluster-scoped, so named after the namespace and the app; bound to the app's namespace only.
+ */
+export function testerRouteGuardManifests(spec: RevisionTesterSpec): [Manifest, Manifest] {
+  const name = `canary-release-${spec.namespace}-${spec.app}-tester-routes`;
+  const tester = `system:serviceaccount:${spec.namespace}:${testerNames(spec.app).serviceAccount}`;
+  const labels = "oldObject.metadata.labels";
+  return [
+    {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicy",
+      metadata: { name },
+      spec: {
+        failurePolicy: "Fail",
+        matchConstraints: {
+          resourceRules: [
+            {
+              apiGroups: ["serving.knative.dev"],
+              apiVersions: ["v1"],
+              operations: ["DELETE"],
+              resources: ["routes"],
+            },
+          ],
+        },
+        matchConditions: [
+          { name: "the-revision-tester", expression: `request.userInfo.username == '${tester}'` },
+        ],
+        validations: [
+          {
+            expression:
+              `has(${labels}) && '${SMOKE_ROUTE_LABEL}' in ${labels} && ` +
+              `${labels}['${SMOKE_ROUTE_LABEL}'] == 'true'`,
+            message: `the revision tester may delete only its smoke Routes (${SMOKE_ROUTE_LABEL}=true)`,
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicyBinding",
+      metadata: { name },
+      spec: {
+        policyName: name,
+        validationActions: ["Deny"],
+        matchResources: {
+          namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": spec.namespace } },
+        },
+      },
+    },
+  ];
+}
+
 /**
  * What the tester does through the Kubernetes API: read and patch Revisions (claim, result;
  * list: the periodic re-scan that retries a test whose tester died), and create, read and delete

@@ -11,7 +11,7 @@ import {
 import { PolicyRule, rbacProblems } from "../shared/rbac";
 import { SMOKE_TEST_LABEL, SMOKE_TEST_RESULT_ANNOTATION } from "../route/revisionGate";
 import { FUNCTIONS_DIR } from "../shared/inClusterCode";
-import { TESTER_CODE } from "./revisionTesterManifests";
+import { SMOKE_ROUTE_LABEL, TESTER_CODE } from "./revisionTesterManifests";
 import { REVISION_ANNOTATIONS } from "../../common/pipelineContract";
 import { named, only } from "../../test/support/resources";
 
@@ -235,5 +235,34 @@ describe("revision tester in the stack", () => {
     ]) {
       assert.ok(exported.includes(name), `the tester's modules export ${name}`);
     }
+  });
+
+  it("guards the tester's Route deletes: only its smoke Routes, in its namespace (issue 15, fault 10)", async () => {
+    const result = await run();
+    const smokeTest = require(path.join(TESTER_DIR, "smokeTest.js")) as Record<string, unknown>;
+    assert.equal(smokeTest.SMOKE_ROUTE_LABEL, SMOKE_ROUTE_LABEL, "the label the tester sets");
+    const policy = only(
+      result,
+      "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy",
+    ).inputs as { metadata: { name: string }; spec: Record<string, unknown> };
+    const binding = only(
+      result,
+      "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding",
+    ).inputs as { spec: Record<string, unknown> };
+    assert.equal(policy.metadata.name, "canary-release-hello-hello-tester-routes");
+    assert.deepEqual(policy.spec.matchConditions, [
+      {
+        name: "the-revision-tester",
+        expression: "request.userInfo.username == 'system:serviceaccount:hello:hello-tester'",
+      },
+    ]);
+    assert.match(JSON.stringify(policy.spec.validations), new RegExp(SMOKE_ROUTE_LABEL));
+    assert.deepEqual(binding.spec, {
+      policyName: policy.metadata.name,
+      validationActions: ["Deny"],
+      matchResources: {
+        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "hello" } },
+      },
+    });
   });
 });
