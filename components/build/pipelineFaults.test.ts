@@ -8,6 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { PIPELINE_SCRIPTS_DIR } from "./buildPipelineManifests";
+import { FakeServer, sendJson } from "../../test/support/fakeHttp";
 
 const SHA = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567";
 
@@ -231,6 +232,86 @@ describe("issue 15 fault 9: build-image.sh refuses symlinks that leave the check
       tally.tried++;
       assert.equal(result.code, 0, `${what}: ${result.stderr}`);
       assert.equal(fs.readFileSync(env.BUILDAH_LOG, "utf8").split("\n").length - 1, 2, what);
+    }
+  });
+});
+
+// ---- fault 8: `..` as owner or repository ----------------------------------------------------
+
+describe("issue 15 fault 8: commit-status refuses owners and repositories GitHub would not name", () => {
+  const script = path.join(PIPELINE_SCRIPTS_DIR, "commit-status.js");
+  const TOKEN = "ghs_faultEightToken";
+  const tally = new Tally("fault 8 (names)");
+  after(() => tally.print());
+  let github: FakeServer;
+  let apiUrl: string;
+
+  beforeEach(async () => {
+    github = new FakeServer((_req, res) => sendJson(res, 201, { id: 1 }));
+    apiUrl = await github.start();
+  });
+  afterEach(() => github.stop());
+
+  const post = (repo: string) =>
+    run(process.execPath, [script], {
+      GITHUB_API_URL: `${apiUrl}/api/v3`,
+      GITHUB_TOKEN: TOKEN,
+      REPO_FULL_NAME: repo,
+      REVISION: SHA,
+      STATE: "success",
+      REQUEST_TIMEOUT_MS: "2000",
+    });
+
+  it("posts nothing for `..`, `.` or names outside GitHub's rules, and says which part is wrong", async () => {
+    const bad: Array<[string, RegExp]> = [
+      ["../hello", /owner "\.\." /],
+      ["octo/..", /repository "\.\." /],
+      ["./hello", /owner "\." /],
+      ["octo/.", /repository "\." /],
+      ["..%2F../x", /REPO_FULL_NAME must be <owner>\/<repository>/],
+      ["-octo/hello", /owner "-octo" .*must not start or end with "-"/],
+      ["octo-/hello", /owner "octo-" .*must not start or end with "-"/],
+      ["oc_to/hello", /owner "oc_to" .*A-Z, a-z, 0-9 and "-"/],
+      ["oc.to/hello", /owner "oc.to" /],
+      [`${"o".repeat(40)}/hello`, /owner .*1 to 39 characters/],
+      [`octo/${"r".repeat(101)}`, /repository .*1 to 100 characters/],
+      ["octo/hel lo", /REPO_FULL_NAME must be <owner>\/<repository>/],
+      ["octo/hello/extra", /REPO_FULL_NAME must be <owner>\/<repository>/],
+    ];
+    for (const [repo, message] of bad) {
+      const result = await post(repo);
+      tally.tried++;
+      assert.equal(result.code, 0, `${repo}: a status is a courtesy, the step still exits 0`);
+      assert.match(result.stdout, message, repo);
+      assert.doesNotMatch(result.stdout + result.stderr, new RegExp(TOKEN));
+      assert.deepEqual(
+        github.requests.map((r) => r.url),
+        [],
+        `${repo}: nothing may be posted (it would go to another API path)`,
+      );
+      tally.survived++;
+      tally.refused++;
+    }
+  });
+
+  it("still posts for names GitHub allows, at exactly their path", async () => {
+    const good = [
+      "octo/hello",
+      "Octo-Org/my.repo_1",
+      "o/.github",
+      "a1/..hidden",
+      `${"o".repeat(39)}/${"r".repeat(100)}`,
+    ];
+    for (const repo of good) {
+      github.requests.length = 0;
+      const result = await post(repo);
+      tally.tried++;
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(
+        github.requests.map((r) => r.path),
+        [`/api/v3/repos/${repo}/statuses/${SHA}`],
+        `${repo}: ${result.stdout}`,
+      );
     }
   });
 });
