@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { PIPELINE_SCRIPTS_DIR } from "./buildPipelineManifests";
-import { FakeServer, sendJson } from "../../test/support/fakeHttp";
+import { FakeServer, RecordedRequest, sendJson } from "../../test/support/fakeHttp";
 
 const SHA = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567";
 
@@ -312,6 +312,353 @@ describe("issue 15 fault 8: commit-status refuses owners and repositories GitHub
         [`/api/v3/repos/${repo}/statuses/${SHA}`],
         `${repo}: ${result.stdout}`,
       );
+    }
+  });
+});
+
+// ---- a stand-in Kubernetes API for deploy-revision -------------------------------------------
+
+type Json = Record<string, unknown>;
+const BASE = "/apis/serving.knative.dev/v1/namespaces/apps";
+const RUNS = "/apis/tekton.dev/v1/namespaces/apps/pipelineruns";
+const DIGEST = `sha256:${"ab".repeat(32)}`;
+
+/** How the stand-in misbehaves on one request. */
+type Sabotage = "drip" | "huge" | "notJson";
+/** What the stand-in streams for "huge": 300 MB, never all of it in memory. */
+const HUGE_BYTES = 300 * 1024 * 1024;
+
+/**
+ * The Knative and Tekton objects deploy-revision reads and writes, in memory: the Configuration
+ * `hello`, its Revisions (Ready as soon as Knative "creates" them), and PipelineRuns with the
+ * creation times a test gives them. One request, by number, can be sabotaged.
+ */
+class FakeKube {
+  configuration: Json | undefined;
+  readonly revisions = new Map<string, Json>();
+  readonly pipelineRuns = new Map<string, Json>();
+  /** Request number (1-based) -> how to misbehave on it. */
+  readonly sabotage = new Map<number, Sabotage>();
+  /** Bytes of the "huge" answer the client took before it hung up. */
+  hugeBytesSent = 0;
+  private resourceVersion = 100;
+  private count = 0;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  readonly server = new FakeServer((req, res) => this.handle(req, res));
+
+  stop(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    return this.server.stop();
+  }
+
+  /** A PipelineRun as Tekton would hold it, created at `at` (RFC 3339, whole seconds). */
+  pipelineRun(name: string, at: string, uid = `uid-${name}`): void {
+    this.pipelineRuns.set(name, {
+      apiVersion: "tekton.dev/v1",
+      kind: "PipelineRun",
+      metadata: { name, namespace: "apps", uid, creationTimestamp: at },
+    });
+  }
+
+  private misbehave(mode: Sabotage, res: import("http").ServerResponse): void {
+    if (mode === "notJson") {
+      res.writeHead(200, { "Content-Type": "text/html" });
+      res.end("<html><body>Welcome to the proxy</body></html>");
+      return;
+    }
+    if (mode === "drip") {
+      // A byte every 500 ms, for ever: only an overall deadline ends this answer.
+      res.writeHead(200, { "Content-Type": "application/json" });
+      const timer = setInterval(() => res.write(" "), 500);
+      this.timers.add(timer);
+      res.on("close", () => clearInterval(timer));
+      return;
+    }
+    // 300 MB of JSON-looking text, written as fast as the client reads it.
+    res.writeHead(200, {
+      "Content-Type": "application/json",
+      "Content-Length": String(HUGE_BYTES),
+    });
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    let closed = false;
+    res.on("close", () => (closed = true));
+    const pump = (): void => {
+      while (!closed && this.hugeBytesSent < HUGE_BYTES) {
+        this.hugeBytesSent += chunk.length;
+        if (!res.write(chunk)) {
+          res.once("drain", pump);
+          return;
+        }
+      }
+      if (!closed) res.end();
+    };
+    pump();
+  }
+
+  private handle(req: RecordedRequest, res: import("http").ServerResponse): void {
+    this.count++;
+    // The request takes effect (a write is applied) whatever the answer then looks like.
+    const [status, body] = this.decide(req);
+    const mode = this.sabotage.get(this.count);
+    if (mode !== undefined) this.misbehave(mode, res);
+    else sendJson(res, status, body);
+  }
+
+  private decide(req: RecordedRequest): [number, unknown] {
+    const notFound: [number, unknown] = [404, { kind: "Status", reason: "NotFound" }];
+    const run = new RegExp(`^${RUNS}/([a-z0-9-]+)$`).exec(req.path);
+    if (req.method === "GET" && run) {
+      const stored = this.pipelineRuns.get(run[1]);
+      return stored === undefined ? notFound : [200, stored];
+    }
+    const revision = new RegExp(`^${BASE}/revisions/([a-z0-9-]+)$`).exec(req.path);
+    if (req.method === "GET" && revision) {
+      const stored = this.revisions.get(revision[1]);
+      return stored === undefined ? notFound : [200, stored];
+    }
+    if (req.method === "GET" && req.path === `${BASE}/configurations/hello`) {
+      return this.configuration === undefined ? notFound : [200, this.configuration];
+    }
+    if (req.method === "POST" && req.path === `${BASE}/configurations`) {
+      if (this.configuration !== undefined) return [409, { reason: "AlreadyExists" }];
+      this.store(JSON.parse(req.body) as Json);
+      return [201, this.configuration];
+    }
+    if (req.method === "PATCH" && req.path === `${BASE}/configurations/hello`) {
+      const patch = JSON.parse(req.body) as Json;
+      const current = this.configuration;
+      if (current === undefined) return notFound;
+      const expected = (current.metadata as Json).resourceVersion;
+      const given = (patch.metadata as Json | undefined)?.resourceVersion;
+      // A merge patch without resourceVersion is applied unconditioned, as the API server would.
+      if (given !== undefined && given !== expected) {
+        return [409, { kind: "Status", reason: "Conflict" }];
+      }
+      this.store(mergePatch(current, patch) as Json);
+      return [200, this.configuration];
+    }
+    return [400, { message: `unexpected ${req.method} ${req.url}` }];
+  }
+
+  /** Stores the Configuration and, as Knative would, creates its Revision (Ready at once). */
+  store(configuration: Json): void {
+    this.resourceVersion++;
+    const metadata = { ...(configuration.metadata as Json) };
+    metadata.resourceVersion = String(this.resourceVersion);
+    this.configuration = { ...configuration, metadata };
+    const template = (configuration.spec as Json).template as Json;
+    const name = String((template.metadata as Json).name);
+    if (!this.revisions.has(name)) {
+      this.revisions.set(name, {
+        metadata: { name, annotations: (template.metadata as Json).annotations },
+        spec: template.spec,
+        status: { conditions: [{ type: "Ready", status: "True" }] },
+      });
+    }
+  }
+
+  /** The revision the Configuration templates. */
+  templated(): string | undefined {
+    const spec = this.configuration?.spec as Json | undefined;
+    return ((spec?.template as Json | undefined)?.metadata as Json | undefined)?.name as string;
+  }
+
+  /** The PATCHes of the Configuration, parsed. */
+  patches(): Json[] {
+    return this.server.requests
+      .filter((r) => r.method === "PATCH")
+      .map((r) => JSON.parse(r.body) as Json);
+  }
+}
+
+/** RFC 7386. */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== "object" || patch === null || Array.isArray(patch)) return patch;
+  const result: Json =
+    typeof target === "object" && target !== null && !Array.isArray(target)
+      ? { ...(target as Json) }
+      : {};
+  for (const [key, value] of Object.entries(patch as Json)) {
+    if (value === null) delete result[key];
+    else result[key] = mergePatch(result[key], value);
+  }
+  return result;
+}
+
+const DEPLOY_SCRIPT = path.join(PIPELINE_SCRIPTS_DIR, "deploy-revision.js");
+
+/** A commit SHA from a 7-character prefix. */
+const commit = (prefix: string): string => prefix + "0".repeat(40 - prefix.length);
+
+/** Runs deploy-revision for `sha` as PipelineRun `pipelineRun`, against `kube`. */
+function deployStep(
+  kube: FakeKube,
+  dir: string,
+  sha: string,
+  pipelineRun: string,
+  overrides: Record<string, string> = {},
+): Promise<RunResult> {
+  return run(process.execPath, [DEPLOY_SCRIPT], {
+    APP: "hello",
+    NAMESPACE: "apps",
+    REVISION: sha,
+    SHORT_SHA: sha.slice(0, 7),
+    REPO_URL: "https://github.com/octo/hello.git",
+    COMMIT_TIMESTAMP: "2024-05-01T10:00:00Z",
+    PIPELINE_RUN: pipelineRun,
+    IMAGE_REPOSITORY: "registry.example.com/team/hello",
+    IMAGE_DIGEST: DIGEST,
+    SERVICE_ACCOUNT_NAME: "hello",
+    TIMEOUT_SECONDS: "4",
+    POLL_INTERVAL_MS: "20",
+    REQUEST_TIMEOUT_MS: "1000",
+    KUBERNETES_API_URL: kube.server.url,
+    KUBERNETES_TOKEN_FILE: path.join(dir, "token"),
+    ...overrides,
+  });
+}
+
+// ---- fault 7: non-JSON answers, dripping and oversized servers -------------------------------
+
+describe("issue 15 fault 7: deploy-revision and commit-status bound every request", () => {
+  const tally = new Tally("fault 7 (deadline, cap, non-JSON)");
+  after(() => tally.print());
+  let kube: FakeKube;
+  let dir: string;
+
+  beforeEach(async () => {
+    kube = new FakeKube();
+    await kube.server.start();
+    dir = tempDir("deploy");
+    fs.writeFileSync(path.join(dir, "token"), "token-1\n");
+  });
+  afterEach(() => kube.stop());
+
+  /** A Configuration on an older commit, its Revision Ready, and this run's PipelineRun. */
+  function deployed(): void {
+    kube.store({
+      apiVersion: "serving.knative.dev/v1",
+      kind: "Configuration",
+      metadata: { name: "hello", namespace: "apps" },
+      spec: {
+        template: {
+          metadata: { name: "hello-1111111", annotations: {} },
+          spec: { containers: [{ image: `registry.example.com/team/hello@${DIGEST}` }] },
+        },
+      },
+    });
+  }
+
+  it("never writes the Configuration unconditioned when its read is a 200 that is not a Configuration", async () => {
+    const answers: Array<[string, (res: import("http").ServerResponse) => void]> = [
+      ["an HTML page", (res) => kube["misbehave"]("notJson", res)],
+      ["JSON null", (res) => sendJson(res, 200, null)],
+      ["a JSON array", (res) => sendJson(res, 200, [])],
+      ["an object without metadata.resourceVersion", (res) => sendJson(res, 200, { spec: {} })],
+    ];
+    for (const [what, answer] of answers) {
+      await kube.stop();
+      kube = new FakeKube();
+      deployed();
+      kube.pipelineRun("hello-build-deploy-a", "2024-05-01T10:00:00Z");
+      const real = kube["handle"].bind(kube);
+      kube["handle"] = (req: RecordedRequest, res: import("http").ServerResponse) =>
+        req.method === "GET" && req.path === `${BASE}/configurations/hello`
+          ? answer(res)
+          : real(req, res);
+      await kube.server.start();
+      const result = await deployStep(kube, dir, commit("2222222"), "hello-build-deploy-a");
+      tally.tried++;
+      assert.equal(result.code, 1, `${what}: ${result.stdout}${result.stderr}`);
+      assert.match(
+        result.stderr,
+        /reading Configuration apps\/hello: HTTP 200 .*not writing without the resourceVersion precondition/,
+        what,
+      );
+      assert.deepEqual(kube.patches(), [], `${what}: no PATCH at all`);
+      assert.equal(kube.templated(), "hello-1111111", what);
+      tally.survived++;
+      tally.refused++;
+    }
+  });
+
+  it("ends every request of deploy-revision at its deadline and cap: dripping, oversized, non-JSON", async () => {
+    // Each request of a create and of a re-point, in turn, answered by a misbehaving server.
+    for (const scenario of ["create", "re-point"] as const) {
+      const fresh = async (): Promise<void> => {
+        await kube.stop();
+        kube = new FakeKube();
+        if (scenario === "re-point") deployed();
+        kube.pipelineRun("hello-build-deploy-a", "2024-05-01T10:00:00Z");
+      };
+      // The undisturbed run: how many requests there are to sabotage.
+      await fresh();
+      await kube.server.start();
+      const clean = await deployStep(kube, dir, commit("2222222"), "hello-build-deploy-a");
+      assert.equal(clean.code, 0, clean.stderr);
+      const requests = kube.server.requests.length;
+      for (const mode of ["drip", "huge", "notJson"] as const) {
+        for (let n = 1; n <= requests; n++) {
+          await fresh();
+          kube.sabotage.set(n, mode);
+          await kube.server.start();
+          const result = await deployStep(kube, dir, commit("2222222"), "hello-build-deploy-a");
+          const what = `${scenario}, request ${n} of ${requests} ${mode}`;
+          tally.tried++;
+          assert.ok(result.ms < 8000, `${what}: ran ${result.ms} ms`);
+          if (mode === "huge") {
+            // Read at most the client's cap (32 MiB) plus what the sockets buffer.
+            assert.ok(
+              kube.hugeBytesSent < 48 * 1024 * 1024,
+              `${what}: read ${kube.hugeBytesSent} bytes`,
+            );
+          }
+          for (const patch of kube.patches()) {
+            assert.equal(
+              typeof (patch.metadata as Json).resourceVersion,
+              "string",
+              `${what}: every PATCH carries its precondition`,
+            );
+          }
+          if (result.code === 0) {
+            // A sabotaged poll is retried: the deploy then completes.
+            assert.equal(kube.templated(), "hello-2222222", `${what}: ${result.stdout}`);
+          } else {
+            assert.equal(result.code, 1, `${what}: ${result.stderr}`);
+            assert.match(
+              result.stderr,
+              /no complete answer within 1000 ms|HTTP 200 but the answer is not (JSON|a JSON object)/,
+              `${what}: ${result.stderr}`,
+            );
+          }
+          tally.survived++;
+        }
+      }
+    }
+  });
+
+  it("ends commit-status's post at its deadline and cap: dripping and oversized", async () => {
+    const script = path.join(PIPELINE_SCRIPTS_DIR, "commit-status.js");
+    for (const mode of ["drip", "huge"] as const) {
+      await kube.stop();
+      kube = new FakeKube();
+      kube.sabotage.set(1, mode);
+      await kube.server.start();
+      const result = await run(process.execPath, [script], {
+        GITHUB_API_URL: kube.server.url,
+        GITHUB_TOKEN: "ghs_faultSeven",
+        REPO_FULL_NAME: "octo/hello",
+        REVISION: SHA,
+        STATE: "success",
+        REQUEST_TIMEOUT_MS: "1000",
+      });
+      tally.tried++;
+      assert.equal(result.code, 0, result.stderr);
+      assert.ok(result.ms < 5000, `${mode}: ran ${result.ms} ms`);
+      if (mode === "drip") assert.match(result.stdout, /no complete answer within 1000 ms/);
+      else assert.ok(kube.hugeBytesSent < 16 * 1024 * 1024, `read ${kube.hugeBytesSent} bytes`);
+      assert.doesNotMatch(result.stdout + result.stderr, /ghs_faultSeven/);
+      tally.survived++;
     }
   });
 });

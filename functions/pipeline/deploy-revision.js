@@ -36,6 +36,7 @@ const {
   DNS1123_LABEL,
   InputError,
   isString,
+  objectAt,
   sleep,
 } = require("../shared/checks");
 const { REVISION_ANNOTATIONS, servingPath } = require("../shared/knative");
@@ -214,6 +215,18 @@ function readDeployConfig(env) {
   };
 }
 
+/**
+ * Why a 200 answer's body is not the object asked for, or undefined when it is a JSON object.
+ * The client keeps a body that does not parse as text: a proxy's page, or one cut at its size cap.
+ */
+function notAnObject(body) {
+  if (typeof body === "string") return `the answer is not JSON (${body.length} characters)`;
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    return `the answer is not a JSON object (${body === null ? "null" : typeof body})`;
+  }
+  return undefined;
+}
+
 function templateOf(configuration) {
   const template = (configuration.spec && configuration.spec.template) || {};
   const metadata = template.metadata || {};
@@ -245,6 +258,19 @@ async function applyConfiguration(request, config, log) {
     }
     if (current.status !== 200)
       throw new Error(apiError(`reading Configuration ${namespace}/${app}`, current));
+    // The write below is conditioned on the resourceVersion read here; without one it would
+    // overwrite whatever the Configuration holds. So an answer that is not a Configuration with
+    // a resourceVersion is an error, never a reason to write unconditioned.
+    const resourceVersion = objectAt(current.body, "metadata").resourceVersion;
+    const unreadable =
+      notAnObject(current.body) ??
+      (isString(resourceVersion) ? undefined : "the answer has no metadata.resourceVersion");
+    if (unreadable !== undefined) {
+      throw new Error(
+        `reading Configuration ${namespace}/${app}: HTTP 200 but ${unreadable}: ` +
+          `not writing without the resourceVersion precondition`,
+      );
+    }
 
     const deployed = templateOf(current.body);
     if (deployed.name === revisionName) {
@@ -265,7 +291,7 @@ async function applyConfiguration(request, config, log) {
     const patch = {
       metadata: {
         // A precondition: the patch fails with 409 if the Configuration changed since the read.
-        resourceVersion: current.body.metadata && current.body.metadata.resourceVersion,
+        resourceVersion,
         labels: manifest.metadata.labels,
       },
       spec: { template: manifest.spec.template },
@@ -332,8 +358,11 @@ async function deploy(request, config, log) {
   const { namespace, revisionName, commit } = config;
   const existing = await request("GET", servingPath(namespace, "revisions", revisionName));
   if (existing.status === 200) {
-    const body = existing.body !== null && typeof existing.body === "object" ? existing.body : {};
-    const metadata = body.metadata || {};
+    const unreadable = notAnObject(existing.body);
+    if (unreadable !== undefined) {
+      throw new Error(`reading Revision ${namespace}/${revisionName}: HTTP 200 but ${unreadable}`);
+    }
+    const metadata = objectAt(existing.body, "metadata");
     const builtFrom = (metadata.annotations || {})[REVISION_ANNOTATIONS.commit];
     if (builtFrom !== commit) {
       throw new Error(
