@@ -21,9 +21,7 @@ function isRepository(value: string): boolean {
   const slash = value.indexOf("/");
   const first = slash === -1 ? "" : value.slice(0, slash);
   const isHost = first.includes(".") || first.includes(":") || first === "localhost";
-  return isHost
-    ? REGISTRY_HOST.test(first) && PATH.test(value.slice(slash + 1))
-    : PATH.test(value);
+  return isHost ? REGISTRY_HOST.test(first) && PATH.test(value.slice(slash + 1)) : PATH.test(value);
 }
 /** The last path component: its name, an optional `:tag`, an optional `@sha256:digest`. */
 const LAST_COMPONENT = /^([^:@]*)(?::([\w][\w.-]{0,127}))?(@sha256:[0-9a-f]{64})?$/;
@@ -48,11 +46,7 @@ export function pinnedImageProblem(value: string): string | undefined {
   const match = LAST_COMPONENT.exec(value.slice(lastSlash + 1));
   const [, name, tag, digest] = match ?? [];
   const repository = `${value.slice(0, lastSlash + 1)}${name ?? ""}`;
-  if (
-    match === null ||
-    !isRepository(repository) ||
-    (tag === undefined && digest === undefined)
-  ) {
+  if (match === null || !isRepository(repository) || (tag === undefined && digest === undefined)) {
     return (
       "must be an image pinned by a version tag or a digest, e.g. `node:24.11.1-alpine` or " +
       "`<image>@sha256:<digest>`"

@@ -215,6 +215,8 @@ describe("build on push (prod stack under mocks)", () => {
         resources: ["revisions"],
         verbs: ["get", "list", "watch"],
       },
+      // deploy-revision reads its own PipelineRun: deploys follow push order (issue 15, fault 3).
+      { apiGroups: ["tekton.dev"], resources: ["pipelineruns"], verbs: ["get"] },
     ]);
   });
 

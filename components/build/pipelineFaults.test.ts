@@ -662,3 +662,154 @@ describe("issue 15 fault 7: deploy-revision and commit-status bound every reques
     }
   });
 });
+
+// ---- fault 3: deploys follow push order, not commit dates ------------------------------------
+
+describe("issue 15 fault 3: deploy-revision deploys in push order (the PipelineRuns'), not by commit date", () => {
+  const tally = new Tally("fault 3 (push order)");
+  after(() => tally.print());
+  let kube: FakeKube;
+  let dir: string;
+
+  beforeEach(async () => {
+    kube = new FakeKube();
+    await kube.server.start();
+    dir = tempDir("order");
+    fs.writeFileSync(path.join(dir, "token"), "token-1\n");
+  });
+  afterEach(() => kube.stop());
+
+  /** Runs the step for `sha` as PipelineRun `run`, its commit dated `committed`. */
+  const step = (sha: string, run: string, committed: string, digest = DIGEST) =>
+    deployStep(kube, dir, sha, run, { COMMIT_TIMESTAMP: committed, IMAGE_DIGEST: digest });
+  const A = commit("aaaaaaa");
+  const B = commit("bbbbbbb");
+  const C = commit("ccccccc");
+
+  it("keeps deploying after a commit dated in the future, each later push winning", async () => {
+    kube.pipelineRun("hello-build-deploy-1", "2024-05-01T10:00:00Z");
+    kube.pipelineRun("hello-build-deploy-2", "2024-05-01T10:05:00Z");
+    kube.pipelineRun("hello-build-deploy-3", "2024-05-01T10:10:00Z");
+    const future = await step(A, "hello-build-deploy-1", "2099-01-01T00:00:00Z");
+    assert.equal(future.code, 0, future.stderr);
+    assert.equal(kube.templated(), "hello-aaaaaaa");
+    for (const [sha, run, name] of [
+      [B, "hello-build-deploy-2", "hello-bbbbbbb"],
+      [C, "hello-build-deploy-3", "hello-ccccccc"],
+    ]) {
+      const later = await step(sha, run, "2024-05-01T09:00:00Z");
+      tally.tried++;
+      assert.equal(later.code, 0, later.stderr);
+      assert.equal(kube.templated(), name, `${run}: ${later.stdout}`);
+      tally.survived++;
+    }
+    // The commit date is still recorded, for information.
+    const template = (kube.configuration?.spec as Json).template as Json;
+    const annotations = (template.metadata as Json).annotations as Json;
+    assert.equal(annotations["canary-release.dev/commit-timestamp"], "2024-05-01T09:00:00.000Z");
+  });
+
+  it("deploys a rollback by force-push to an older commit, with that Revision's own image", async () => {
+    kube.pipelineRun("hello-build-deploy-1", "2024-05-01T10:00:00Z");
+    kube.pipelineRun("hello-build-deploy-2", "2024-05-01T10:05:00Z");
+    kube.pipelineRun("hello-build-deploy-3", "2024-05-01T10:10:00Z");
+    assert.equal((await step(A, "hello-build-deploy-1", "2024-05-01T09:00:00Z")).code, 0);
+    assert.equal((await step(B, "hello-build-deploy-2", "2024-05-01T09:30:00Z")).code, 0);
+    assert.equal(kube.templated(), "hello-bbbbbbb");
+    // git push --force origin A:main: A is built again (another digest), in a newer run.
+    const rebuilt = `sha256:${"cd".repeat(32)}`;
+    const rollback = await step(A, "hello-build-deploy-3", "2024-05-01T09:00:00Z", rebuilt);
+    tally.tried++;
+    assert.equal(rollback.code, 0, rollback.stderr);
+    assert.equal(kube.templated(), "hello-aaaaaaa", rollback.stdout);
+    const template = (kube.configuration?.spec as Json).template as Json;
+    assert.deepEqual((template.spec as Json).containers, [
+      { image: `registry.example.com/team/hello@${DIGEST}` },
+    ]);
+    tally.survived++;
+  });
+
+  it("never re-points to a run created before the one deployed, whichever finishes last", async () => {
+    kube.pipelineRun("hello-build-deploy-1", "2024-05-01T10:00:00Z");
+    kube.pipelineRun("hello-build-deploy-2", "2024-05-01T10:05:00Z");
+    assert.equal((await step(B, "hello-build-deploy-2", "2024-05-01T09:00:00Z")).code, 0);
+    // The earlier push's build was slower: its deploy comes second, with a newer commit date.
+    const late = await step(A, "hello-build-deploy-1", "2024-05-01T11:00:00Z");
+    tally.tried++;
+    assert.equal(late.code, 0, late.stderr);
+    assert.equal(kube.templated(), "hello-bbbbbbb");
+    assert.match(late.stdout, /a newer push is deployed, not re-pointing/);
+    assert.equal(kube.patches().length, 0);
+    tally.survived++;
+  });
+
+  it("breaks ties of runs created in the same second by PipelineRun name, in either finishing order", async () => {
+    for (const first of ["a", "b"]) {
+      await kube.stop();
+      kube = new FakeKube();
+      await kube.server.start();
+      kube.pipelineRun("hello-build-deploy-a", "2024-05-01T10:00:00Z");
+      kube.pipelineRun("hello-build-deploy-b", "2024-05-01T10:00:00Z");
+      const sha = { a: A, b: B };
+      const second = first === "a" ? "b" : "a";
+      for (const name of [first, second]) {
+        const result = await step(
+          sha[name as "a"],
+          `hello-build-deploy-${name}`,
+          "2024-05-01T09:00:00Z",
+        );
+        assert.equal(result.code, 0, result.stderr);
+      }
+      tally.tried++;
+      assert.equal(kube.templated(), "hello-bbbbbbb", `${first} finished first`);
+      tally.survived++;
+    }
+  });
+
+  it("re-points a Configuration that carries no deploy order yet (written before push order)", async () => {
+    kube.store({
+      apiVersion: "serving.knative.dev/v1",
+      kind: "Configuration",
+      metadata: { name: "hello", namespace: "apps" },
+      spec: {
+        template: {
+          metadata: {
+            name: "hello-1111111",
+            annotations: { "canary-release.dev/commit-timestamp": "2099-01-01T00:00:00.000Z" },
+          },
+          spec: { containers: [{ image: `registry.example.com/team/hello@${DIGEST}` }] },
+        },
+      },
+    });
+    kube.pipelineRun("hello-build-deploy-1", "2024-05-01T10:00:00Z");
+    const result = await step(A, "hello-build-deploy-1", "2024-05-01T09:00:00Z");
+    tally.tried++;
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(kube.templated(), "hello-aaaaaaa");
+    const metadata = kube.configuration?.metadata as Json;
+    assert.deepEqual(metadata.annotations, {
+      "canary-release.dev/deploy-order": "2024-05-01T10:00:00.000Z hello-build-deploy-1",
+    });
+    tally.survived++;
+  });
+
+  it("fails without writing when its PipelineRun cannot be read, and refuses a bad PIPELINE_RUN", async () => {
+    const missing = await step(A, "hello-build-deploy-9", "2024-05-01T09:00:00Z");
+    tally.tried++;
+    assert.equal(missing.code, 1);
+    assert.match(
+      missing.stderr,
+      /reading PipelineRun apps\/hello-build-deploy-9 \(PIPELINE_RUN\), this run's deploy order: HTTP 404/,
+    );
+    assert.equal(kube.configuration, undefined);
+    tally.survived++;
+    for (const bad of ["", "../x", "Run_1", "a/b"]) {
+      const result = await deployStep(kube, dir, A, bad);
+      tally.tried++;
+      assert.equal(result.code, 2, bad);
+      assert.match(result.stderr, bad === "" ? /PIPELINE_RUN is not set/ : /PIPELINE_RUN must be/);
+      tally.refused++;
+    }
+    assert.deepEqual(kube.server.requests.length, 1, "only the missing run's read");
+  });
+});

@@ -7,7 +7,11 @@ export interface PolicyRule {
   readonly verbs: readonly string[];
 }
 
-/** What the pipeline's deploy step does with Knative: apply the Configuration, watch Revisions. */
+/**
+ * What the pipeline's deploy step does: apply the Knative Configuration, watch Revisions, and
+ * read its own PipelineRun, whose creation time orders the deploys (names are generated, so the
+ * get cannot be limited by resourceNames).
+ */
 export const PIPELINE_RULES: readonly PolicyRule[] = Object.freeze([
   {
     apiGroups: ["serving.knative.dev"],
@@ -15,6 +19,7 @@ export const PIPELINE_RULES: readonly PolicyRule[] = Object.freeze([
     verbs: ["get", "create", "patch"],
   },
   { apiGroups: ["serving.knative.dev"], resources: ["revisions"], verbs: ["get", "list", "watch"] },
+  { apiGroups: ["tekton.dev"], resources: ["pipelineruns"], verbs: ["get"] },
 ]);
 
 /**
