@@ -13,7 +13,10 @@ export const PIPELINE_PARAMS = Object.freeze({
   revision: "revision",
   /** First 7 characters of the SHA: the revision is named `<app>-<short-sha>`. */
   shortSha: "short-sha",
-  /** Commit timestamp, ISO 8601 (`body.head_commit.timestamp`): older commits never re-point. */
+  /**
+   * Commit timestamp, ISO 8601 (`body.head_commit.timestamp`), recorded on the revision for
+   * information only: deploys follow push order (the PipelineRuns' creation), not commit dates.
+   */
   commitTimestamp: "commit-timestamp",
 } as const);
 

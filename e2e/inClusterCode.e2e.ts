@@ -329,13 +329,34 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
     const tokenFile = serviceAccountTokenFile(tier, NAMESPACE, PIPELINE_ACCOUNT);
     const first = "0123456789abcdef0123456789abcdef01234567";
     const second = "89abcdef0123456789abcdef0123456789abcdef";
-    const stepEnv = (commit: string, at: string, apiUrl: string): Record<string, string> => ({
+    // Each deploy runs as a PipelineRun, whose creation time orders the deploys: the API server
+    // holds them (pending, so no controller would start them), named so that a tie in the same
+    // second falls in the order they were made.
+    const pipelineRun = async (name: string): Promise<string> => {
+      await tier!.kube.ok("POST", `/apis/tekton.dev/v1/namespaces/${NAMESPACE}/pipelineruns`, {
+        apiVersion: "tekton.dev/v1",
+        kind: "PipelineRun",
+        metadata: { name, namespace: NAMESPACE },
+        spec: {
+          pipelineRef: { name: pipelineResourceNames(APP).pipeline },
+          status: "PipelineRunPending",
+        },
+      });
+      return name;
+    };
+    const stepEnv = (
+      commit: string,
+      at: string,
+      apiUrl: string,
+      run: string,
+    ): Record<string, string> => ({
       APP,
       NAMESPACE,
       REVISION: commit,
       SHORT_SHA: commit.slice(0, 7),
       REPO_URL: "https://github.com/acme/shop.git",
       COMMIT_TIMESTAMP: at,
+      PIPELINE_RUN: run,
       IMAGE_REPOSITORY: "registry.example.com/acme/shop",
       IMAGE_DIGEST: `sha256:${commit.slice(0, 8).repeat(8)}`,
       SERVICE_ACCOUNT_NAME: APP,
@@ -409,7 +430,14 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
     const proxyUrl = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
 
     try {
-      const created = await step(stepEnv(first, "2026-11-30T10:00:00Z", plane.server));
+      const created = await step(
+        stepEnv(
+          first,
+          "2026-11-30T10:00:00Z",
+          plane.server,
+          await pipelineRun("shop-build-deploy-1"),
+        ),
+      );
       assert.equal(
         created.code,
         0,
@@ -419,7 +447,14 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
       const afterCreate = audit.since();
       events.push(...afterCreate);
 
-      const updated = await step(stepEnv(second, "2026-11-30T12:00:00+01:00", proxyUrl));
+      const updated = await step(
+        stepEnv(
+          second,
+          "2026-11-30T12:00:00+01:00",
+          proxyUrl,
+          await pipelineRun("shop-build-deploy-2"),
+        ),
+      );
       assert.equal(updated.code, 0, updated.stdout + updated.stderr);
       assert.match(updated.stdout, /now templates revision shop-89abcde \(was shop-0123456\)/);
       const afterUpdate = audit.since();
@@ -436,7 +471,14 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
         "the first write met the concurrent writer's change (a real 409), the second landed",
       );
 
-      const redelivered = await step(stepEnv(second, "2026-11-30T12:00:00+01:00", plane.server));
+      const redelivered = await step(
+        stepEnv(
+          second,
+          "2026-11-30T12:00:00+01:00",
+          plane.server,
+          await pipelineRun("shop-build-deploy-3"),
+        ),
+      );
       assert.equal(redelivered.code, 0, redelivered.stdout + redelivered.stderr);
       assert.match(redelivered.stdout, /already exists for commit/);
       const afterRedelivery = audit.since();

@@ -216,6 +216,8 @@ describe("build on push (prod stack under mocks)", () => {
       },
       { apiGroups: ["serving.knative.dev"], resources: ["configurations"], verbs: ["create"] },
       { apiGroups: ["serving.knative.dev"], resources: ["revisions"], verbs: ["get"] },
+      // deploy-revision reads its own PipelineRun: deploys follow push order (issue 15, fault 3).
+      { apiGroups: ["tekton.dev"], resources: ["pipelineruns"], verbs: ["get"] },
     ]);
     assert.deepEqual(roleRules("hello-eventlistener"), [
       {

@@ -146,6 +146,7 @@ function taskRuns(run: ProgramRun, pipelineRun: Manifest, namespace: string) {
     ofType(run, TASK).map(manifest),
     {
       namespace,
+      pipelineRunName: "hello-build-deploy-x7k2p",
       taskResults: { [PIPELINE_TASK_NAMES.buildImage]: { [PIPELINE_RESULTS.imageDigest]: DIGEST } },
     },
   );

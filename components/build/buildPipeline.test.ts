@@ -59,6 +59,8 @@ const SPEC: BuildPipelineSpec = {
 const SPEC_WITH_STATUS: BuildPipelineSpec = { ...SPEC, statusTokenSecretName: "hello-github" };
 
 const TASK_NAMES = pipelineResourceNames("hello").tasks;
+/** The deploy order of the PipelineRun the deploy-revision tests run as (FakeKubernetes.RUN). */
+const RUN_ORDER = "2024-05-01T10:00:00.000Z hello-build-deploy-x7k2p";
 
 const SHA = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567";
 const DIGEST = `sha256:${"ab".repeat(32)}`;
@@ -571,7 +573,7 @@ describe("tektonRules", () => {
     it("every $(params.X) is declared", () =>
       check(
         (t) => records(stepOf(t).env).push({ name: "X", value: "$(params.nope)" }),
-        "spec.steps[0].env[12].value",
+        "spec.steps[0].env[13].value",
         'param "nope"',
       ));
     it("every $(results.X.path) is declared", () =>
@@ -583,19 +585,19 @@ describe("tektonRules", () => {
     it("every $(workspaces.X...) is declared", () =>
       check(
         (t) => records(stepOf(t).env).push({ name: "X", value: "$(workspaces.cache.path)" }),
-        "env[12].value",
+        "env[13].value",
         'workspace "cache"',
       ));
     it("context variables exist", () =>
       check(
         (t) => records(stepOf(t).env).push({ name: "X", value: "$(context.taskRun.node)" }),
-        "env[12].value",
+        "env[13].value",
         "not a Task context variable",
       ));
     it("param names are unique", () =>
       check(
         (t) => records(specOf(t).params).push({ name: "app", type: "string" }),
-        "spec.params[9].name",
+        "spec.params[10].name",
         'param "app" appears twice',
       ));
     it("a param default has the param's type", () =>
@@ -1003,11 +1005,18 @@ class FakeKubernetes {
   readonly server = new FakeServer((req, res) => this.handle(req, res));
 
   private static readonly BASE = "/apis/serving.knative.dev/v1/namespaces/apps";
+  /** The PipelineRun every run of these tests is: deploy-revision reads its creation time. */
+  static readonly RUN = "/apis/tekton.dev/v1/namespaces/apps/pipelineruns/hello-build-deploy-x7k2p";
 
   private handle(req: Recorded, res: http.ServerResponse): void {
     const base = FakeKubernetes.BASE;
     const notFound = (what: string) =>
       sendJson(res, 404, { kind: "Status", reason: "NotFound", message: `${what} not found` });
+    if (req.method === "GET" && req.url === FakeKubernetes.RUN) {
+      return sendJson(res, 200, {
+        metadata: { name: "hello-build-deploy-x7k2p", creationTimestamp: "2024-05-01T10:00:00Z" },
+      });
+    }
     const revision = new RegExp(`^${base}/revisions/([a-z0-9-]+)$`).exec(req.url);
     if (req.method === "GET" && revision) {
       const name = revision[1];
@@ -1084,19 +1093,21 @@ class FakeKubernetes {
     if (!this.revisions.has(name)) {
       this.revisions.set(name, {
         metadata: { name, annotations: at(template, "metadata", "annotations") },
+        spec: at(template, "spec"),
         status: { conditions: [{ type: "Ready", status: "Unknown", reason: "Deploying" }] },
       });
     }
   }
 
   /** A Configuration already templating commit `commit` at `timestamp`, its Revision Ready. */
-  deployed(commit: string, timestamp: string): void {
+  deployed(commit: string, timestamp: string, deployOrder?: string): void {
     this.store(
       configurationManifest({
         ...SAMPLE_CONFIGURATION,
         revisionName: `hello-${commit.slice(0, 7)}`,
         commit,
         commitTimestamp: timestamp,
+        ...(deployOrder !== undefined ? { deployOrder } : {}),
       }),
     );
     this.revisions.set(`hello-${commit.slice(0, 7)}`, {
@@ -1105,9 +1116,16 @@ class FakeKubernetes {
     });
   }
 
-  /** The requests, as "METHOD path". */
+  /** The requests, without the read of the PipelineRun (the first). */
+  apiRequests(): Recorded[] {
+    return this.server.requests.filter((r) => r.url !== FakeKubernetes.RUN);
+  }
+
+  /** The requests, as "METHOD path", without the read of the PipelineRun (the first). */
   calls(): string[] {
-    return this.server.requests.map((r) => `${r.method} ${r.url.replace(FakeKubernetes.BASE, "")}`);
+    return this.server.requests
+      .filter((r) => r.url !== FakeKubernetes.RUN)
+      .map((r) => `${r.method} ${r.url.replace(FakeKubernetes.BASE, "")}`);
   }
 }
 
@@ -1135,6 +1153,7 @@ describe("deploy-revision.js (against a fake Kubernetes API)", () => {
       SHORT_SHA: SHA.slice(0, 7),
       REPO_URL: SAMPLE_CONFIGURATION.repositoryUrl,
       COMMIT_TIMESTAMP: SAMPLE_CONFIGURATION.commitTimestamp,
+      PIPELINE_RUN: "hello-build-deploy-x7k2p",
       IMAGE_REPOSITORY: "registry.example.com/team/hello",
       IMAGE_DIGEST: DIGEST,
       SERVICE_ACCOUNT_NAME: "hello",
@@ -1167,12 +1186,16 @@ describe("deploy-revision.js (against a fake Kubernetes API)", () => {
       "GET /revisions/hello-0a1b2c3",
       "GET /revisions/hello-0a1b2c3",
     ]);
-    const post = kube.server.requests[2];
+    const post = kube.apiRequests()[2];
     assert.equal(post.headers["content-type"], "application/json");
-    assert.deepEqual(JSON.parse(post.body), configurationManifest(SAMPLE_CONFIGURATION));
+    assert.deepEqual(
+      JSON.parse(post.body),
+      configurationManifest({ ...SAMPLE_CONFIGURATION, deployOrder: RUN_ORDER }),
+    );
     assert.deepEqual(
       kube.server.requests.map((r) => r.headers.authorization),
       [
+        "Bearer token-1",
         "Bearer token-1",
         "Bearer token-1",
         "Bearer token-1",
@@ -1197,11 +1220,15 @@ describe("deploy-revision.js (against a fake Kubernetes API)", () => {
       "PATCH /configurations/hello?fieldManager=canary-release-pipeline",
       "GET /revisions/hello-0a1b2c3",
     ]);
-    const patch = kube.server.requests[2];
+    const patch = kube.apiRequests()[2];
     assert.equal(patch.headers["content-type"], "application/merge-patch+json");
-    const expected = configurationManifest(SAMPLE_CONFIGURATION);
+    const expected = configurationManifest({ ...SAMPLE_CONFIGURATION, deployOrder: RUN_ORDER });
     assert.deepEqual(JSON.parse(patch.body), {
-      metadata: { resourceVersion, labels: at(expected, "metadata", "labels") },
+      metadata: {
+        resourceVersion,
+        labels: at(expected, "metadata", "labels"),
+        annotations: { "canary-release.dev/deploy-order": RUN_ORDER },
+      },
       spec: { template: at(expected, "spec", "template") },
     });
     assert.match(result.stdout, /now templates revision hello-0a1b2c3 \(was hello-1111111\)/);
@@ -1268,20 +1295,23 @@ describe("deploy-revision.js (against a fake Kubernetes API)", () => {
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(kube.calls(), [
       "GET /revisions/hello-0a1b2c3",
+      "GET /configurations/hello",
       "GET /revisions/hello-0a1b2c3",
     ]);
-    assert.match(result.stdout, /already exists for commit .*not re-applying the Configuration/);
+    assert.match(result.stdout, /already exists for commit /);
+    assert.match(result.stdout, /already templates revision hello-0a1b2c3: not re-applying it/);
     assert.equal(fs.readFileSync(path.join(dir, "revision-name"), "utf8"), "hello-0a1b2c3");
   });
 
-  it("never re-points the Configuration to a commit older than the one it carries", async () => {
-    kube.deployed(NEW, "2024-05-01T09:00:00Z"); // 08:00Z is ours: older
+  it("never re-points the Configuration to a push made before the one it carries", async () => {
+    // A newer PipelineRun deployed NEW, although its commit is dated earlier than ours.
+    kube.deployed(NEW, "2024-04-01T09:00:00Z", "2024-05-01T10:00:01.000Z hello-build-deploy-a0000");
     const before = clone(kube.configuration);
     const result = await deploy();
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(kube.calls(), ["GET /revisions/hello-0a1b2c3", "GET /configurations/hello"]);
     assert.deepEqual(kube.configuration, before);
-    assert.match(result.stdout, /is older than commit 2222222b.*not re-pointing/);
+    assert.match(result.stdout, /a newer push is deployed, not re-pointing/);
     assert.equal(fs.readFileSync(path.join(dir, "revision-name"), "utf8"), "hello-2222222");
   });
 

@@ -272,6 +272,7 @@ export const TASK_PARAMS = Object.freeze({
   app: "app",
   imageDigest: "image-digest",
   serviceAccountName: "service-account-name",
+  pipelineRun: "pipeline-run",
   timeoutSeconds: "timeout-seconds",
   state: "state",
   description: "description",
@@ -390,13 +391,15 @@ function deployRevisionTask(spec: BuildPipelineSpec): Manifest {
   return task(spec, pipelineResourceNames(spec.app).tasks.deployRevision, {
     description:
       "Points the Knative Configuration <app> at the image as revision <app>-<short-sha> and " +
-      "waits until the Revision is Ready. Idempotent; never re-points to an older commit.",
+      "waits until the Revision is Ready. Idempotent; deploys in push order (the PipelineRuns' " +
+      "creation), never re-pointing to an earlier run's commit.",
     params: [
       param(T.app, "Name of the Knative Configuration."),
       param(P.revision, "Full commit SHA."),
       param(P.shortSha, "First 7 characters of the SHA: the revision is <app>-<short-sha>."),
       param(P.repoUrl, "Clone URL, recorded on the revision."),
-      param(P.commitTimestamp, "Commit timestamp (ISO 8601): older commits never re-point."),
+      param(P.commitTimestamp, "Commit timestamp (ISO 8601), recorded on the revision."),
+      param(T.pipelineRun, "Name of this run's PipelineRun: its creation time orders the deploys."),
       param(T.imageRepository, "Image repository, without tag."),
       param(T.imageDigest, "Digest of the image to run (sha256:...)."),
       param(T.serviceAccountName, "serviceAccountName of the revision."),
@@ -411,8 +414,7 @@ function deployRevisionTask(spec: BuildPipelineSpec): Manifest {
         name: PIPELINE_RESULTS.revisionName,
         type: "string",
         description:
-          "The Revision reported on: this commit's, or the newer one the Configuration " +
-          "already carried when this commit is older.",
+          "The Revision reported on: this commit's, or the one a newer push already " + "deployed.",
       },
     ],
     steps: [
@@ -426,6 +428,7 @@ function deployRevisionTask(spec: BuildPipelineSpec): Manifest {
           fromParam("SHORT_SHA", P.shortSha),
           fromParam("REPO_URL", P.repoUrl),
           fromParam("COMMIT_TIMESTAMP", P.commitTimestamp),
+          fromParam("PIPELINE_RUN", T.pipelineRun),
           fromParam("IMAGE_REPOSITORY", T.imageRepository),
           fromParam("IMAGE_DIGEST", T.imageDigest),
           fromParam("SERVICE_ACCOUNT_NAME", T.serviceAccountName),
@@ -513,7 +516,7 @@ const PARAM_DESCRIPTIONS: Readonly<Record<PipelineParam, string>> = Object.freez
   [P.revision]: "Full 40-character SHA of the pushed commit (body.after).",
   [P.shortSha]: "First 7 characters of the SHA: the revision is named <app>-<short-sha>.",
   [P.commitTimestamp]:
-    "Commit timestamp, ISO 8601 (body.head_commit.timestamp): older commits never re-point.",
+    "Commit timestamp, ISO 8601 (body.head_commit.timestamp), recorded on the revision.",
 });
 
 const ref = (name: string): string => `$(params.${name})`;
@@ -584,6 +587,8 @@ export function pipelineManifest(spec: BuildPipelineSpec): Manifest {
         { name: T.imageRepository, value: spec.imageRepository },
         { name: T.imageDigest, value: result(N.buildImage, PIPELINE_RESULTS.imageDigest) },
         { name: T.serviceAccountName, value: spec.appServiceAccountName },
+        // Deploys follow push order: the deploy step reads this PipelineRun's creation time.
+        { name: T.pipelineRun, value: "$(context.pipelineRun.name)" },
       ],
     },
   ];

@@ -12,7 +12,8 @@ export interface PolicyRule {
 /**
  * What the pipeline's deploy step calls (functions/pipeline/deploy-revision.js): it reads and
  * patches the app's own Configuration (creates it the first time: `create` cannot be limited
- * by name), and polls the Revision it made with get.
+ * by name), polls the Revision it made with get, and reads its own PipelineRun, whose creation
+ * time orders the deploys (PipelineRun names are generated: that get cannot be limited by name).
  */
 export function pipelineRules(app: string): readonly PolicyRule[] {
   return Object.freeze([
@@ -24,6 +25,7 @@ export function pipelineRules(app: string): readonly PolicyRule[] {
     },
     { apiGroups: ["serving.knative.dev"], resources: ["configurations"], verbs: ["create"] },
     { apiGroups: ["serving.knative.dev"], resources: ["revisions"], verbs: ["get"] },
+    { apiGroups: ["tekton.dev"], resources: ["pipelineruns"], verbs: ["get"] },
   ]);
 }
 

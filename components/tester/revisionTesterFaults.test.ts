@@ -117,9 +117,9 @@ describe("revision tester faults: GitHub names (issue 15, fault 8)", () => {
   it("exports githubRepositoryProblem, naming the bad value and what is valid", () => {
     const cases: Array<[unknown, unknown, RegExp | undefined]> = [
       ["octo", "hello", undefined],
-      ["..", "hello", /owner must be a GitHub user .* got "\.\."/],
-      ["octo", "..", /repository must be .* not "\." or "\.\."\), got "\.\."/],
-      ["octo", ".", /got "\."/],
+      ["..", "hello", /owner "\.\." is not a GitHub account name/],
+      ["octo", "..", /repository "\.\." .*"\." and "\.\." are not allowed/],
+      ["octo", ".", /repository "\." /],
       ["octo", "", /repository/],
       ["", "hello", /owner/],
       ["a/b", "hello", /owner/],

@@ -72,6 +72,23 @@ dockerfile="$context/$DOCKERFILE"
 [ -f "$dockerfile" ] ||
   fail "Dockerfile '$DOCKERFILE' not found in build context '$CONTEXT_DIR' at $REVISION"
 
+# The '..' check above is textual: a pushed symlink (the context dir, a directory on its way, or
+# the Dockerfile itself) could still point buildah at files outside the checkout, such as the
+# mounted registry credentials. So the real paths, every link resolved, must lie inside the
+# checkout's own real path (the workspace path may itself be a link, as volume mounts can be).
+real_path() {
+  readlink -f "$2" || fail "cannot resolve the real path of $1 '$3'"
+}
+source_real=$(real_path SOURCE_DIR "$SOURCE_DIR" "$SOURCE_DIR")
+inside_checkout() {
+  case "$3" in
+    "$source_real" | "$source_real"/*) ;;
+    *) fail "$1 '$2' resolves to $3, outside the checkout $source_real (a symlink leaves it): refusing to build" ;;
+  esac
+}
+inside_checkout CONTEXT_DIR "$CONTEXT_DIR" "$(real_path CONTEXT_DIR "$context" "$CONTEXT_DIR")"
+inside_checkout DOCKERFILE "$DOCKERFILE" "$(real_path DOCKERFILE "$dockerfile" "$DOCKERFILE")"
+
 if [ "$DOCKERCONFIG_BOUND" = "true" ]; then
   if [ -f "$DOCKERCONFIG_PATH/config.json" ]; then
     REGISTRY_AUTH_FILE="$DOCKERCONFIG_PATH/config.json"

@@ -28,6 +28,7 @@ const { baseUrl, COMMIT_SHA } = require("../shared/checks");
 const {
   DEFAULT_GITHUB_API_URL,
   REPO_FULL_NAME,
+  githubRepositoryProblem,
   postCommitStatus,
   statusDescription,
   statusPath,
@@ -68,6 +69,12 @@ function statusRequest(env) {
   if (!REPO_FULL_NAME.test(repo)) {
     return { skip: `REPO_FULL_NAME must be <owner>/<repository>, got ${JSON.stringify(repo)}` };
   }
+  // The pattern lets `.` and `..` through, which in the API path would name another resource.
+  const [owner, name] = repo.split("/");
+  const nameProblem = githubRepositoryProblem(owner, name);
+  if (nameProblem !== undefined) {
+    return { skip: `REPO_FULL_NAME ${JSON.stringify(repo)}: ${nameProblem}` };
+  }
   const sha = env.REVISION || "";
   if (!COMMIT_SHA.test(sha)) {
     return {
@@ -88,7 +95,6 @@ function statusRequest(env) {
   } catch (error) {
     return { skip: error.message };
   }
-  const [owner, name] = repo.split("/");
   const status = {
     state,
     context: env.STATUS_CONTEXT || DEFAULT_CONTEXT,

@@ -4,19 +4,27 @@
 //
 // The pipeline owns revisions, so this step writes the Configuration's template and nothing else
 // (Pulumi owns the Route). It talks to the Kubernetes API directly, with the pod's service
-// account, and needs only: configurations get/create/patch, revisions get.
+// account, and needs only: configurations get/create/patch, revisions get, pipelineruns get.
 //
 // Rules it keeps:
-// - Idempotent: when Revision <app>-<short sha> already exists (a redelivered webhook, a rerun),
-//   the Configuration is not touched again (a rebuild may give another digest, and Knative
-//   rejects a known revision name with a different template); the step reports on that Revision.
-// - Ordered: a commit older (by commit timestamp) than the one the Configuration carries never
-//   re-points it; the step says so and succeeds.
+// - Idempotent: when Revision <app>-<short sha> already exists (a redelivered webhook, a rerun,
+//   a rollback), the Configuration is pointed at it with that Revision's own image, never the
+//   rebuild's (a rebuild may give another digest, and Knative rejects a known revision name with
+//   a different template); when the Configuration already templates it, nothing is written.
+// - Ordered by push: deploys follow the order the pushes were made in, not commit dates (a
+//   commit dated in the future would otherwise freeze every later deploy). The order key is this
+//   run's PipelineRun, read from the API: its creationTimestamp, then its name for runs created
+//   in the same second (a deterministic tie-break). The key of the run that last pointed the
+//   Configuration is kept on it (annotation DEPLOY_ORDER_ANNOTATION); a run whose key is older
+//   never re-points it, and says so. A force-push back to an earlier commit is a newer run, so it
+//   deploys; so does a rerun or a redelivery of an old push, which is the newest request made.
+//   The commit timestamp is recorded on the revision for information only.
 // - Concurrent runs: each write carries the resourceVersion it decided on, so a run that lost a
 //   race gets 409 Conflict, reads again and decides again.
 //
 // Inputs, all from the environment (the Task maps its params to env):
 //   APP, NAMESPACE, REVISION (full SHA), SHORT_SHA, REPO_URL, COMMIT_TIMESTAMP (ISO 8601),
+//   PIPELINE_RUN (the name of this run's PipelineRun: the deploy order),
 //   IMAGE_REPOSITORY, IMAGE_DIGEST (sha256:...), SERVICE_ACCOUNT_NAME,
 //   RESULT_PATH (optional: where the revision name is written, the Task result),
 //   TIMEOUT_SECONDS (default 600), POLL_INTERVAL_MS (default 2000),
@@ -35,7 +43,9 @@ const {
   COMMIT_SHA,
   DNS1123_LABEL,
   InputError,
+  isObject,
   isString,
+  objectAt,
   sleep,
 } = require("../shared/checks");
 const { REVISION_ANNOTATIONS, servingPath } = require("../shared/knative");
@@ -53,6 +63,9 @@ const {
 const FIELD_MANAGER = "canary-release-pipeline";
 const USER_AGENT = "canary-release-pipeline";
 const MAX_APPLY_ATTEMPTS = 5;
+/** On the Configuration: the deploy order key of the run that last pointed it (deployOrderKey). */
+const DEPLOY_ORDER_ANNOTATION = "canary-release.dev/deploy-order";
+const TEKTON_API = "/apis/tekton.dev/v1";
 
 const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -76,11 +89,50 @@ function normalizeTimestamp(field, value) {
 }
 
 /**
+ * The deploy order key of a PipelineRun: `<creationTimestamp, UTC> <name>`. Runs compare by
+ * creation time, then (created in the same second, the API's precision) by name, so that every
+ * run decides the same way. Throws naming what is missing.
+ */
+function deployOrderKey(pipelineRun) {
+  const metadata = objectAt(pipelineRun, "metadata");
+  const { name, creationTimestamp } = metadata;
+  check(
+    isString(name) && DNS1123_SUBDOMAIN.test(name),
+    `the PipelineRun has no valid metadata.name, got ${JSON.stringify(name)}`,
+  );
+  const at = normalizeTimestamp(
+    `PipelineRun ${name} metadata.creationTimestamp`,
+    creationTimestamp,
+  );
+  return `${at} ${name}`;
+}
+
+/** The parts of a key made by deployOrderKey, or undefined when `key` is not one. */
+function parseDeployOrder(key) {
+  if (!isString(key)) return undefined;
+  const [at, name, ...rest] = key.split(" ");
+  const time = Date.parse(at);
+  if (rest.length > 0 || !isString(name) || !TIMESTAMP.test(at) || Number.isNaN(time)) {
+    return undefined;
+  }
+  return { time, name };
+}
+
+/** < 0 when key `a` comes before `b`, 0 when they are the same run, > 0 after. */
+function compareDeployOrder(a, b) {
+  const x = parseDeployOrder(a);
+  const y = parseDeployOrder(b);
+  if (x === undefined || y === undefined) throw new Error(`not deploy order keys: ${a}, ${b}`);
+  if (x.time !== y.time) return x.time - y.time;
+  return x.name < y.name ? -1 : x.name > y.name ? 1 : 0;
+}
+
+/**
  * The Knative Configuration the deploy step applies. The one definition of it: the TypeScript
  * configurationManifest (components/build/buildPipelineManifests.ts) calls this function.
  *
  * input: {app, namespace?, revisionName, image (repo@sha256:digest), commit, repositoryUrl,
- *         commitTimestamp, serviceAccountName}
+ *         commitTimestamp, serviceAccountName, deployOrder? (deployOrderKey)}
  */
 function buildConfiguration(input) {
   const { app, namespace, revisionName, image, commit, repositoryUrl, serviceAccountName } = input;
@@ -127,6 +179,13 @@ function buildConfiguration(input) {
   const metadata = { name: app };
   if (namespace !== undefined) metadata.namespace = namespace;
   metadata.labels = labels;
+  if (input.deployOrder !== undefined) {
+    check(
+      parseDeployOrder(input.deployOrder) !== undefined,
+      `deployOrder must be "<RFC 3339 time> <PipelineRun name>", got ${JSON.stringify(input.deployOrder)}`,
+    );
+    metadata.annotations = { [DEPLOY_ORDER_ANNOTATION]: input.deployOrder };
+  }
   return {
     apiVersion: "serving.knative.dev/v1",
     kind: "Configuration",
@@ -188,7 +247,13 @@ function readDeployConfig(env) {
     `IMAGE_DIGEST must be sha256:<64 hex digits>, got ${JSON.stringify(digest)}`,
   );
   const repository = required("IMAGE_REPOSITORY");
-  const manifest = buildConfiguration({
+  const pipelineRun = required("PIPELINE_RUN");
+  check(
+    pipelineRun.length <= 253 && DNS1123_SUBDOMAIN.test(pipelineRun),
+    `PIPELINE_RUN must be the name of this run's PipelineRun (a DNS-1123 subdomain), ` +
+      `got ${JSON.stringify(pipelineRun)}`,
+  );
+  const configurationInput = {
     app,
     namespace,
     revisionName: `${app}-${shortSha}`,
@@ -197,9 +262,12 @@ function readDeployConfig(env) {
     repositoryUrl: required("REPO_URL"),
     commitTimestamp: required("COMMIT_TIMESTAMP"),
     serviceAccountName: required("SERVICE_ACCOUNT_NAME"),
-  });
+  };
+  const manifest = buildConfiguration(configurationInput);
   return {
     manifest,
+    configurationInput,
+    pipelineRun,
     app,
     namespace,
     commit,
@@ -214,6 +282,18 @@ function readDeployConfig(env) {
   };
 }
 
+/**
+ * Why a 200 answer's body is not the object asked for, or undefined when it is a JSON object.
+ * The client keeps a body that does not parse as text: a proxy's page, or one cut at its size cap.
+ */
+function notAnObject(body) {
+  if (typeof body === "string") return `the answer is not JSON (${body.length} characters)`;
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    return `the answer is not a JSON object (${body === null ? "null" : typeof body})`;
+  }
+  return undefined;
+}
+
 function templateOf(configuration) {
   const template = (configuration.spec && configuration.spec.template) || {};
   const metadata = template.metadata || {};
@@ -226,11 +306,10 @@ function templateOf(configuration) {
  * the Configuration already carries.
  */
 async function applyConfiguration(request, config, log) {
-  const { manifest, app, namespace, commit, revisionName } = config;
+  const { manifest, app, namespace, revisionName, deployOrder } = config;
   const collection = servingPath(namespace, "configurations");
   const path = `${collection}/${app}`;
   const query = `?fieldManager=${FIELD_MANAGER}`;
-  const timestampKey = REVISION_ANNOTATIONS.commitTimestamp;
 
   for (let attempt = 1; attempt <= MAX_APPLY_ATTEMPTS; attempt++) {
     const current = await request("GET", path);
@@ -245,28 +324,46 @@ async function applyConfiguration(request, config, log) {
     }
     if (current.status !== 200)
       throw new Error(apiError(`reading Configuration ${namespace}/${app}`, current));
+    // The write below is conditioned on the resourceVersion read here; without one it would
+    // overwrite whatever the Configuration holds. So an answer that is not a Configuration with
+    // a resourceVersion is an error, never a reason to write unconditioned.
+    const resourceVersion = objectAt(current.body, "metadata").resourceVersion;
+    const unreadable =
+      notAnObject(current.body) ??
+      (isString(resourceVersion) ? undefined : "the answer has no metadata.resourceVersion");
+    if (unreadable !== undefined) {
+      throw new Error(
+        `reading Configuration ${namespace}/${app}: HTTP 200 but ${unreadable}: ` +
+          `not writing without the resourceVersion precondition`,
+      );
+    }
 
     const deployed = templateOf(current.body);
     if (deployed.name === revisionName) {
       log(`Configuration ${app} already templates revision ${revisionName}: not re-applying it`);
       return { action: "unchanged", revisionName };
     }
-    const deployedTimestamp = deployed.annotations[timestampKey];
-    const deployedCommit = deployed.annotations[REVISION_ANNOTATIONS.commit];
-    const deployedAt = typeof deployedTimestamp === "string" ? Date.parse(deployedTimestamp) : NaN;
-    if (!Number.isNaN(deployedAt) && deployedAt > Date.parse(config.commitTimestamp)) {
+    // A Configuration without a (readable) key predates push ordering: this run re-points it.
+    const deployedOrder = objectAt(current.body, "metadata", "annotations")[
+      DEPLOY_ORDER_ANNOTATION
+    ];
+    if (
+      parseDeployOrder(deployedOrder) !== undefined &&
+      compareDeployOrder(deployedOrder, deployOrder) > 0
+    ) {
       log(
-        `commit ${commit} (${config.commitTimestamp}) is older than commit ` +
-          `${deployedCommit} (${deployedTimestamp}) that Configuration ${app} already carries ` +
-          `as revision ${deployed.name}: not re-pointing the Configuration to an older commit`,
+        `this run (${deployOrder}) was created before the run (${deployedOrder}) that pointed ` +
+          `Configuration ${app} at revision ${deployed.name}: a newer push is deployed, not ` +
+          `re-pointing the Configuration to this one`,
       );
       return { action: "older", revisionName: isString(deployed.name) ? deployed.name : "" };
     }
     const patch = {
       metadata: {
         // A precondition: the patch fails with 409 if the Configuration changed since the read.
-        resourceVersion: current.body.metadata && current.body.metadata.resourceVersion,
+        resourceVersion,
         labels: manifest.metadata.labels,
+        annotations: manifest.metadata.annotations,
       },
       spec: { template: manifest.spec.template },
     };
@@ -327,13 +424,35 @@ async function waitForRevision(request, config, revisionName, deadline, log) {
 }
 
 /** The whole step. Resolves to the name of the Revision reported on; rejects on failure. */
+/** This run's deploy order key, from its PipelineRun as the API server holds it. */
+async function readDeployOrder(request, config) {
+  const { namespace, pipelineRun } = config;
+  const what = `reading PipelineRun ${namespace}/${pipelineRun} (PIPELINE_RUN), this run's deploy order`;
+  const res = await request(
+    "GET",
+    `${TEKTON_API}/namespaces/${namespace}/pipelineruns/${pipelineRun}`,
+  );
+  if (res.status !== 200) throw new Error(apiError(what, res));
+  const unreadable = notAnObject(res.body);
+  if (unreadable !== undefined) throw new Error(`${what}: HTTP 200 but ${unreadable}`);
+  return deployOrderKey(res.body);
+}
+
+/**
+ * The whole step. Resolves to the name of the Revision reported on; rejects on failure.
+ * config.deployOrder, when given, is used instead of reading the PipelineRun (tests build ties).
+ */
 async function deploy(request, config, log) {
   const deadline = Date.now() + config.timeoutMs;
   const { namespace, revisionName, commit } = config;
+  const deployOrder = config.deployOrder ?? (await readDeployOrder(request, config));
   const existing = await request("GET", servingPath(namespace, "revisions", revisionName));
   if (existing.status === 200) {
-    const body = existing.body !== null && typeof existing.body === "object" ? existing.body : {};
-    const metadata = body.metadata || {};
+    const unreadable = notAnObject(existing.body);
+    if (unreadable !== undefined) {
+      throw new Error(`reading Revision ${namespace}/${revisionName}: HTTP 200 but ${unreadable}`);
+    }
+    const metadata = objectAt(existing.body, "metadata");
     const builtFrom = (metadata.annotations || {})[REVISION_ANNOTATIONS.commit];
     if (builtFrom !== commit) {
       throw new Error(
@@ -343,17 +462,30 @@ async function deploy(request, config, log) {
           `push another commit`,
       );
     }
-    log(
-      `Revision ${revisionName} already exists for commit ${commit} (a redelivered webhook or ` +
-        `a rerun): not re-applying the Configuration`,
+    // Point the Configuration at the Revision as it is: its image, not this run's rebuild.
+    const containers = objectAt(existing.body, "spec").containers;
+    const container = Array.isArray(containers) ? containers[0] : undefined;
+    const image = isObject(container) ? container.image : undefined;
+    check(
+      isString(image) && IMAGE_BY_DIGEST.test(image),
+      `Revision ${revisionName} has no image pinned by digest (spec.containers[0].image is ` +
+        `${JSON.stringify(image)}): cannot point the Configuration at it again`,
     );
-    await waitForRevision(request, config, revisionName, deadline, log);
-    return revisionName;
+    log(
+      `Revision ${revisionName} already exists for commit ${commit} (a redelivered webhook, a ` +
+        `rerun or a rollback): pointing the Configuration at it with its own image ${image}`,
+    );
+    const manifest = buildConfiguration({ ...config.configurationInput, image, deployOrder });
+    const applied = await applyConfiguration(request, { ...config, manifest, deployOrder }, log);
+    if (applied.action === "older") return applied.revisionName;
+    await waitForRevision(request, config, applied.revisionName, deadline, log);
+    return applied.revisionName;
   }
   if (existing.status !== 404) {
     throw new Error(apiError(`reading Revision ${namespace}/${revisionName}`, existing));
   }
-  const applied = await applyConfiguration(request, config, log);
+  const manifest = buildConfiguration({ ...config.configurationInput, deployOrder });
+  const applied = await applyConfiguration(request, { ...config, manifest, deployOrder }, log);
   if (applied.action === "older") return applied.revisionName;
   await waitForRevision(request, config, applied.revisionName, deadline, log);
   return applied.revisionName;
@@ -385,8 +517,11 @@ async function main(env) {
 module.exports = {
   REVISION_ANNOTATIONS,
   FIELD_MANAGER,
+  DEPLOY_ORDER_ANNOTATION,
   InputError,
   buildConfiguration,
+  deployOrderKey,
+  compareDeployOrder,
   readDeployConfig,
   deploy,
 };

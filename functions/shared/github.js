@@ -9,28 +9,41 @@ const DEFAULT_GITHUB_API_URL = "https://api.github.com";
 const MAX_DESCRIPTION_LENGTH = 140;
 /** `<owner>/<repository>`, as GitHub spells full names (see githubRepositoryProblem too). */
 const REPO_FULL_NAME = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
-/** A GitHub login: letters, digits and single hyphens, not at either end, at most 39. */
-const GITHUB_OWNER = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
-/** A GitHub repository name: letters, digits, '.', '-' and '_', at most 100. */
-const GITHUB_REPOSITORY = /^[A-Za-z0-9._-]{1,100}$/;
+/** GitHub's rules for account (user and organization) names and for repository names; an
+ * account name has no two hyphens in a row. */
+const GITHUB_OWNER = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9]))*$/;
+const MAX_OWNER_LENGTH = 39;
+const GITHUB_REPOSITORY = /^[A-Za-z0-9._-]+$/;
+const MAX_REPOSITORY_LENGTH = 100;
 
 /**
- * Why `owner`/`repo` cannot be a GitHub repository, or undefined when it can. GitHub's own rules,
- * so that a name such as ".." (which the character classes allow) never reaches an API path,
- * where it would address a different resource.
+ * What is wrong with `owner`/`repository` as GitHub names them, or undefined when both are
+ * valid. `.` and `..` are refused: in an API path they would name another resource
+ * (`/repos/../x` is `/x`), so a status would go somewhere else.
  */
-function githubRepositoryProblem(owner, repo) {
-  if (typeof owner !== "string" || !GITHUB_OWNER.test(owner)) {
+function githubRepositoryProblem(owner, repository) {
+  const shown = (value) => JSON.stringify(String(value));
+  if (typeof owner !== "string" || owner.length === 0 || owner.length > MAX_OWNER_LENGTH) {
+    return `owner ${shown(owner)} is not a GitHub account name: it must be 1 to ${MAX_OWNER_LENGTH} characters`;
+  }
+  if (!GITHUB_OWNER.test(owner)) {
     return (
-      `the owner must be a GitHub user or organisation name (letters, digits and single '-', ` +
-      `not first or last, at most 39 characters), got ${JSON.stringify(owner)}`
+      `owner ${shown(owner)} is not a GitHub account name: only A-Z, a-z, 0-9 and "-" (never ` +
+      `two in a row), and it must not start or end with "-"`
     );
   }
-  if (typeof repo !== "string" || !GITHUB_REPOSITORY.test(repo) || repo === "." || repo === "..") {
-    return (
-      `the repository must be a GitHub repository name (letters, digits, '.', '-' and '_', at ` +
-      `most 100 characters, not "." or ".."), got ${JSON.stringify(repo)}`
-    );
+  if (
+    typeof repository !== "string" ||
+    repository.length === 0 ||
+    repository.length > MAX_REPOSITORY_LENGTH
+  ) {
+    return `repository ${shown(repository)} is not a GitHub repository name: it must be 1 to ${MAX_REPOSITORY_LENGTH} characters`;
+  }
+  if (repository === "." || repository === "..") {
+    return `repository ${shown(repository)} is not a repository name ("." and ".." are not allowed)`;
+  }
+  if (!GITHUB_REPOSITORY.test(repository)) {
+    return `repository ${shown(repository)} is not a GitHub repository name: only A-Z, a-z, 0-9, ".", "_" and "-"`;
   }
   return undefined;
 }

@@ -20,6 +20,8 @@ export interface ConfigurationOptions {
   /** ISO 8601 with an offset; recorded normalized to UTC. */
   readonly commitTimestamp: string;
   readonly serviceAccountName: string;
+  /** `<RFC 3339 time> <PipelineRun name>`: the run that points the Configuration (push order). */
+  readonly deployOrder?: string;
 }
 
 interface DeployRevisionScript {

@@ -15,7 +15,8 @@
 //   emptyDir included), and "false" otherwise; $(workspaces.W.path) is the mount path
 //   (/workspace/W unless mountPath says otherwise) when bound and "" when not
 //   (taskrun/resources/apply.go applyWorkspaceMountPath, ApplyWorkspaces).
-// - $(results.R.path) is /tekton/results/R; $(context.taskRun.namespace) the run's namespace.
+// - $(results.R.path) is /tekton/results/R; $(context.taskRun.namespace) the run's namespace;
+//   $(context.pipelineRun.name) in a pipeline task's params the PipelineRun's name.
 import type { Manifest } from "../../common/json";
 
 /** Where a bound workspace's volume comes from, as the PipelineRun binds it. */
@@ -58,6 +59,8 @@ export interface ResolveOptions {
   readonly namespace: string;
   /** Results of earlier tasks, for $(tasks.T.results.R): task -> result -> value. */
   readonly taskResults?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** The PipelineRun's name when it has only a generateName (Tekton's would be generated). */
+  readonly pipelineRunName?: string;
   /** $(tasks.status), which finally tasks see. Default "Succeeded". */
   readonly tasksStatus?: string;
 }
@@ -164,6 +167,8 @@ export function resolvePipelineRun(
       throw new Error(`PipelineRun: param ${name} is not declared by the Pipeline`);
     }
   }
+  const runName = pipelineRun.metadata?.name ?? options.pipelineRunName;
+  if (typeof runName === "string") pipelineValues.set("context.pipelineRun.name", runName);
   for (const [task, results] of Object.entries(options.taskResults ?? {})) {
     for (const [result, value] of Object.entries(results)) {
       pipelineValues.set(`tasks.${task}.results.${result}`, value);
