@@ -6,11 +6,13 @@
 // and Configuration controllers), and the audit log says what each identity called; from that the
 // last test builds the table of rights.
 import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as https from "https";
 import * as path from "path";
-import { testerNames } from "../components/tester/revisionTesterManifests";
+import { SMOKE_ROUTE_LABEL, testerNames } from "../components/tester/revisionTesterManifests";
+import { kubectl } from "../toolchain/controlPlane";
 import { pipelineResourceNames } from "../common/pipelineContract";
 import { AuditEvent, AuditLog } from "./support/audit";
 import { deployDevStack, stopAfterEach } from "./support/fixtures";
@@ -544,5 +546,59 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
     }
     console.log(`      rights (kubectl auth can-i --as=system:serviceaccount:${NAMESPACE}:…):`);
     for (const row of rows) console.log(`        ${row}`);
+  });
+
+  it("the tester may delete its smoke Routes only: the admission policy refuses the production Route", async function () {
+    this.timeout(3 * 60 * 1000);
+    if (tier === undefined) throw new Error("no tier");
+    const t = tier;
+    // A smoke Route as the tester labels its own, made by the test (as the cluster admin).
+    const smoke = `${APP}-feedbee-smoke`;
+    kubectl(
+      t.plane,
+      t.toolchain,
+      ["apply", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "serving.knative.dev/v1",
+        kind: "Route",
+        metadata: {
+          name: smoke,
+          namespace: NAMESPACE,
+          labels: { [SMOKE_ROUTE_LABEL]: "true" },
+        },
+        spec: { traffic: [{ configurationName: APP, percent: 100 }] },
+      }),
+    );
+    // Server-side dry runs pass admission as real deletes do, and change nothing.
+    const deleteAsTester = (route: string) =>
+      spawnSync(
+        t.toolchain.kubectl,
+        [
+          "--kubeconfig",
+          t.plane.kubeconfig,
+          "delete",
+          "route",
+          route,
+          "-n",
+          NAMESPACE,
+          "--dry-run=server",
+          `--as=${USERS.tester}`,
+        ],
+        { encoding: "utf8", timeout: 60_000 },
+      );
+    // RBAC lets the tester delete Routes; the policy loads within a few seconds of the stack.
+    let production = deleteAsTester(APP);
+    for (let i = 0; i < 10 && production.status === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      production = deleteAsTester(APP);
+    }
+    assert.notEqual(production.status, 0, `the production Route: ${production.stdout}`);
+    assert.match(production.stderr, /may delete only its smoke Routes/);
+    const own = deleteAsTester(smoke);
+    assert.equal(own.status, 0, `its own smoke Route: ${own.stderr}`);
+    console.log(
+      `      tester, delete route ${APP} (production): refused: ${production.stderr.trim()}`,
+    );
+    console.log(`      tester, delete route ${smoke} (labelled smoke Route): allowed`);
   });
 });

@@ -79,6 +79,9 @@ async function preview(project: StackProject): Promise<Preview> {
 
 const ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role";
 const ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding";
+const POLICY = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy";
+const POLICY_BINDING =
+  "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding";
 
 /**
  * Structural changes made on purpose after the redesign, each named with the issue that made
@@ -86,12 +89,19 @@ const ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding";
  */
 function DELIBERATE_CHANGES(
   app: string,
+  namespace: string,
 ): readonly { op: string; type: string; name: string; why: string }[] {
   const why = "issue 15: the EventListener's own Role instead of upstream's, bound as is";
   return [
     { op: "create", type: ROLE, name: `${app}-eventlistener`, why },
     { op: "create", type: ROLE_BINDING, name: `${app}-eventlistener`, why },
     { op: "delete", type: ROLE_BINDING, name: `${app}-eventlistener-roles`, why },
+    ...[POLICY, POLICY_BINDING].map((type) => ({
+      op: "create",
+      type,
+      name: `canary-release-${namespace}-${app}-tester-routes`,
+      why: "issue 15: the tester may delete only its smoke Routes",
+    })),
   ];
 }
 
@@ -107,6 +117,7 @@ const CONFIG_MAP = "kubernetes:core/v1:ConfigMap";
 function judgeSteps(
   steps: readonly PreviewStep[],
   app: string,
+  namespace: string,
 ): {
   allowed: string[];
   refused: string[];
@@ -136,7 +147,7 @@ function judgeSteps(
       .map((step) => step.urn),
   );
   const deliberate = (step: PreviewStep): boolean =>
-    DELIBERATE_CHANGES(app).some(
+    DELIBERATE_CHANGES(app, namespace).some(
       (change) =>
         change.op === step.op &&
         change.type === (step.newState ?? step.oldState)?.type &&
@@ -183,25 +194,32 @@ describe(`upgrading stacks deployed by the program at tag ${BEFORE} (real CLI, r
     return result;
   }
 
-  /** Nothing made or removed but the code ConfigMaps of `app`'s current code. */
-  const onlyCodeConfigMapsChange = (result: Preview, app: string): void => {
+  /**
+   * Nothing made or removed but the code ConfigMaps of the current code and the deliberate
+   * changes named in DELIBERATE_CHANGES.
+   */
+  const onlyExpectedChanges = (result: Preview, config: Record<string, unknown>): void => {
     const { changeSummary: summary, steps } = result;
     console.log(`      preview after the upgrade: ${JSON.stringify(summary)}`);
-    const { allowed, refused } = judgeSteps(steps, app);
-    console.log(`      allowed (code ConfigMaps, named after the current code):`);
+    const app = String(config["canary-release:app"]);
+    const namespace = String(config["canary-release:namespace"] ?? "default");
+    const { allowed, refused } = judgeSteps(steps, app, namespace);
+    console.log(
+      `      allowed (code ConfigMaps named after the current code, deliberate changes):`,
+    );
     for (const line of allowed) console.log(`        ${line}`);
     assert.deepEqual(refused, [], "steps that create, delete or replace anything else");
     assert.ok((summary.same ?? 0) > 20, `most resources unchanged: ${JSON.stringify(summary)}`);
   };
 
-  it("dev: the current program creates, deletes and replaces nothing but code ConfigMaps", async function () {
+  it("dev: the current program creates, deletes and replaces nothing but code ConfigMaps and deliberate changes", async function () {
     this.timeout(20 * 60 * 1000);
     const config = committedStack("dev", { "canary-release:platform": { install: false } });
     const result = await upgrade("dev", config, standInSecrets("webhookSecret"));
-    onlyCodeConfigMapsChange(result, String(config["canary-release:app"]));
+    onlyExpectedChanges(result, config);
   });
 
-  it("prod: the current program creates, deletes and replaces nothing but code ConfigMaps", async function () {
+  it("prod: the current program creates, deletes and replaces nothing but code ConfigMaps and deliberate changes", async function () {
     this.timeout(20 * 60 * 1000);
     if (tier === undefined) throw new Error("no tier");
     await namespaceWithRevisions(tier.kube, "hello", "hello", {
@@ -214,6 +232,6 @@ describe(`upgrading stacks deployed by the program at tag ${BEFORE} (real CLI, r
       config,
       standInSecrets("webhookSecret", "registryCredentials", "testerGithubToken"),
     );
-    onlyCodeConfigMapsChange(result, String(config["canary-release:app"]));
+    onlyExpectedChanges(result, config);
   });
 });
