@@ -1,5 +1,11 @@
 // Errors the `canary` command maps to its exit codes; each message is written for a person.
-import { EXIT_ERROR, EXIT_LOCKED, EXIT_NOT_DEPLOYED, EXIT_REFUSED } from "./exitCodes";
+import {
+  EXIT_CHANGED,
+  EXIT_ERROR,
+  EXIT_LOCKED,
+  EXIT_NOT_DEPLOYED,
+  EXIT_REFUSED,
+} from "./exitCodes";
 
 /** Input refused before anything was changed: a bad argument, a plan the stack does not allow. */
 export class CanaryRefusedError extends Error {
@@ -68,8 +74,21 @@ export class NotDeployedError extends Error {
 }
 
 /** The exit code an error of this library carries, or undefined for any other error. */
+/**
+ * The config no longer holds what a running command last saw (another command changed it):
+ * nothing was written over it.
+ */
+export class StackChangedError extends Error {
+  readonly exitCode = EXIT_CHANGED;
+  constructor(message: string) {
+    super(message);
+    this.name = "StackChangedError";
+  }
+}
+
 export function exitCodeOf(error: unknown): number | undefined {
   if (
+    error instanceof StackChangedError ||
     error instanceof CanaryRefusedError ||
     error instanceof UpFailedError ||
     error instanceof StackBusyError ||

@@ -18,6 +18,11 @@ export const EXIT_LOCKED = 4;
  * changed the stack, or the program ignored the config): the change may not be live.
  */
 export const EXIT_NOT_DEPLOYED = 5;
+/**
+ * A rollout stopped because another command changed the stack while it waited between steps
+ * (another candidate, a rollback, a step by hand): it writes nothing over another's change.
+ */
+export const EXIT_CHANGED = 6;
 /** Interrupted (Ctrl-C): stopped between two actions; the output says where. */
 export const EXIT_INTERRUPTED = 130;
 
@@ -32,4 +37,6 @@ export const EXIT_CODES_HELP = `Exit codes:
        nothing was changed (the message names the holder)
   ${EXIT_NOT_DEPLOYED}    not deployed: the update ran, but the stack outputs differ from what this
        command set (the message shows both); check \`canary status\`
+  ${EXIT_CHANGED}    changed: another command changed the stack during a rollout; the rollout
+       stopped and wrote nothing over it (the message shows what changed)
   ${EXIT_INTERRUPTED}  interrupted by Ctrl-C between two actions (the output says where)`;

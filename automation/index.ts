@@ -1,6 +1,7 @@
 // The canary library: steer the stack's canary release from code through the Pulumi Automation
 // API. The `canary` command (cli.ts, bin canary.js) is one user of it.
 export {
+  EXIT_CHANGED,
   EXIT_CODES_HELP,
   EXIT_ERROR,
   EXIT_INTERRUPTED,
@@ -14,6 +15,7 @@ export {
   CanaryRefusedError,
   NotDeployedError,
   StackBusyError,
+  StackChangedError,
   StackLockedError,
   UpFailedError,
 } from "./errors";

@@ -2,12 +2,19 @@
 // it with exactly one `pulumi up`, setting the config back when that update fails.
 import {
   ConfigError,
+  DEFAULTS,
   parseConfig,
   parseWholeNumber,
   WHOLE_NUMBER_KEYS,
   wholeNumberRule,
 } from "../config";
-import { CanaryRefusedError, NotDeployedError, UpFailedError, errorMessage } from "./errors";
+import {
+  CanaryRefusedError,
+  NotDeployedError,
+  StackChangedError,
+  UpFailedError,
+  errorMessage,
+} from "./errors";
 import { CONFIG_KEYS, PROJECT_NAME, type StackDriver, type UpSummary } from "./stackDriver";
 import { withStackLock } from "./stackLock";
 
@@ -132,6 +139,12 @@ export function describeChange(change: ConfigChange): string {
 export interface ChangeOptions {
   /** Run `pulumi up` after writing the config (default). False: only write the stack file. */
   readonly up?: boolean;
+  /**
+   * Values the config must still hold, checked under the stack's lock before anything is
+   * written (a rollout's candidate and its last deployed percent): another command's change
+   * between two steps is never written over (StackChangedError).
+   */
+  readonly expect?: ConfigChange;
   /** Names the change: the update's message in the stack history, and the commit message. */
   readonly message: string;
   readonly onOutput?: (text: string) => void;
@@ -225,6 +238,23 @@ async function applyConfigChangeLocked(
   change: ConfigChange,
   options: ChangeOptions,
 ): Promise<ChangeResult> {
+  const moved: string[] = [];
+  for (const [key, expected] of Object.entries(options.expect ?? {})) {
+    // An unset key holds the program's default (canaryPercent 0).
+    const fallback = (DEFAULTS as Readonly<Record<string, unknown>>)[shortKey(key)];
+    const found =
+      blankToUndefined(await driver.getConfig(key)) ??
+      (fallback !== undefined ? String(fallback) : undefined);
+    if (found !== blankToUndefined(expected)) {
+      moved.push(`${key}: expected ${expected ?? "unset"}, found ${found ?? "unset"}`);
+    }
+  }
+  if (moved.length > 0) {
+    throw new StackChangedError(
+      `${describeChange(change)} not written: another command changed stack ` +
+        `${driver.stackName} meanwhile (${moved.join("; ")})`,
+    );
+  }
   const problems = await proposalProblems(driver, change);
   if (problems !== undefined) {
     // Say whose fault it is: a stack file that is invalid already is not this change's doing.

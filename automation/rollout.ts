@@ -294,9 +294,22 @@ export async function runRollout(
     report("interrupted", {
       reason: `interrupted ${where}; canaryPercent ${deployedPercent} is deployed and left as is`,
     });
-  const update = async (change: Record<string, string | undefined>, message: string) => {
+  /**
+   * One update, written only while the stack still holds what this rollout last left (checked
+   * under the lock): a rollback, a new candidate or a step by hand made while the rollout waited
+   * stops it (StackChangedError), never gets written over.
+   */
+  const update = async (
+    change: Record<string, string | undefined>,
+    message: string,
+    expect: Record<string, string | undefined> = {
+      [CONFIG_KEYS.candidateRevision]: candidate,
+      [CONFIG_KEYS.canaryPercent]: String(deployedPercent),
+    },
+  ) => {
     const result: ChangeResult = await applyConfigChange(driver, change, {
       message,
+      expect,
       ...(options.onOutput !== undefined ? { onOutput: options.onOutput } : {}),
     });
     updates.push(message);
@@ -307,9 +320,12 @@ export async function runRollout(
   const rollBack = async (percent: number, reason: string): Promise<RolloutReport> => {
     emit({ type: "rollback", percent, reason });
     try {
+      // Backing out of the same candidate is right whatever its percent now; another
+      // candidate's traffic is not this rollout's to cut.
       await update(
         { [CONFIG_KEYS.canaryPercent]: "0" },
         `canary ${driver.stackName}: rollback at ${percent}, canaryPercent 0`,
+        { [CONFIG_KEYS.candidateRevision]: candidate },
       );
     } catch (error) {
       return report("failed", {

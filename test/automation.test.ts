@@ -9,6 +9,7 @@ import * as path from "path";
 import {
   CONFIG_KEYS,
   CanaryRefusedError,
+  EXIT_CHANGED,
   EXIT_ERROR,
   EXIT_INTERRUPTED,
   EXIT_OK,
@@ -107,6 +108,37 @@ function rollout(
 }
 
 describe("canary rollout (automation/rollout.ts)", () => {
+  // Issue 15's review: another command that changes the stack while the rollout waits between
+  // steps must stop the rollout, never be written over.
+  for (const [what, change, moved] of [
+    ["a rollback by hand", { [K.canaryPercent]: "0" }, /canaryPercent: expected 5, found 0/],
+    [
+      "another candidate",
+      { [K.candidateRevision]: "hello-9999999" },
+      /candidateRevision: expected hello-5d6e7f8, found hello-9999999/,
+    ],
+  ] as const) {
+    it(`stops when ${what} happens while it waits, and writes nothing over it (exit 6)`, async () => {
+      const driver = stack();
+      const time = fakeTime((_ms, call) => {
+        if (call === 1) Object.assign(driver.config, change);
+      });
+      const analysis = scriptedAnalysis<AnalysisRequest>(["pass", "pass", "pass"]);
+      const report = await runRollout(driver, {
+        steps: [5, 20, 50],
+        intervalMs: 2 * MINUTE,
+        analyse: analysis.analyse,
+        sleep: time.sleep,
+        now: time.now,
+      });
+      assert.equal(report.status, "failed");
+      assert.match(report.error ?? "", moved);
+      assert.equal(rolloutExitCode(report), EXIT_CHANGED);
+      assert.deepEqual(driver.writes, [percent(5), "up"], "nothing written after the change");
+      for (const [key, value] of Object.entries(change)) assert.equal(driver.config[key], value);
+    });
+  }
+
   it("passes every step: set, up, wait, analyse, in that order", async () => {
     const driver = stack();
     const { run, time, analysis, events } = rollout(driver, ["pass", "pass", "pass"]);
