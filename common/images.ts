@@ -13,8 +13,9 @@ const MAX_NAME_LENGTH = 255;
 
 /**
  * `[registry[:port]/]path`, with the first part a registry only where it looks like one: a dot,
- * a port or `localhost` (the rule Docker and buildah apply before any lookup). Anything else is
- * the first path component, lower case: `UPPER/x` names no registry and no repository.
+ * a port or `localhost`. Anything else is the first path component, lower case. Docker's
+ * parser would also take an upper-case first part as a registry (`UPPER/x` as registry
+ * `UPPER`), a host no one means; this stack refuses it rather than push there.
  */
 function isRepository(value: string): boolean {
   if (value.length > MAX_NAME_LENGTH) return false;

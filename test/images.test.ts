@@ -1,6 +1,6 @@
-// Image references as Docker and buildah read them (issue 15, fault 13): the first part of a
-// name is a registry only when it has a dot, a port or is `localhost`; otherwise it is a path
-// component, which must be lower case.
+// Image references (issue 15, fault 13): the first part of a name is a registry only when it
+// has a dot, a port or is `localhost`; otherwise it is a path component, which must be lower
+// case. (Docker would take `UPPER/x` as registry `UPPER`, a host no one means: refused.)
 import { strict as assert } from "assert";
 import { imageRepositoryProblem, pinnedImageProblem } from "../common/images";
 

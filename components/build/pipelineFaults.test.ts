@@ -520,7 +520,10 @@ function deployStep(
 
 // ---- fault 7: non-JSON answers, dripping and oversized servers -------------------------------
 
-describe("issue 15 fault 7: deploy-revision and commit-status bound every request", () => {
+describe("issue 15 fault 7: deploy-revision and commit-status bound every request", function () {
+  // Dozens of real processes against dripping and 300 MB answers: ~14 s on a loaded 2-core
+  // machine, so more than mocha's default. A bound for liveness, not a speed goal.
+  this.timeout(90_000);
   const tally = new Tally("fault 7 (deadline, cap, non-JSON)");
   after(() => tally.print());
   let kube: FakeKube;
