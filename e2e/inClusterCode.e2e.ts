@@ -548,7 +548,7 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
     for (const row of rows) console.log(`        ${row}`);
   });
 
-  it("the tester may delete its smoke Routes only: the admission policy refuses the production Route", async function () {
+  it("the tester may create and delete its smoke Routes only: the admission policy refuses the rest", async function () {
     this.timeout(3 * 60 * 1000);
     if (tier === undefined) throw new Error("no tier");
     const t = tier;
@@ -593,9 +593,40 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
       production = deleteAsTester(APP);
     }
     assert.notEqual(production.status, 0, `the production Route: ${production.stdout}`);
-    assert.match(production.stderr, /may delete only its smoke Routes/);
+    assert.match(production.stderr, /may create and delete only its smoke Routes/);
     const own = deleteAsTester(smoke);
     assert.equal(own.status, 0, `its own smoke Route: ${own.stderr}`);
+    // Nor may it create a Route that is not a cluster-local smoke Route (a public Route to an
+    // untested revision).
+    const publicRoute = spawnSync(
+      t.toolchain.kubectl,
+      [
+        "--kubeconfig",
+        t.plane.kubeconfig,
+        "create",
+        "-f",
+        "-",
+        "--dry-run=server",
+        `--as=${USERS.tester}`,
+      ],
+      {
+        encoding: "utf8",
+        timeout: 60_000,
+        input: JSON.stringify({
+          apiVersion: "serving.knative.dev/v1",
+          kind: "Route",
+          metadata: {
+            name: `${APP}-public`,
+            namespace: NAMESPACE,
+            labels: { [SMOKE_ROUTE_LABEL]: "true" },
+          },
+          spec: { traffic: [{ configurationName: APP, percent: 100 }] },
+        }),
+      },
+    );
+    assert.notEqual(publicRoute.status, 0, `a public Route: ${publicRoute.stdout}`);
+    assert.match(publicRoute.stderr, /created cluster-local/);
+    console.log(`      tester, create a public Route: refused`);
     console.log(
       `      tester, delete route ${APP} (production): refused: ${production.stderr.trim()}`,
     );

@@ -8,7 +8,7 @@
 // ServiceAccount's own token against the API server. Each Pod is compared with what the fast
 // tier's Tekton resolver predicts from the same objects.
 import { strict as assert } from "assert";
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import {
@@ -379,5 +379,54 @@ describe("a push through the real Tekton (controller, EventListener sink, core i
       assert.equal(canI(tier, listenerUser, { ...call, name: account }), false, account);
       console.log(`        eventlistener no   impersonate serviceaccounts/${account}  (must not)`);
     }
+    // Its `create pipelineruns` is limited by an admission policy: the sink's own run passed
+    // it above; a run of another pipeline, or as another account, is refused (dry runs).
+    const t = tier;
+    const createAsListener = (spec: Record<string, unknown>) =>
+      spawnSync(
+        t.toolchain.kubectl,
+        [
+          "--kubeconfig",
+          t.plane.kubeconfig,
+          "create",
+          "-f",
+          "-",
+          "--dry-run=server",
+          `--as=${listenerUser}`,
+        ],
+        {
+          encoding: "utf8",
+          timeout: 60_000,
+          input: JSON.stringify({
+            apiVersion: "tekton.dev/v1",
+            kind: "PipelineRun",
+            metadata: { generateName: `${APP}-forged-`, namespace: NAMESPACE },
+            spec,
+          }),
+        },
+      );
+    const forged: Record<string, Record<string, unknown>> = {
+      "an inline pipelineSpec": {
+        pipelineSpec: { tasks: [{ name: "x", taskRef: { name: NAMES.tasks.deployRevision } }] },
+        taskRunTemplate: { serviceAccountName: NAMES.pipelineServiceAccount },
+      },
+      "the app's Pipeline as the tester": {
+        pipelineRef: { name: NAMES.pipeline },
+        taskRunTemplate: { serviceAccountName: `${APP}-tester` },
+      },
+    };
+    for (const [what, spec] of Object.entries(forged)) {
+      const refused = createAsListener(spec);
+      assert.notEqual(refused.status, 0, `${what}: ${refused.stdout}`);
+      assert.match(refused.stderr, /may create only PipelineRuns of the Pipeline/, what);
+      console.log(
+        `        eventlistener no   create pipelineruns (${what})  (refused by the policy)`,
+      );
+    }
+    const own = createAsListener({
+      pipelineRef: { name: NAMES.pipeline },
+      taskRunTemplate: { serviceAccountName: NAMES.pipelineServiceAccount },
+    });
+    assert.equal(own.status, 0, `the app's own run: ${own.stderr}`);
   });
 });

@@ -100,7 +100,13 @@ function DELIBERATE_CHANGES(
       op: "create",
       type,
       name: `canary-release-${namespace}-${app}-tester-routes`,
-      why: "issue 15: the tester may delete only its smoke Routes",
+      why: "issue 15: the tester may create and delete only its smoke Routes",
+    })),
+    ...[POLICY, POLICY_BINDING].map((type) => ({
+      op: "create",
+      type,
+      name: `canary-release-${namespace}-${app}-eventlistener-runs`,
+      why: "issue 15: the EventListener may start only the app's Pipeline, as its account",
     })),
   ];
 }

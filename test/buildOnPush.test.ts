@@ -242,6 +242,35 @@ describe("build on push (prod stack under mocks)", () => {
     }
   });
 
+  it("guards the EventListener's PipelineRuns: the app's Pipeline only, as the pipeline's account (issue 15)", () => {
+    const policy = named(
+      run,
+      "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy",
+      "canary-release-hello-hello-eventlistener-runs",
+    ).inputs as { spec: { matchConditions: unknown; validations: { expression: string }[] } };
+    assert.deepEqual(policy.spec.matchConditions, [
+      {
+        name: "the-service-account",
+        expression:
+          "request.userInfo.username == 'system:serviceaccount:hello:hello-eventlistener'",
+      },
+    ]);
+    const [rule] = policy.spec.validations;
+    for (const part of [
+      "!has(object.spec.pipelineSpec)",
+      "!has(object.spec.pipelineRef.resolver)",
+      "object.spec.pipelineRef.name == 'hello-build-deploy'",
+      "object.spec.taskRunTemplate.serviceAccountName == 'hello-pipeline'",
+    ]) {
+      assert.ok(rule.expression.includes(part), part);
+    }
+    named(
+      run,
+      "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding",
+      "canary-release-hello-hello-eventlistener-runs",
+    );
+  });
+
   it("rbacProblems catches a wildcard and cluster-wide secrets", () => {
     assert.deepEqual(
       rbacProblems([{ apiGroups: ["*"], resources: ["pods"], verbs: ["get"] }], "namespace"),

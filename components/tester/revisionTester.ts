@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { admissionGuardResources } from "../shared/admissionGuard";
 import { codeConfigMapResource } from "../shared/codeConfigMap";
 import { withNamespace } from "../shared/manifest";
 import { serviceAccountWithRole } from "../shared/serviceAccount";
@@ -10,7 +11,7 @@ import {
   TESTER_RULES,
   testerCodeManifest,
   testerNames,
-  testerRouteGuardManifests,
+  testerRouteGuard,
   testerServiceManifest,
 } from "./revisionTesterManifests";
 
@@ -59,23 +60,13 @@ export class RevisionTester extends pulumi.ComponentResource {
       args.namespace,
     );
 
-    // Before the tester runs: its deletes of Routes are limited to its own smoke Routes.
-    const [policyManifest, bindingManifest] = testerRouteGuardManifests(spec);
-    const policy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
-      `${name}-route-guard`,
-      policyManifest as k8s.admissionregistration.v1.ValidatingAdmissionPolicyArgs,
-      { parent: this },
-    );
-    const guard = new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
-      `${name}-route-guard`,
-      bindingManifest as k8s.admissionregistration.v1.ValidatingAdmissionPolicyBindingArgs,
-      { parent: this, dependsOn: [policy] },
-    );
+    // Before the tester runs: it may create and delete only its own smoke Routes.
+    const guard = admissionGuardResources(this, `${name}-route-guard`, testerRouteGuard(spec));
 
     this.service = new k8s.apiextensions.CustomResource(
       `${name}-service`,
       withNamespace(testerServiceManifest(spec), args.namespace),
-      { parent: this, dependsOn: [code, ...tester, policy, guard] },
+      { parent: this, dependsOn: [code, ...tester, ...guard] },
     );
     new k8s.apiextensions.CustomResource(
       `${name}-source`,

@@ -7,6 +7,7 @@ import {
   codeConfigMap,
   codeVolume,
 } from "../shared/inClusterCode";
+import type { AdmissionGuard } from "../shared/admissionGuard";
 import type { Manifest } from "../shared/manifest";
 import type { PolicyRule } from "../shared/rbac";
 
@@ -65,59 +66,31 @@ export function testerNames(app: string): {
 export const SMOKE_ROUTE_LABEL = "canary-release.dev/smoke-test-route";
 
 /**
- * The guard on the tester's `delete routes`: RBAC cannot limit a delete to names not known in
- * advance (`<revision>-smoke`), so an admission policy (ValidatingAdmissionPolicy, GA in
- * Kubernetes 1.30) refuses the tester's ServiceAccount any delete of a Route that does not
- * carry SMOKE_ROUTE_LABEL: the production Route and every other app's are out of its reach.
- * Cluster-scoped, so named after the namespace and the app; bound to the app's namespace only.
+ * The guard on the tester's Routes (components/shared/admissionGuard.ts). RBAC cannot limit a
+ * delete to names made at run time (`<revision>-smoke`), nor a create to a label: the tester's
+ * ServiceAccount may delete only Routes that carry SMOKE_ROUTE_LABEL (the production Route and
+ * every other app's are out of its reach), and create only such Routes, cluster-local.
  */
-export function testerRouteGuardManifests(spec: RevisionTesterSpec): [Manifest, Manifest] {
-  const name = `canary-release-${spec.namespace}-${spec.app}-tester-routes`;
-  const tester = `system:serviceaccount:${spec.namespace}:${testerNames(spec.app).serviceAccount}`;
-  const labels = "oldObject.metadata.labels";
-  return [
-    {
-      apiVersion: "admissionregistration.k8s.io/v1",
-      kind: "ValidatingAdmissionPolicy",
-      metadata: { name },
-      spec: {
-        failurePolicy: "Fail",
-        matchConstraints: {
-          resourceRules: [
-            {
-              apiGroups: ["serving.knative.dev"],
-              apiVersions: ["v1"],
-              operations: ["DELETE"],
-              resources: ["routes"],
-            },
-          ],
-        },
-        matchConditions: [
-          { name: "the-revision-tester", expression: `request.userInfo.username == '${tester}'` },
-        ],
-        validations: [
-          {
-            expression:
-              `has(${labels}) && '${SMOKE_ROUTE_LABEL}' in ${labels} && ` +
-              `${labels}['${SMOKE_ROUTE_LABEL}'] == 'true'`,
-            message: `the revision tester may delete only its smoke Routes (${SMOKE_ROUTE_LABEL}=true)`,
-          },
-        ],
-      },
-    },
-    {
-      apiVersion: "admissionregistration.k8s.io/v1",
-      kind: "ValidatingAdmissionPolicyBinding",
-      metadata: { name },
-      spec: {
-        policyName: name,
-        validationActions: ["Deny"],
-        matchResources: {
-          namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": spec.namespace } },
-        },
-      },
-    },
-  ];
+export function testerRouteGuard(spec: RevisionTesterSpec): AdmissionGuard {
+  // The Route as it is (a delete) or as it would be (a create).
+  const route = "(request.operation == 'DELETE' ? oldObject : object)";
+  const labels = `${route}.metadata.labels`;
+  const visibility = "networking.knative.dev/visibility";
+  return {
+    name: `canary-release-${spec.namespace}-${spec.app}-tester-routes`,
+    namespace: spec.namespace,
+    serviceAccount: testerNames(spec.app).serviceAccount,
+    apiGroup: "serving.knative.dev",
+    resource: "routes",
+    operations: ["CREATE", "DELETE"],
+    expression:
+      `has(${route}.metadata.labels) && '${SMOKE_ROUTE_LABEL}' in ${labels} && ` +
+      `${labels}['${SMOKE_ROUTE_LABEL}'] == 'true' && (request.operation == 'DELETE' || ` +
+      `('${visibility}' in ${labels} && ${labels}['${visibility}'] == 'cluster-local'))`,
+    message:
+      `the revision tester may create and delete only its smoke Routes ` +
+      `(${SMOKE_ROUTE_LABEL}=true, created cluster-local)`,
+  };
 }
 
 /**

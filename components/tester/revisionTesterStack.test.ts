@@ -237,7 +237,7 @@ describe("revision tester in the stack", () => {
     }
   });
 
-  it("guards the tester's Route deletes: only its smoke Routes, in its namespace (issue 15, fault 10)", async () => {
+  it("guards the tester's Routes: it creates and deletes only its smoke Routes, in its namespace (issue 15, fault 10)", async () => {
     const result = await run();
     const smokeTest = require(path.join(TESTER_DIR, "smokeTest.js")) as Record<string, unknown>;
     assert.equal(smokeTest.SMOKE_ROUTE_LABEL, SMOKE_ROUTE_LABEL, "the label the tester sets");
@@ -252,11 +252,18 @@ describe("revision tester in the stack", () => {
     assert.equal(policy.metadata.name, "canary-release-hello-hello-tester-routes");
     assert.deepEqual(policy.spec.matchConditions, [
       {
-        name: "the-revision-tester",
+        name: "the-service-account",
         expression: "request.userInfo.username == 'system:serviceaccount:hello:hello-tester'",
       },
     ]);
-    assert.match(JSON.stringify(policy.spec.validations), new RegExp(SMOKE_ROUTE_LABEL));
+    const validations = JSON.stringify(policy.spec.validations);
+    assert.match(validations, new RegExp(SMOKE_ROUTE_LABEL));
+    assert.match(validations, /cluster-local/);
+    assert.deepEqual(
+      (policy.spec.matchConstraints as { resourceRules: { operations: string[] }[] })
+        .resourceRules[0].operations,
+      ["CREATE", "DELETE"],
+    );
     assert.deepEqual(binding.spec, {
       policyName: policy.metadata.name,
       validationActions: ["Deny"],

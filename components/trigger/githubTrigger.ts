@@ -5,7 +5,9 @@ import {
   eventListenerName,
   GitHubTriggerSpec,
   githubTriggerManifests,
+  listenerRunGuard,
 } from "./githubTriggerManifests";
+import { admissionGuardResources } from "../shared/admissionGuard";
 import { withNamespace } from "../shared/manifest";
 import { pipelineResourceNames } from "../../common/pipelineContract";
 import {
@@ -87,6 +89,8 @@ export class GitHubTrigger extends pulumi.ComponentResource {
         : {}),
     };
     const { eventListener, binding, template } = githubTriggerManifests(spec);
+    // Before the sink runs: it may start only the app's Pipeline, as the pipeline's account.
+    const runGuard = admissionGuardResources(this, `${name}-run-guard`, listenerRunGuard(spec));
     const secret = pulumi.secret(args.webhookSecret);
     const webhookSecret = new k8s.core.v1.Secret(
       `${name}-webhook-secret`,
@@ -161,7 +165,7 @@ export class GitHubTrigger extends pulumi.ComponentResource {
     const listener = new k8s.apiextensions.CustomResource(
       `${name}-eventlistener`,
       withNamespace(eventListener, args.namespace),
-      { parent: this, dependsOn: [bindingResource, templateResource, serviceAccount] },
+      { parent: this, dependsOn: [bindingResource, templateResource, serviceAccount, ...runGuard] },
     );
 
     const ingress = webhookIngress(args.app, eventListenerName(spec), args.webhook);

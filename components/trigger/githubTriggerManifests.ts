@@ -16,6 +16,7 @@ import {
   PIPELINE_WORKSPACES,
   REVISION_ANNOTATIONS,
 } from "../../common/pipelineContract";
+import type { AdmissionGuard } from "../shared/admissionGuard";
 
 export interface GitHubTriggerSpec {
   /** Base name: EventListener `<name>`, binding `<name>-push`, template `<name>-build`. */
@@ -384,5 +385,35 @@ export function githubTriggerManifests(spec: GitHubTriggerSpec): {
     binding: triggerBindingManifest(spec),
     template: triggerTemplateManifest(spec),
     eventListener: eventListenerManifest(spec),
+  };
+}
+
+/**
+ * The guard on the PipelineRuns the EventListener creates (components/shared/admissionGuard.ts).
+ * RBAC's `create pipelineruns` would let a compromised sink start any pipeline, inline
+ * (`pipelineSpec`) or fetched by a resolver, as any ServiceAccount of the namespace (the
+ * tester's, which may patch Revisions, included): it may create only runs of the app's own
+ * Pipeline, by name, whose TaskRuns all run as the pipeline's ServiceAccount.
+ */
+export function listenerRunGuard(spec: GitHubTriggerSpec): AdmissionGuard {
+  const account = spec.pipelineRunServiceAccountName;
+  const run = "object.spec";
+  return {
+    name: `canary-release-${spec.namespace}-${spec.name}-eventlistener-runs`,
+    namespace: spec.namespace,
+    serviceAccount: spec.serviceAccountName,
+    apiGroup: "tekton.dev",
+    resource: "pipelineruns",
+    operations: ["CREATE"],
+    expression:
+      `has(${run}.pipelineRef) && !has(${run}.pipelineRef.resolver) && ` +
+      `${run}.pipelineRef.name == '${spec.pipelineName}' && !has(${run}.pipelineSpec) && ` +
+      `has(${run}.taskRunTemplate) && has(${run}.taskRunTemplate.serviceAccountName) && ` +
+      `${run}.taskRunTemplate.serviceAccountName == '${account}' && ` +
+      `(!has(${run}.taskRunSpecs) || ${run}.taskRunSpecs.all(t, ` +
+      `!has(t.serviceAccountName) || t.serviceAccountName == '${account}'))`,
+    message:
+      `the EventListener may create only PipelineRuns of the Pipeline ${spec.pipelineName}, ` +
+      `every TaskRun as ${account}`,
   };
 }
