@@ -432,18 +432,22 @@ describe("revision tester faults: idle connections (issue 15, fault 4)", () => {
     return closed;
   }
 
-  it("closes connections that send nothing or stall, and answers /healthz up to MAX_CONNECTIONS (fault 4)", async () => {
-    const tester = await TesterProcess.start({
+  function startTester(idleTimeoutSeconds: string, maxConnections: string) {
+    return TesterProcess.start({
       PORT: "0",
       LISTEN_HOST: "127.0.0.1",
       NAMESPACE: "apps",
       KUBERNETES_API_URL: kube.server.url,
       KUBERNETES_TOKEN_FILE: path.join(dir, "token"),
       RESYNC_INTERVAL_SECONDS: "0",
-      IDLE_TIMEOUT_SECONDS: "1",
-      MAX_CONNECTIONS: "40",
+      IDLE_TIMEOUT_SECONDS: idleTimeoutSeconds,
+      MAX_CONNECTIONS: maxConnections,
     });
-    figures.casesTried += 3;
+  }
+
+  it("closes connections that send nothing or stall, and answers /healthz meanwhile (fault 4)", async () => {
+    const tester = await startTester("1", "40");
+    figures.casesTried += 2;
     // 30 silent and 9 stalled mid-request: 39 of 40 connections held open by clients.
     const silent = await idleSockets(tester.port, 30);
     const stalled = await idleSockets(tester.port, 9, "POST / HTTP/1.1\r\nHost: x\r\n");
@@ -455,14 +459,48 @@ describe("revision tester faults: idle connections (issue 15, fault 4)", () => {
       8000,
     );
     figures.faultsSurvived += 2;
+    assert.equal(tester.exitCode, null);
+  });
 
-    // Past the bound, the extra connections are closed at once instead of exhausting descriptors.
-    const atBound = await idleSockets(tester.port, 40);
+  it("closes connections past MAX_CONNECTIONS at once, long before the idle timeout (fault 4)", async () => {
+    // IDLE_TIMEOUT_SECONDS 30: within this test only the bound can close a silent connection,
+    // so a tester without server.maxConnections fails here.
+    const tester = await startTester("30", "40");
+    figures.casesTried++;
+    // 39 held open: the 40th slot is /healthz's.
+    const held = await idleSockets(tester.port, 39);
+    const health = await httpCall(`${tester.url}/healthz`, { timeoutMs: 2000 });
+    assert.equal(health.status, 200, "/healthz answers with 39 idle connections open");
+    // The 40th fills the bound (opened alone, so the kernel's accept order cannot swap it with
+    // the extra ones); the next 10 are past it.
+    held.push(...(await idleSockets(tester.port, 1)));
+    const opened = Date.now();
     const beyond = await idleSockets(tester.port, 10);
-    await waitFor(() => beyond.every((closed) => closed), "connections past the bound to close");
+    await waitFor(
+      () => beyond.every((closed) => closed),
+      "the 10 connections past MAX_CONNECTIONS to be closed",
+      2000,
+    );
+    assert.ok(Date.now() - opened < 2000, "closed at once, not by the 30 s idle timeout");
     figures.badInputsRefused += 10;
-    await waitFor(() => atBound.every((closed) => closed), "the idle ones to close", 8000);
-    assert.equal((await httpCall(`${tester.url}/healthz`)).status, 200);
+    // The ones within the bound are left alone: the bound refuses newcomers, it cuts no one.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(
+      held.filter((closed) => closed),
+      [],
+      "no connection within the bound was closed",
+    );
+    // One client leaves: its slot serves /healthz again (the server sees the close shortly).
+    sockets[0].destroy();
+    const freed = Date.now() + 3000;
+    let answered: number | undefined;
+    while (answered !== 200 && Date.now() < freed) {
+      answered = await httpCall(`${tester.url}/healthz`, { timeoutMs: 500 }).then(
+        (answer) => answer.status,
+        () => undefined, // closed at once: the server has not seen the slot free yet
+      );
+    }
+    assert.equal(answered, 200, "/healthz answers once a slot is free");
     figures.faultsSurvived++;
     assert.equal(tester.exitCode, null);
   });
