@@ -283,6 +283,31 @@ describe("revision tester faults (real process, stand-in APIs on 127.0.0.1)", ()
     assert.match(String(resultOf(REVISION).reason), /answered HTTP 500/);
     assert.deepEqual(statesPosted(), ["failure"]);
   });
+
+  it("records `error`, not `failed`, when API errors took most of the window and the Route is then Ready too late (fault 1)", async () => {
+    figures.casesTried++;
+    kube.addRevision(REVISION, { annotations: BUILT_FROM });
+    // ROUTE_READY_TIMEOUT_SECONDS 3, POLL_INTERVAL_MS 10: eight failed POSTs and their backoffs
+    // (10, 20, ... 1280 ms) take about 2.55 s; the ninth creates the Route with 0.45 s left.
+    kube.faults.push({ method: "POST", call: ROUTE_POST, fault: "500", times: 8 });
+    kube.routeReadyAfterGets = undefined; // a normal Route, but not Ready in what is left
+    const tester = await start();
+    await testRevision(tester);
+    const posts = kube.exchangesOf("POST", "/routes");
+    assert.deepEqual(
+      posts.map((e) => e.status),
+      [500, 500, 500, 500, 500, 500, 500, 500, 201],
+      "the API recovered within the window and the Route was created",
+    );
+    assert.equal(verdictOf(REVISION), "error", JSON.stringify(resultOf(REVISION)));
+    assert.match(
+      String(resultOf(REVISION).reason),
+      /could not run.*was not Ready within 3 s.*after API errors/,
+    );
+    assert.deepEqual(statesPosted(), ["error"], "no GitHub failure for a shortened wait");
+    assert.equal(target.server.requests.length, 0, "the app was never asked");
+    figures.faultsSurvived++;
+  });
 });
 
 describe("revision tester faults: lost answers (issue 15, fault 5)", () => {

@@ -37,6 +37,12 @@ const SMOKE_SUFFIX = "-smoke";
 class TestFailure extends Error {}
 
 /**
+ * The smoke Route was not Ready by the deadline. A verdict on the revision only when the Route
+ * had the whole window: see runSmokeTest.
+ */
+class RouteNotReady extends TestFailure {}
+
+/**
  * The smoke test could not run: the Kubernetes API (or the tester itself) failed, not the app.
  * Never a verdict on the revision: retried inside the claim, then recorded as `error`.
  */
@@ -98,14 +104,27 @@ function smokeRouteManifest({ namespace, revisionName, revisionUid, claim }) {
  * answer: the attempt is retried with a doubling backoff (POLL_INTERVAL_MS, 2x, 4x..., at most
  * 8 s) until ROUTE_READY_TIMEOUT_SECONDS after the start, which keeps the whole test within the
  * claim's budget (config.js, CLAIM_TTL_SECONDS); if it persists the verdict is `error`, which the
- * resync retests. Only the app's answer (or its silence) makes `failed`.
+ * resync retests. Only the app's answer (or its silence) makes `failed`. As all attempts share
+ * that one deadline, a Route that is not Ready in time after an earlier attempt's infrastructure
+ * error had less than the whole window: that is `error` too, not the revision's failure.
  */
 async function runSmokeTest(context, name, claim, revision) {
   const { config, log } = context;
   const deadline = Date.now() + config.routeReadyTimeoutMs;
   let outcome;
+  // The first infrastructure error of this test, if any: it shortened the Route's window.
+  let earlierError;
   for (let attempt = 1; ; attempt++) {
     outcome = await attemptSmokeTest(context, name, claim, revision, deadline);
+    if (outcome.routeNotReady && earlierError !== undefined) {
+      outcome = {
+        ...outcome,
+        verdict: "error",
+        reason: `${outcome.reason}, after API errors had taken part of that time (${earlierError})`,
+      };
+      break;
+    }
+    if (outcome.verdict === "error" && earlierError === undefined) earlierError = outcome.reason;
     // A pattern that ran out of time would only do so again: not retried here (the resync does).
     if (outcome.verdict !== "error" || outcome.retry === false) break;
     const backoffMs = Math.min(config.pollIntervalMs * 2 ** (attempt - 1), MAX_RETRY_BACKOFF_MS);
@@ -142,7 +161,13 @@ async function attemptSmokeTest(context, name, claim, revision, deadline) {
     return await probe(base, config);
   } catch (error) {
     if (error instanceof TestFailure) {
-      return { verdict: "failed", status: null, latencyMs: null, reason: error.message };
+      return {
+        verdict: "failed",
+        routeNotReady: error instanceof RouteNotReady,
+        status: null,
+        latencyMs: null,
+        reason: error.message,
+      };
     }
     const known = error instanceof InfraError || error instanceof ApiUnavailable;
     if (!known) {
@@ -218,7 +243,7 @@ async function createRoute(context, routeName, revisionName, claim, revision, de
   }
 }
 
-/** Resolves to the Route's URL once it is Ready; throws TestFailure at the deadline. */
+/** Resolves to the Route's URL once it is Ready; throws RouteNotReady at the deadline. */
 async function waitForRoute(context, routeName, deadline) {
   const { api, config } = context;
   let last = "not read yet";
@@ -247,7 +272,7 @@ async function waitForRoute(context, routeName, deadline) {
     }
     const remaining = deadline - Date.now();
     if (remaining <= 0) {
-      throw new (lastWasApiFailure ? InfraError : TestFailure)(
+      throw new (lastWasApiFailure ? InfraError : RouteNotReady)(
         `Route ${routeName} was not Ready within ${config.routeReadyTimeoutMs / 1000} s ` +
           `(last seen: ${last})`,
       );
