@@ -757,6 +757,71 @@ describe("revision tester faults: EXPECT_BODY (issue 15, fault 12)", () => {
     figures.badInputsRefused++;
   });
 
+  interface Outcome {
+    verdict: string;
+    reason: string;
+  }
+  type Match = (regex: RegExp, body: string, timeoutMs: number) => Promise<unknown>;
+  const bodyMatch = require(path.join(TESTER_DIR, "bodyMatch.js")) as {
+    matchBody(
+      regex: RegExp,
+      body: string,
+      timeoutMs: number,
+      createWorker?: (file: string, options: unknown) => unknown,
+    ): Promise<{ matched?: boolean; timedOut?: boolean; error?: string }>;
+  };
+  const smokeTest = require(path.join(TESTER_DIR, "smokeTest.js")) as {
+    probe(baseUrl: string, config: Json, match?: Match): Promise<Outcome>;
+  };
+  const cannotStart = () => {
+    // What `new Worker` throws when the process may start no more threads.
+    throw Object.assign(new Error("Resource temporarily unavailable"), { code: "EAGAIN" });
+  };
+  const probeConfig = () => ({
+    testPath: "/healthz",
+    expectStatus: 200,
+    expectBody: /^ok/,
+    testTimeoutMs: 5000,
+    expectBodyTimeoutMs: 1000,
+  });
+
+  it("resolves to {error} when the match's worker cannot be created, and never rejects (fault 12)", async () => {
+    figures.casesTried++;
+    const outcome = await bodyMatch.matchBody(/^ok/, "ok", 1000, cannotStart);
+    assert.deepEqual(outcome, {
+      error: "cannot start the match's worker thread: Resource temporarily unavailable",
+    });
+    // The real worker still matches.
+    assert.deepEqual(await bodyMatch.matchBody(/^ok/, "ok", 5000), { matched: true });
+    figures.faultsSurvived++;
+  });
+
+  it("records `error`, not `failed`, when the match's worker cannot be created (fault 12)", async () => {
+    figures.casesTried++;
+    const outcome = await smokeTest.probe(target.server.url, probeConfig(), (regex, body, ms) =>
+      bodyMatch.matchBody(regex, body, ms, cannotStart),
+    );
+    assert.equal(outcome.verdict, "error", outcome.reason);
+    assert.match(outcome.reason, /EXPECT_BODY could not be evaluated: cannot start the match's/);
+    figures.faultsSurvived++;
+  });
+
+  it("turns only the app's HTTP failure into `failed`: a tester bug after it is no verdict (fault 12)", async () => {
+    figures.casesTried++;
+    const bug = () => Promise.reject(new TypeError("a bug in the tester"));
+    // probe rejects; attemptSmokeTest records an unexpected error as `error` (tester error).
+    await assert.rejects(smokeTest.probe(target.server.url, probeConfig(), bug), /a bug/);
+    // The app's own silence is still the app's failure.
+    target.mode = "hang";
+    const silent = await smokeTest.probe(target.server.url, {
+      ...probeConfig(),
+      testTimeoutMs: 200,
+    });
+    assert.equal(silent.verdict, "failed");
+    assert.match(silent.reason, /no complete answer within 0.2 s/);
+    figures.faultsSurvived++;
+  });
+
   it("ships the match's worker in the tester's code ConfigMap (fault 12)", () => {
     figures.casesTried++;
     const shipped = TESTER_CODE.items.map((item) => item.path);

@@ -371,16 +371,19 @@ async function leftoverReason(context, route) {
 }
 
 /**
- * GETs TEST_PATH on the revision's URL: {verdict, status, latencyMs, reason, url}. Never throws.
- * The app's answer, or its silence, is the verdict: passed or failed.
+ * GETs TEST_PATH on the revision's URL: {verdict, status, latencyMs, reason, url}. The app's
+ * answer, or its silence, is the verdict: passed or failed. Only the request to the app is
+ * caught as `failed`; anything else that throws is the tester's fault, and attemptSmokeTest
+ * records it as `error`. match: bodyMatch.js matchBody (tests inject another).
  */
-async function probe(baseUrl, config) {
+async function probe(baseUrl, config, match = matchBody) {
   const url = `${baseUrl.replace(/\/+$/, "")}${config.testPath}`;
   const what = `GET ${config.testPath}`;
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
+  let res;
   try {
-    const res = await httpRequest(url, {
+    res = await httpRequest(url, {
       headers: { Accept: "*/*", "User-Agent": USER_AGENT },
       timeoutMs: config.testTimeoutMs,
       // A fresh connection, as a first client of the revision would have.
@@ -388,49 +391,6 @@ async function probe(baseUrl, config) {
       // All that EXPECT_BODY sees: a larger body is not read further.
       maxBytes: EXPECT_BODY_MAX_BYTES,
     });
-    const latencyMs = elapsed();
-    const answered = `${what} answered HTTP ${res.status} in ${latencyMs} ms`;
-    const measured = { status: res.status, latencyMs, url };
-    if (res.status !== config.expectStatus) {
-      return {
-        verdict: "failed",
-        ...measured,
-        reason: `${answered}, expected HTTP ${config.expectStatus}`,
-      };
-    }
-    if (config.expectBody !== undefined) {
-      // Off the main thread, with a deadline (bodyMatch.js): a costly pattern cannot block
-      // /healthz or the other tests.
-      const match = await matchBody(config.expectBody, res.text, config.expectBodyTimeoutMs);
-      const within = `(in its first ${EXPECT_BODY_MAX_BYTES} bytes)`;
-      if (match.timedOut) {
-        return {
-          verdict: "error",
-          retry: false,
-          ...measured,
-          reason:
-            `${answered} but EXPECT_BODY ${config.expectBody} did not finish within ` +
-            `${config.expectBodyTimeoutMs / 1000} s on the body ${within}: a pattern that ` +
-            `backtracks this much cannot judge the revision; simplify tester.expectBody`,
-        };
-      }
-      if (match.error !== undefined) {
-        return {
-          verdict: "error",
-          retry: false,
-          ...measured,
-          reason: `${answered} but EXPECT_BODY could not be evaluated: ${match.error}`,
-        };
-      }
-      if (!match.matched) {
-        return {
-          verdict: "failed",
-          ...measured,
-          reason: `${answered} but the body does not match ${config.expectBody} ${within}`,
-        };
-      }
-    }
-    return { verdict: "passed", ...measured, reason: answered };
   } catch (error) {
     const latencyMs = elapsed();
     const reason =
@@ -439,6 +399,49 @@ async function probe(baseUrl, config) {
         : `${what} failed after ${latencyMs} ms: ${error.message}`;
     return { verdict: "failed", status: null, latencyMs, reason, url };
   }
+  const latencyMs = elapsed();
+  const answered = `${what} answered HTTP ${res.status} in ${latencyMs} ms`;
+  const measured = { status: res.status, latencyMs, url };
+  if (res.status !== config.expectStatus) {
+    return {
+      verdict: "failed",
+      ...measured,
+      reason: `${answered}, expected HTTP ${config.expectStatus}`,
+    };
+  }
+  if (config.expectBody !== undefined) {
+    // Off the main thread, with a deadline (bodyMatch.js): a costly pattern cannot block
+    // /healthz or the other tests.
+    const outcome = await match(config.expectBody, res.text, config.expectBodyTimeoutMs);
+    const within = `(in its first ${EXPECT_BODY_MAX_BYTES} bytes)`;
+    if (outcome.timedOut) {
+      return {
+        verdict: "error",
+        retry: false,
+        ...measured,
+        reason:
+          `${answered} but EXPECT_BODY ${config.expectBody} did not finish within ` +
+          `${config.expectBodyTimeoutMs / 1000} s on the body ${within}: a pattern that ` +
+          `backtracks this much cannot judge the revision; simplify tester.expectBody`,
+      };
+    }
+    if (outcome.error !== undefined) {
+      return {
+        verdict: "error",
+        retry: false,
+        ...measured,
+        reason: `${answered} but EXPECT_BODY could not be evaluated: ${outcome.error}`,
+      };
+    }
+    if (!outcome.matched) {
+      return {
+        verdict: "failed",
+        ...measured,
+        reason: `${answered} but the body does not match ${config.expectBody} ${within}`,
+      };
+    }
+  }
+  return { verdict: "passed", ...measured, reason: answered };
 }
 
 module.exports = {
