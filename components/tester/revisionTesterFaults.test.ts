@@ -380,6 +380,25 @@ describe("revision tester faults: lost answers (issue 15, fault 5)", () => {
     });
   }
 
+  it("answers 502, not 202, when re-claiming an expired claim whose PATCH was lost and not applied (fault 5)", async () => {
+    figures.casesTried++;
+    const dead = JSON.stringify({ holder: "tester-dead", at: "2020-01-01T00:00:00.000Z" });
+    kube.addRevision(REVISION, { annotations: { [CLAIM]: dead } });
+    // The re-claim's PATCH is neither applied nor answered: the re-read still shows the dead
+    // tester's expired claim, which is no live tester's.
+    kube.faults.push({ method: "PATCH", call: PATCH_REVISION, fault: "hang", times: 1 });
+    const tester = await TesterProcess.start(env);
+    const first = await send(tester);
+    assert.equal(first.status, 502, `the sender must retry: ${first.text}`);
+    assert.match(String((JSON.parse(first.text) as Json).error), /not applied/);
+    assert.equal(at(kube.revision(REVISION), "metadata", "annotations", CLAIM), dead);
+    const retried = await send(tester);
+    assert.equal((JSON.parse(retried.text) as Json).action, "testing", retried.text);
+    await tester.waitForLog(() => tester.finishedTests() === 1, "the end of the test");
+    assert.equal(verdictOf(), "passed");
+    figures.faultsSurvived++;
+  });
+
   it("counts a result as recorded when its patch was applied but the answer lost (fault 5)", async () => {
     figures.casesTried++;
     kube.addRevision(REVISION);

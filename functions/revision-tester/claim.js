@@ -158,10 +158,11 @@ async function claimRevision(context, name, options = {}) {
     if (!(error instanceof ApiUnavailable)) throw error;
     // The answer is lost, not necessarily the write: judging the claim lost would lock the
     // revision for the whole claim TTL if it was applied. The Revision says which.
-    return confirmClaim(context, name, claim, error.message);
+    return confirmClaim(context, name, claim, decision.expiredClaim, error.message);
   }
   if (claimed.status >= 500) {
-    return confirmClaim(context, name, claim, apiError(`claiming Revision ${name}`, claimed));
+    const failure = apiError(`claiming Revision ${name}`, claimed);
+    return confirmClaim(context, name, claim, decision.expiredClaim, failure);
   }
   if (claimed.status === 409) return { ignore: "another tester claimed it first (409 Conflict)" };
   if (claimed.status === 404) return { ignore: "the Revision was deleted before the claim" };
@@ -181,8 +182,10 @@ const MAX_CONFIRM_READS = 3;
  * Revision again; resolves to {claim, revision} when the claim on it is ours (the write was
  * applied: go on testing), {ignore} when another tester's is, or {error} when ours is not there
  * (the event's sender retries) or the Revision cannot be read. Never rejects for an API failure.
+ * expiredClaim: the dead tester's claim we tried to replace, if any; still there, it means our
+ * claim was not applied (no live tester holds it), so the event must be retried, not dropped.
  */
-async function confirmClaim(context, name, claim, failure) {
+async function confirmClaim(context, name, claim, expiredClaim, failure) {
   const { api, config, log } = context;
   const path = servingPath(config.namespace, "revisions", name);
   let last = failure;
@@ -200,9 +203,10 @@ async function confirmClaim(context, name, claim, failure) {
           });
           return { claim, revision: read.body };
         }
-        if (holder !== undefined) {
+        if (holder !== undefined && holder !== expiredClaim) {
           return { ignore: "another tester holds the claim (its answer to ours was lost)" };
         }
+        // No claim, or still the dead tester's expired one: ours was not applied.
         const message = `claiming Revision ${config.namespace}/${name}: ${failure}; the claim was not applied`;
         log("error", "cannot claim the Revision", { revision: name, error: message });
         return { error: message };
