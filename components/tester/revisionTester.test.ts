@@ -236,7 +236,13 @@ describe("revision tester: its pure parts", () => {
       [{ ...good, RESYNC_INTERVAL_SECONDS: "-1" }, /RESYNC_INTERVAL_SECONDS must be a number/],
       [
         { ...good, CLAIM_TTL_SECONDS: "100" },
-        /CLAIM_TTL_SECONDS must be at least .* \(131 s\).*got 100/,
+        /CLAIM_TTL_SECONDS must be at least .* \(178 s\).*got 100/,
+      ],
+      [
+        // The claim's re-read after a lost answer (claim.js confirmClaim) counts: 60 + 10 + 1 +
+        // 10 x 1 s of requests + 7 x 0.1 s of polling.
+        { ...good, REQUEST_TIMEOUT_MS: "1000", POLL_INTERVAL_MS: "100", CLAIM_TTL_SECONDS: "81" },
+        /CLAIM_TTL_SECONDS must be at least .*10 x REQUEST_TIMEOUT_MS \+ 7 x POLL_INTERVAL_MS \(81.7 s\).*got 81/,
       ],
     ];
     for (const [env, message] of cases) {
@@ -246,7 +252,7 @@ describe("revision tester: its pure parts", () => {
         JSON.stringify(env),
       );
     }
-    assert.doesNotThrow(() => modules.readConfig({ ...good, CLAIM_TTL_SECONDS: "131" }));
+    assert.doesNotThrow(() => modules.readConfig({ ...good, CLAIM_TTL_SECONDS: "178" }));
   });
 });
 
