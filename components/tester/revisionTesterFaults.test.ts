@@ -272,6 +272,45 @@ describe("revision tester faults (real process, stand-in APIs on 127.0.0.1)", ()
     figures.faultsSurvived++;
   });
 
+  it("backs off retesting an `error` result: after 1, 2, 4 ... resyncs, counted in the result (fault 1)", async () => {
+    figures.casesTried += 2;
+    const errorResult = (errors: number, agoMs: number) => ({
+      labels: { [SMOKE_TEST_LABEL]: "error" },
+      annotations: {
+        ...BUILT_FROM,
+        [SMOKE_TEST_RESULT_ANNOTATION]: JSON.stringify({
+          status: null,
+          latencyMs: null,
+          at: new Date(Date.now() - agoMs).toISOString(),
+          reason: "the smoke test could not run (retested at a later resync): injected",
+          errors,
+        }),
+      },
+    });
+    // Two errors in a row: the next retest waits for the second resync after the last one, i.e.
+    // at least one full interval (60 s here).
+    kube.addRevision(REVISION, errorResult(2, 61000));
+    kube.addRevision("hello-1111111", errorResult(2, 30000));
+    kube.faults.push({ method: "POST", call: ROUTE_POST, fault: "500", times: 1000 });
+    const tester = await start({
+      ROUTE_READY_TIMEOUT_SECONDS: "0.3",
+      RESYNC_INTERVAL_SECONDS: "60",
+    });
+    await tester.waitForLog(() => tester.finishedTests() === 1, "the retest", 15000);
+    assert.equal(verdictOf(REVISION), "error");
+    const result = resultOf(REVISION);
+    assert.equal(result.errors, 3, "the third test in a row that could not run");
+    assert.match(String(result.reason), /could not run \(retried at the 4th resync from now\)/);
+    // The other one is not due yet: no smoke Route was even tried for it.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(tester.finishedTests(), 1);
+    assert.ok(
+      !kube.exchangesOf("POST", "/routes").some((e) => e.request.body.includes("hello-1111111")),
+      "the revision whose retest is not due was left alone",
+    );
+    figures.faultsSurvived++;
+  });
+
   it("still fails a revision on the app's own answer, after an infrastructure retry (fault 1)", async () => {
     figures.casesTried++;
     kube.addRevision(REVISION, { annotations: BUILT_FROM });

@@ -29,7 +29,9 @@
 //                                7 x POLL_INTERVAL_MS (see longestTest below)
 //   RESYNC_INTERVAL_SECONDS      list Revisions and leftover Routes at start-up and then this
 //                                often, to test what no event announced and retest `error`
-//                                results (default 300; 0: never)
+//                                results (default 300; 0: never); after n `error`s in a row
+//                                (the result's `errors`), the 2^(n-1)-th resync retests: 1st,
+//                                2nd, 4th ... at most the 32nd (claim.js)
 //   REQUEST_TIMEOUT_MS           limit for each Kubernetes or GitHub API request (default 10000)
 //   MAX_EVENT_BYTES              largest accepted event body (default 1048576)
 //   IDLE_TIMEOUT_SECONDS         a connection that sends nothing (or stalls mid-request) for

@@ -24,7 +24,7 @@ const {
   readyCondition,
 } = require("../shared/kubernetes");
 const { EXPECT_BODY_MAX_BYTES, matchBody } = require("./bodyMatch");
-const { parseClaim, SMOKE_TEST_CLAIM_ANNOTATION } = require("./claim");
+const { errorCount, parseClaim, retestResync, SMOKE_TEST_CLAIM_ANNOTATION } = require("./claim");
 const { USER_AGENT } = require("./config");
 
 /** Marks the tester's own Routes, so start-up clean-up never touches anyone else's. */
@@ -141,13 +141,22 @@ async function runSmokeTest(context, name, claim, revision) {
     status: outcome.status,
     latencyMs: outcome.latencyMs,
     at: new Date().toISOString(),
-    reason:
-      outcome.verdict === "error"
-        ? `the smoke test could not run (retried at the next resync): ${outcome.reason}`
-        : outcome.reason,
+    reason: outcome.reason,
   };
   if (outcome.url !== undefined) result.url = outcome.url;
+  if (outcome.verdict === "error") {
+    // Counted in a row, so that the resync backs off (claim.js revisionDecision).
+    result.errors = errorCount(revision) + 1;
+    const resync = retestResync(result.errors);
+    const when = resync === 1 ? "the next resync" : `the ${ordinal(resync)} resync from now`;
+    result.reason = `the smoke test could not run (retried at ${when}): ${outcome.reason}`;
+  }
   return { verdict: outcome.verdict, result };
+}
+
+/** 2nd, 4th, 8th, 16th, 32nd: the resyncs retestResync names. */
+function ordinal(n) {
+  return `${n}${n % 10 === 2 && n % 100 !== 12 ? "nd" : "th"}`;
 }
 
 /** One try: the Route, the request, the Route deleted. Resolves to {verdict, status, ...}. */
