@@ -114,10 +114,10 @@ function revisionDecision(revision, config, nowMs, options = {}) {
   if (verdict === "error") {
     // The k-th resync after the result runs (k-1, k] intervals after it: it is due from k-1.
     const errors = errorCount(revision);
-    const dueMs =
-      Date.parse(readResult(revision).at) +
-      (retestResync(errors) - 1) * (config.resyncIntervalMs ?? 0);
-    if (retestResync(errors) > 1 && nowMs < dueMs) {
+    const resync = retestResync(errors);
+    const dueMs = Date.parse(readResult(revision).at) + (resync - 1) * config.resyncIntervalMs;
+    // A result without a readable `at` is retested: better once too often than never.
+    if (resync > 1 && nowMs < dueMs) {
       return {
         ignore:
           `the last ${errors} tests could not run: retested at a resync from ` +
