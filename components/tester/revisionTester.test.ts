@@ -219,6 +219,71 @@ describe("revision tester: its pure parts", () => {
     );
   });
 
+  it("retests an `error` result at the resync only after 1, 2, 4 ... (at most 32) intervals", () => {
+    const claim = require(path.join(TESTER_DIR, "claim.js")) as {
+      revisionDecision(
+        revision: unknown,
+        config: unknown,
+        nowMs: number,
+        options?: { retestErrors?: boolean },
+      ): { test?: boolean; ignore?: string };
+    };
+    const interval = 300000;
+    const config = { namespace: "apps", claimTtlMs: 300000, resyncIntervalMs: interval };
+    const at = Date.parse("2030-01-01T00:00:00Z");
+    const revision = (result: Record<string, unknown> | undefined) => ({
+      metadata: {
+        namespace: "apps",
+        labels: { "canary-release.dev/smoke-test": "error" },
+        annotations:
+          result === undefined
+            ? {}
+            : {
+                "canary-release.dev/smoke-test-result": JSON.stringify({
+                  at: new Date(at).toISOString(),
+                  ...result,
+                }),
+              },
+      },
+      status: { conditions: [{ type: "Ready", status: "True" }] },
+    });
+    const due = (result: Record<string, unknown> | undefined, afterIntervals: number) =>
+      claim.revisionDecision(revision(result), config, at + afterIntervals * interval, {
+        retestErrors: true,
+      });
+    // The k-th resync after the result comes (k-1, k] intervals later: (k-1) intervals is due.
+    const cases: Array<[Record<string, unknown> | undefined, number, boolean]> = [
+      [undefined, 0, true], // no readable result: retested as before
+      [{}, 0, true], // a result from before the count: the first error
+      [{ errors: 1 }, 0, true],
+      [{ errors: 2 }, 0.9, false],
+      [{ errors: 2 }, 1, true],
+      [{ errors: 3 }, 2.9, false],
+      [{ errors: 3 }, 3, true],
+      [{ errors: 6 }, 30.9, false],
+      [{ errors: 6 }, 31, true],
+      [{ errors: 60 }, 31, true], // capped at 32 resyncs
+      [{ errors: "x" }, 0, true], // not a count: the first error
+    ];
+    for (const [result, afterIntervals, test] of cases) {
+      const decision = due(result, afterIntervals);
+      assert.equal(
+        decision.test === true,
+        test,
+        JSON.stringify([result, afterIntervals, decision]),
+      );
+    }
+    assert.match(
+      due({ errors: 3 }, 1).ignore ?? "",
+      /the last 3 tests could not run: retested at a resync from 2030-01-01T00:15:00.000Z/,
+    );
+    // Events never retest an `error` result, whatever the count.
+    assert.match(
+      claim.revisionDecision(revision({ errors: 1 }), config, at + 10 * interval).ignore ?? "",
+      /error.*a resync retests it/,
+    );
+  });
+
   it("refuses a bad environment with a message naming the variable", () => {
     const good = { NAMESPACE: "apps" };
     const cases: Array<[Record<string, string>, RegExp]> = [
@@ -236,7 +301,13 @@ describe("revision tester: its pure parts", () => {
       [{ ...good, RESYNC_INTERVAL_SECONDS: "-1" }, /RESYNC_INTERVAL_SECONDS must be a number/],
       [
         { ...good, CLAIM_TTL_SECONDS: "100" },
-        /CLAIM_TTL_SECONDS must be at least .* \(131 s\).*got 100/,
+        /CLAIM_TTL_SECONDS must be at least .* \(178 s\).*got 100/,
+      ],
+      [
+        // The claim's re-read after a lost answer (claim.js confirmClaim) counts: 60 + 10 + 1 +
+        // 10 x 1 s of requests + 7 x 0.1 s of polling.
+        { ...good, REQUEST_TIMEOUT_MS: "1000", POLL_INTERVAL_MS: "100", CLAIM_TTL_SECONDS: "81" },
+        /CLAIM_TTL_SECONDS must be at least .*10 x REQUEST_TIMEOUT_MS \+ 7 x POLL_INTERVAL_MS \(81.7 s\).*got 81/,
       ],
     ];
     for (const [env, message] of cases) {
@@ -246,7 +317,7 @@ describe("revision tester: its pure parts", () => {
         JSON.stringify(env),
       );
     }
-    assert.doesNotThrow(() => modules.readConfig({ ...good, CLAIM_TTL_SECONDS: "131" }));
+    assert.doesNotThrow(() => modules.readConfig({ ...good, CLAIM_TTL_SECONDS: "178" }));
   });
 });
 

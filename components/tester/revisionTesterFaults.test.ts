@@ -272,6 +272,45 @@ describe("revision tester faults (real process, stand-in APIs on 127.0.0.1)", ()
     figures.faultsSurvived++;
   });
 
+  it("backs off retesting an `error` result: after 1, 2, 4 ... resyncs, counted in the result (fault 1)", async () => {
+    figures.casesTried += 2;
+    const errorResult = (errors: number, agoMs: number) => ({
+      labels: { [SMOKE_TEST_LABEL]: "error" },
+      annotations: {
+        ...BUILT_FROM,
+        [SMOKE_TEST_RESULT_ANNOTATION]: JSON.stringify({
+          status: null,
+          latencyMs: null,
+          at: new Date(Date.now() - agoMs).toISOString(),
+          reason: "the smoke test could not run (retested at a later resync): injected",
+          errors,
+        }),
+      },
+    });
+    // Two errors in a row: the next retest waits for the second resync after the last one, i.e.
+    // at least one full interval (60 s here).
+    kube.addRevision(REVISION, errorResult(2, 61000));
+    kube.addRevision("hello-1111111", errorResult(2, 30000));
+    kube.faults.push({ method: "POST", call: ROUTE_POST, fault: "500", times: 1000 });
+    const tester = await start({
+      ROUTE_READY_TIMEOUT_SECONDS: "0.3",
+      RESYNC_INTERVAL_SECONDS: "60",
+    });
+    await tester.waitForLog(() => tester.finishedTests() === 1, "the retest", 15000);
+    assert.equal(verdictOf(REVISION), "error");
+    const result = resultOf(REVISION);
+    assert.equal(result.errors, 3, "the third test in a row that could not run");
+    assert.match(String(result.reason), /could not run \(retried at the 4th resync from now\)/);
+    // The other one is not due yet: no smoke Route was even tried for it.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(tester.finishedTests(), 1);
+    assert.ok(
+      !kube.exchangesOf("POST", "/routes").some((e) => e.request.body.includes("hello-1111111")),
+      "the revision whose retest is not due was left alone",
+    );
+    figures.faultsSurvived++;
+  });
+
   it("still fails a revision on the app's own answer, after an infrastructure retry (fault 1)", async () => {
     figures.casesTried++;
     kube.addRevision(REVISION, { annotations: BUILT_FROM });
@@ -282,6 +321,31 @@ describe("revision tester faults (real process, stand-in APIs on 127.0.0.1)", ()
     assert.equal(verdictOf(REVISION), "failed");
     assert.match(String(resultOf(REVISION).reason), /answered HTTP 500/);
     assert.deepEqual(statesPosted(), ["failure"]);
+  });
+
+  it("records `error`, not `failed`, when API errors took most of the window and the Route is then Ready too late (fault 1)", async () => {
+    figures.casesTried++;
+    kube.addRevision(REVISION, { annotations: BUILT_FROM });
+    // ROUTE_READY_TIMEOUT_SECONDS 3, POLL_INTERVAL_MS 10: eight failed POSTs and their backoffs
+    // (10, 20, ... 1280 ms) take about 2.55 s; the ninth creates the Route with 0.45 s left.
+    kube.faults.push({ method: "POST", call: ROUTE_POST, fault: "500", times: 8 });
+    kube.routeReadyAfterGets = undefined; // a normal Route, but not Ready in what is left
+    const tester = await start();
+    await testRevision(tester);
+    const posts = kube.exchangesOf("POST", "/routes");
+    assert.deepEqual(
+      posts.map((e) => e.status),
+      [500, 500, 500, 500, 500, 500, 500, 500, 201],
+      "the API recovered within the window and the Route was created",
+    );
+    assert.equal(verdictOf(REVISION), "error", JSON.stringify(resultOf(REVISION)));
+    assert.match(
+      String(resultOf(REVISION).reason),
+      /could not run.*was not Ready within 3 s.*after API errors/,
+    );
+    assert.deepEqual(statesPosted(), ["error"], "no GitHub failure for a shortened wait");
+    assert.equal(target.server.requests.length, 0, "the app was never asked");
+    figures.faultsSurvived++;
   });
 });
 
@@ -354,6 +418,25 @@ describe("revision tester faults: lost answers (issue 15, fault 5)", () => {
       figures.faultsSurvived++;
     });
   }
+
+  it("answers 502, not 202, when re-claiming an expired claim whose PATCH was lost and not applied (fault 5)", async () => {
+    figures.casesTried++;
+    const dead = JSON.stringify({ holder: "tester-dead", at: "2020-01-01T00:00:00.000Z" });
+    kube.addRevision(REVISION, { annotations: { [CLAIM]: dead } });
+    // The re-claim's PATCH is neither applied nor answered: the re-read still shows the dead
+    // tester's expired claim, which is no live tester's.
+    kube.faults.push({ method: "PATCH", call: PATCH_REVISION, fault: "hang", times: 1 });
+    const tester = await TesterProcess.start(env);
+    const first = await send(tester);
+    assert.equal(first.status, 502, `the sender must retry: ${first.text}`);
+    assert.match(String((JSON.parse(first.text) as Json).error), /not applied/);
+    assert.equal(at(kube.revision(REVISION), "metadata", "annotations", CLAIM), dead);
+    const retried = await send(tester);
+    assert.equal((JSON.parse(retried.text) as Json).action, "testing", retried.text);
+    await tester.waitForLog(() => tester.finishedTests() === 1, "the end of the test");
+    assert.equal(verdictOf(), "passed");
+    figures.faultsSurvived++;
+  });
 
   it("counts a result as recorded when its patch was applied but the answer lost (fault 5)", async () => {
     figures.casesTried++;
@@ -432,18 +515,22 @@ describe("revision tester faults: idle connections (issue 15, fault 4)", () => {
     return closed;
   }
 
-  it("closes connections that send nothing or stall, and answers /healthz up to MAX_CONNECTIONS (fault 4)", async () => {
-    const tester = await TesterProcess.start({
+  function startTester(idleTimeoutSeconds: string, maxConnections: string) {
+    return TesterProcess.start({
       PORT: "0",
       LISTEN_HOST: "127.0.0.1",
       NAMESPACE: "apps",
       KUBERNETES_API_URL: kube.server.url,
       KUBERNETES_TOKEN_FILE: path.join(dir, "token"),
       RESYNC_INTERVAL_SECONDS: "0",
-      IDLE_TIMEOUT_SECONDS: "1",
-      MAX_CONNECTIONS: "40",
+      IDLE_TIMEOUT_SECONDS: idleTimeoutSeconds,
+      MAX_CONNECTIONS: maxConnections,
     });
-    figures.casesTried += 3;
+  }
+
+  it("closes connections that send nothing or stall, and answers /healthz meanwhile (fault 4)", async () => {
+    const tester = await startTester("1", "40");
+    figures.casesTried += 2;
     // 30 silent and 9 stalled mid-request: 39 of 40 connections held open by clients.
     const silent = await idleSockets(tester.port, 30);
     const stalled = await idleSockets(tester.port, 9, "POST / HTTP/1.1\r\nHost: x\r\n");
@@ -455,14 +542,48 @@ describe("revision tester faults: idle connections (issue 15, fault 4)", () => {
       8000,
     );
     figures.faultsSurvived += 2;
+    assert.equal(tester.exitCode, null);
+  });
 
-    // Past the bound, the extra connections are closed at once instead of exhausting descriptors.
-    const atBound = await idleSockets(tester.port, 40);
+  it("closes connections past MAX_CONNECTIONS at once, long before the idle timeout (fault 4)", async () => {
+    // IDLE_TIMEOUT_SECONDS 30: within this test only the bound can close a silent connection,
+    // so a tester without server.maxConnections fails here.
+    const tester = await startTester("30", "40");
+    figures.casesTried++;
+    // 39 held open: the 40th slot is /healthz's.
+    const held = await idleSockets(tester.port, 39);
+    const health = await httpCall(`${tester.url}/healthz`, { timeoutMs: 2000 });
+    assert.equal(health.status, 200, "/healthz answers with 39 idle connections open");
+    // The 40th fills the bound (opened alone, so the kernel's accept order cannot swap it with
+    // the extra ones); the next 10 are past it.
+    held.push(...(await idleSockets(tester.port, 1)));
+    const opened = Date.now();
     const beyond = await idleSockets(tester.port, 10);
-    await waitFor(() => beyond.every((closed) => closed), "connections past the bound to close");
+    await waitFor(
+      () => beyond.every((closed) => closed),
+      "the 10 connections past MAX_CONNECTIONS to be closed",
+      2000,
+    );
+    assert.ok(Date.now() - opened < 2000, "closed at once, not by the 30 s idle timeout");
     figures.badInputsRefused += 10;
-    await waitFor(() => atBound.every((closed) => closed), "the idle ones to close", 8000);
-    assert.equal((await httpCall(`${tester.url}/healthz`)).status, 200);
+    // The ones within the bound are left alone: the bound refuses newcomers, it cuts no one.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(
+      held.filter((closed) => closed),
+      [],
+      "no connection within the bound was closed",
+    );
+    // One client leaves: its slot serves /healthz again (the server sees the close shortly).
+    sockets[0].destroy();
+    const freed = Date.now() + 3000;
+    let answered: number | undefined;
+    while (answered !== 200 && Date.now() < freed) {
+      answered = await httpCall(`${tester.url}/healthz`, { timeoutMs: 500 }).then(
+        (answer) => answer.status,
+        () => undefined, // closed at once: the server has not seen the slot free yet
+      );
+    }
+    assert.equal(answered, 200, "/healthz answers once a slot is free");
     figures.faultsSurvived++;
     assert.equal(tester.exitCode, null);
   });
@@ -692,6 +813,71 @@ describe("revision tester faults: EXPECT_BODY (issue 15, fault 12)", () => {
     assert.equal(verdictOf(), "failed");
     assert.match(reasonOf(), /does not match \/TAIL\$\/ \(in its first 65536 bytes\)/);
     figures.badInputsRefused++;
+  });
+
+  interface Outcome {
+    verdict: string;
+    reason: string;
+  }
+  type Match = (regex: RegExp, body: string, timeoutMs: number) => Promise<unknown>;
+  const bodyMatch = require(path.join(TESTER_DIR, "bodyMatch.js")) as {
+    matchBody(
+      regex: RegExp,
+      body: string,
+      timeoutMs: number,
+      createWorker?: (file: string, options: unknown) => unknown,
+    ): Promise<{ matched?: boolean; timedOut?: boolean; error?: string }>;
+  };
+  const smokeTest = require(path.join(TESTER_DIR, "smokeTest.js")) as {
+    probe(baseUrl: string, config: Json, match?: Match): Promise<Outcome>;
+  };
+  const cannotStart = () => {
+    // What `new Worker` throws when the process may start no more threads.
+    throw Object.assign(new Error("Resource temporarily unavailable"), { code: "EAGAIN" });
+  };
+  const probeConfig = () => ({
+    testPath: "/healthz",
+    expectStatus: 200,
+    expectBody: /^ok/,
+    testTimeoutMs: 5000,
+    expectBodyTimeoutMs: 1000,
+  });
+
+  it("resolves to {error} when the match's worker cannot be created, and never rejects (fault 12)", async () => {
+    figures.casesTried++;
+    const outcome = await bodyMatch.matchBody(/^ok/, "ok", 1000, cannotStart);
+    assert.deepEqual(outcome, {
+      error: "cannot start the match's worker thread: Resource temporarily unavailable",
+    });
+    // The real worker still matches.
+    assert.deepEqual(await bodyMatch.matchBody(/^ok/, "ok", 5000), { matched: true });
+    figures.faultsSurvived++;
+  });
+
+  it("records `error`, not `failed`, when the match's worker cannot be created (fault 12)", async () => {
+    figures.casesTried++;
+    const outcome = await smokeTest.probe(target.server.url, probeConfig(), (regex, body, ms) =>
+      bodyMatch.matchBody(regex, body, ms, cannotStart),
+    );
+    assert.equal(outcome.verdict, "error", outcome.reason);
+    assert.match(outcome.reason, /EXPECT_BODY could not be evaluated: cannot start the match's/);
+    figures.faultsSurvived++;
+  });
+
+  it("turns only the app's HTTP failure into `failed`: a tester bug after it is no verdict (fault 12)", async () => {
+    figures.casesTried++;
+    const bug = () => Promise.reject(new TypeError("a bug in the tester"));
+    // probe rejects; attemptSmokeTest records an unexpected error as `error` (tester error).
+    await assert.rejects(smokeTest.probe(target.server.url, probeConfig(), bug), /a bug/);
+    // The app's own silence is still the app's failure.
+    target.mode = "hang";
+    const silent = await smokeTest.probe(target.server.url, {
+      ...probeConfig(),
+      testTimeoutMs: 200,
+    });
+    assert.equal(silent.verdict, "failed");
+    assert.match(silent.reason, /no complete answer within 0.2 s/);
+    figures.faultsSurvived++;
   });
 
   it("ships the match's worker in the tester's code ConfigMap (fault 12)", () => {

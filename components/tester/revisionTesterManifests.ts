@@ -114,12 +114,13 @@ export const SOURCE_RULES: readonly PolicyRule[] = Object.freeze([
 
 /**
  * How old a claim must be before another tester presumes its holder dead: longer than the
- * longest test (Route wait 60 s, the test itself, the EXPECT_BODY match of up to 1 s, six API
- * requests of up to 10 s each), with a minute to spare, and never below the tester's own default
- * of 300 s.
+ * longest test as the tester counts it (config.js longestTest, with its defaults: Route wait
+ * 60 s, the test itself, the EXPECT_BODY match of up to 1 s, ten API requests of up to 10 s each
+ * including the claim's re-reads after a lost answer, and seven poll intervals of 1 s between
+ * those re-reads), with a minute to spare, and never below the tester's own default of 300 s.
  */
 export function claimTtlSeconds(testTimeoutSeconds: number): number {
-  return Math.max(300, 60 + testTimeoutSeconds + 1 + 6 * 10 + 60);
+  return Math.max(300, 60 + testTimeoutSeconds + 1 + 10 * 10 + 7 * 1 + 60);
 }
 
 /** The tester's Knative Service: cluster-local, always one pod, code from the ConfigMap. */

@@ -199,7 +199,8 @@ describe("revision tester in the stack", () => {
 
   it("the tester accepts the environment the stack gives it, up to the longest timeout", async () => {
     const server = require(path.join(TESTER_DIR, "config.js")) as {
-      readConfig: (env: Record<string, string>) => unknown;
+      readConfig: (env: Record<string, string>) => { claimTtlMs: number };
+      longestTest: (config: unknown) => number;
     };
     for (const timeoutSeconds of [1, 10, 300]) {
       const result = await run({
@@ -207,6 +208,10 @@ describe("revision tester in the stack", () => {
       });
       const env = Object.fromEntries(testerPod(result).container.env.map((e) => [e.name, e.value]));
       assert.doesNotThrow(() => server.readConfig(env), `timeoutSeconds ${timeoutSeconds}`);
+      // claimTtlSeconds promises a minute to spare over the tester's own bound.
+      const config = server.readConfig(env);
+      const spareMs = config.claimTtlMs - server.longestTest(config);
+      assert.ok(spareMs >= 60000, `timeoutSeconds ${timeoutSeconds}: ${spareMs} ms to spare`);
     }
   });
 

@@ -16,16 +16,30 @@ const EXPECT_BODY_MAX_BYTES = 64 * 1024;
 
 /**
  * Whether `body` matches the regular expression (source, flags), within `timeoutMs`: resolves to
- * {matched: boolean}, {timedOut: true}, or {error: message} when the worker failed. Never rejects.
+ * {matched: boolean}, {timedOut: true}, or {error: message} when the worker failed or could not
+ * be started. Never rejects. createWorker: `new Worker` (tests inject one that throws).
  */
-function matchBody(regex, body, timeoutMs) {
+function matchBody(
+  regex,
+  body,
+  timeoutMs,
+  createWorker = (file, options) => new Worker(file, options),
+) {
   return new Promise((resolve) => {
     let settled = false;
-    const worker = new Worker(__filename, {
-      workerData: { expectBodyMatch: true, source: regex.source, flags: regex.flags, body },
-      // A match needs little memory; a runaway one must not take the process's.
-      resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 },
-    });
+    let worker;
+    try {
+      worker = createWorker(__filename, {
+        workerData: { expectBodyMatch: true, source: regex.source, flags: regex.flags, body },
+        // A match needs little memory; a runaway one must not take the process's.
+        resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 },
+      });
+    } catch (error) {
+      // No thread to spare (EAGAIN), no memory: the tester could not judge, the app did nothing
+      // wrong. Thrown here it would reject the promise and be taken for the app's failure.
+      resolve({ error: `cannot start the match's worker thread: ${error.message}` });
+      return;
+    }
     const finish = (value) => {
       if (settled) return;
       settled = true;

@@ -14,6 +14,10 @@
 // `error` means the test could not run (the Kubernetes API or the tester failed, retried inside the
 // claim until ROUTE_READY_TIMEOUT_SECONDS): it is no verdict, and the resync tests the revision
 // again (events do not, so a broken API is not hammered); the new passed or failed replaces it.
+// The result counts the `error`s in a row (`errors`), and the retest backs off: after the n-th, the
+// 2^(n-1)-th resync retests (1st, 2nd, 4th ..., at most the 32nd), as a cause that persists (an
+// EXPECT_BODY that always runs out of time, an API that refuses) would give the same result each
+// time, and each retest creates a smoke Route and wakes a pod.
 // A claim older than CLAIM_TTL_SECONDS belongs to a tester that died mid-test: the next event or
 // resync re-claims it with the same resourceVersion protocol. CLAIM_TTL_SECONDS must exceed the
 // longest possible test, so a live test is never re-claimed. To test a revision again, remove the
@@ -37,6 +41,8 @@ const VERDICTS = Object.freeze(["passed", "failed", "error"]);
 const SMOKE_TEST_RESULT_ANNOTATION = "canary-release.dev/smoke-test-result";
 const SMOKE_TEST_CLAIM_ANNOTATION = "canary-release.dev/smoke-test-claim";
 const MAX_RECORD_ATTEMPTS = 5;
+/** The longest wait before an `error` result is retested, in resync intervals. */
+const MAX_ERROR_BACKOFF_RESYNCS = 32;
 
 /** The claim annotation's holder and time; `at` is NaN when the value is not a claim. */
 function parseClaim(value) {
@@ -49,6 +55,34 @@ function parseClaim(value) {
     // not JSON: treated as expired below
   }
   return { holder: "unknown", at: NaN };
+}
+
+/**
+ * How many tests of the Revision in a row could not run, as its record says: 0 unless its label
+ * is `error`; 1 for an `error` result without a readable count (written before the count).
+ */
+function errorCount(revision) {
+  const metadata = objectAt(revision, "metadata");
+  if (objectAt(metadata, "labels")[SMOKE_TEST_LABEL] !== "error") return 0;
+  const errors = readResult(revision).errors;
+  return Number.isSafeInteger(errors) && errors >= 1 ? errors : 1;
+}
+
+/** The result annotation as an object ({} when missing or not JSON). */
+function readResult(revision) {
+  try {
+    const result = JSON.parse(
+      objectAt(revision, "metadata", "annotations")[SMOKE_TEST_RESULT_ANNOTATION],
+    );
+    return isObject(result) ? result : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Which resync after the `errors`-th `error` in a row retests the revision: 1, 2, 4 ... 32. */
+function retestResync(errors) {
+  return Math.min(2 ** (Math.max(errors, 1) - 1), MAX_ERROR_BACKOFF_RESYNCS);
 }
 
 /**
@@ -74,8 +108,22 @@ function revisionDecision(revision, config, nowMs, options = {}) {
   const verdict = labels[SMOKE_TEST_LABEL];
   if (verdict === "error" && !options.retestErrors) {
     return {
-      ignore: `the last test could not run (${SMOKE_TEST_LABEL}=error): the next resync retests it`,
+      ignore: `the last test could not run (${SMOKE_TEST_LABEL}=error): a resync retests it`,
     };
+  }
+  if (verdict === "error") {
+    // The k-th resync after the result runs (k-1, k] intervals after it: it is due from k-1.
+    const errors = errorCount(revision);
+    const resync = retestResync(errors);
+    const dueMs = Date.parse(readResult(revision).at) + (resync - 1) * config.resyncIntervalMs;
+    // A result without a readable `at` is retested: better once too often than never.
+    if (resync > 1 && nowMs < dueMs) {
+      return {
+        ignore:
+          `the last ${errors} tests could not run: retested at a resync from ` +
+          new Date(dueMs).toISOString(),
+      };
+    }
   }
   if (verdict !== "error" && (verdict !== undefined || annotations[SMOKE_TEST_RESULT_ANNOTATION])) {
     return { ignore: `already tested (${SMOKE_TEST_LABEL}=${verdict})` };
@@ -158,10 +206,11 @@ async function claimRevision(context, name, options = {}) {
     if (!(error instanceof ApiUnavailable)) throw error;
     // The answer is lost, not necessarily the write: judging the claim lost would lock the
     // revision for the whole claim TTL if it was applied. The Revision says which.
-    return confirmClaim(context, name, claim, error.message);
+    return confirmClaim(context, name, claim, decision.expiredClaim, error.message);
   }
   if (claimed.status >= 500) {
-    return confirmClaim(context, name, claim, apiError(`claiming Revision ${name}`, claimed));
+    const failure = apiError(`claiming Revision ${name}`, claimed);
+    return confirmClaim(context, name, claim, decision.expiredClaim, failure);
   }
   if (claimed.status === 409) return { ignore: "another tester claimed it first (409 Conflict)" };
   if (claimed.status === 404) return { ignore: "the Revision was deleted before the claim" };
@@ -181,8 +230,10 @@ const MAX_CONFIRM_READS = 3;
  * Revision again; resolves to {claim, revision} when the claim on it is ours (the write was
  * applied: go on testing), {ignore} when another tester's is, or {error} when ours is not there
  * (the event's sender retries) or the Revision cannot be read. Never rejects for an API failure.
+ * expiredClaim: the dead tester's claim we tried to replace, if any; still there, it means our
+ * claim was not applied (no live tester holds it), so the event must be retried, not dropped.
  */
-async function confirmClaim(context, name, claim, failure) {
+async function confirmClaim(context, name, claim, expiredClaim, failure) {
   const { api, config, log } = context;
   const path = servingPath(config.namespace, "revisions", name);
   let last = failure;
@@ -200,9 +251,10 @@ async function confirmClaim(context, name, claim, failure) {
           });
           return { claim, revision: read.body };
         }
-        if (holder !== undefined) {
+        if (holder !== undefined && holder !== expiredClaim) {
           return { ignore: "another tester holds the claim (its answer to ours was lost)" };
         }
+        // No claim, or still the dead tester's expired one: ours was not applied.
         const message = `claiming Revision ${config.namespace}/${name}: ${failure}; the claim was not applied`;
         log("error", "cannot claim the Revision", { revision: name, error: message });
         return { error: message };
@@ -296,6 +348,9 @@ module.exports = {
   VERDICTS,
   SMOKE_TEST_RESULT_ANNOTATION,
   SMOKE_TEST_CLAIM_ANNOTATION,
+  MAX_ERROR_BACKOFF_RESYNCS,
+  errorCount,
+  retestResync,
   parseClaim,
   revisionDecision,
   claimPatch,

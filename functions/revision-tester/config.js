@@ -25,10 +25,13 @@
 //   POLL_INTERVAL_MS             Route readiness polling (default 1000)
 //   CLAIM_TTL_SECONDS            age after which a claim is presumed dead (default 300); must be
 //                                at least ROUTE_READY_TIMEOUT_SECONDS + TEST_TIMEOUT_SECONDS +
-//                                EXPECT_BODY_TIMEOUT_SECONDS + 6 x REQUEST_TIMEOUT_MS
+//                                EXPECT_BODY_TIMEOUT_SECONDS + 10 x REQUEST_TIMEOUT_MS +
+//                                7 x POLL_INTERVAL_MS (see longestTest below)
 //   RESYNC_INTERVAL_SECONDS      list Revisions and leftover Routes at start-up and then this
 //                                often, to test what no event announced and retest `error`
-//                                results (default 300; 0: never)
+//                                results (default 300; 0: never); after n `error`s in a row
+//                                (the result's `errors`), the 2^(n-1)-th resync retests: 1st,
+//                                2nd, 4th ... at most the 32nd (claim.js)
 //   REQUEST_TIMEOUT_MS           limit for each Kubernetes or GitHub API request (default 10000)
 //   MAX_EVENT_BYTES              largest accepted event body (default 1048576)
 //   IDLE_TIMEOUT_SECONDS         a connection that sends nothing (or stalls mid-request) for
@@ -149,24 +152,28 @@ function readConfig(env) {
   check(
     config.claimTtlMs >= longestTestMs,
     `CLAIM_TTL_SECONDS must be at least ROUTE_READY_TIMEOUT_SECONDS + TEST_TIMEOUT_SECONDS + ` +
-      `EXPECT_BODY_TIMEOUT_SECONDS + 6 x REQUEST_TIMEOUT_MS (${longestTestMs / 1000} s), so that a live test is never ` +
-      `re-claimed; got ${config.claimTtlMs / 1000}`,
+      `EXPECT_BODY_TIMEOUT_SECONDS + 10 x REQUEST_TIMEOUT_MS + 7 x POLL_INTERVAL_MS ` +
+      `(${longestTestMs / 1000} s), so that a live test is never re-claimed; ` +
+      `got ${config.claimTtlMs / 1000}`,
   );
   return config;
 }
 
 /**
- * The longest a test can hold its claim: the Route wait, the request and the EXPECT_BODY match,
- * plus the API requests
- * that can run past those deadlines (the last poll, the Route delete, reading and patching the
- * result, with room for one retry).
+ * The longest a test can hold its claim, counted from the claim's `at`: the Route wait, the
+ * request and the EXPECT_BODY match, plus the API requests that can run past those deadlines
+ * (the last poll, the Route delete, reading and patching the result, with room for one retry:
+ * 6 requests), plus the claim's own confirmation when its answer is lost (claim.js
+ * confirmClaim: the PATCH and 3 re-reads, 4 requests, after pauses of 1 + 2 + 4 poll intervals),
+ * which runs after `at` and before the test starts.
  */
 function longestTest(config) {
   return (
     config.routeReadyTimeoutMs +
     config.testTimeoutMs +
     config.expectBodyTimeoutMs +
-    6 * config.requestTimeoutMs
+    (6 + 4) * config.requestTimeoutMs +
+    7 * config.pollIntervalMs
   );
 }
 

@@ -24,7 +24,7 @@ const {
   readyCondition,
 } = require("../shared/kubernetes");
 const { EXPECT_BODY_MAX_BYTES, matchBody } = require("./bodyMatch");
-const { parseClaim, SMOKE_TEST_CLAIM_ANNOTATION } = require("./claim");
+const { errorCount, parseClaim, retestResync, SMOKE_TEST_CLAIM_ANNOTATION } = require("./claim");
 const { USER_AGENT } = require("./config");
 
 /** Marks the tester's own Routes, so start-up clean-up never touches anyone else's. */
@@ -35,6 +35,12 @@ const SMOKE_SUFFIX = "-smoke";
 
 /** The revision failed its smoke test: the app's own answer (or lack of one) says so. */
 class TestFailure extends Error {}
+
+/**
+ * The smoke Route was not Ready by the deadline. A verdict on the revision only when the Route
+ * had the whole window: see runSmokeTest.
+ */
+class RouteNotReady extends TestFailure {}
 
 /**
  * The smoke test could not run: the Kubernetes API (or the tester itself) failed, not the app.
@@ -98,14 +104,27 @@ function smokeRouteManifest({ namespace, revisionName, revisionUid, claim }) {
  * answer: the attempt is retried with a doubling backoff (POLL_INTERVAL_MS, 2x, 4x..., at most
  * 8 s) until ROUTE_READY_TIMEOUT_SECONDS after the start, which keeps the whole test within the
  * claim's budget (config.js, CLAIM_TTL_SECONDS); if it persists the verdict is `error`, which the
- * resync retests. Only the app's answer (or its silence) makes `failed`.
+ * resync retests. Only the app's answer (or its silence) makes `failed`. As all attempts share
+ * that one deadline, a Route that is not Ready in time after an earlier attempt's infrastructure
+ * error had less than the whole window: that is `error` too, not the revision's failure.
  */
 async function runSmokeTest(context, name, claim, revision) {
   const { config, log } = context;
   const deadline = Date.now() + config.routeReadyTimeoutMs;
   let outcome;
+  // The first infrastructure error of this test, if any: it shortened the Route's window.
+  let earlierError;
   for (let attempt = 1; ; attempt++) {
     outcome = await attemptSmokeTest(context, name, claim, revision, deadline);
+    if (outcome.routeNotReady && earlierError !== undefined) {
+      outcome = {
+        ...outcome,
+        verdict: "error",
+        reason: `${outcome.reason}, after API errors had taken part of that time (${earlierError})`,
+      };
+      break;
+    }
+    if (outcome.verdict === "error" && earlierError === undefined) earlierError = outcome.reason;
     // A pattern that ran out of time would only do so again: not retried here (the resync does).
     if (outcome.verdict !== "error" || outcome.retry === false) break;
     const backoffMs = Math.min(config.pollIntervalMs * 2 ** (attempt - 1), MAX_RETRY_BACKOFF_MS);
@@ -122,13 +141,22 @@ async function runSmokeTest(context, name, claim, revision) {
     status: outcome.status,
     latencyMs: outcome.latencyMs,
     at: new Date().toISOString(),
-    reason:
-      outcome.verdict === "error"
-        ? `the smoke test could not run (retried at the next resync): ${outcome.reason}`
-        : outcome.reason,
+    reason: outcome.reason,
   };
   if (outcome.url !== undefined) result.url = outcome.url;
+  if (outcome.verdict === "error") {
+    // Counted in a row, so that the resync backs off (claim.js revisionDecision).
+    result.errors = errorCount(revision) + 1;
+    const resync = retestResync(result.errors);
+    const when = resync === 1 ? "the next resync" : `the ${ordinal(resync)} resync from now`;
+    result.reason = `the smoke test could not run (retried at ${when}): ${outcome.reason}`;
+  }
   return { verdict: outcome.verdict, result };
+}
+
+/** 2nd, 4th, 8th, 16th, 32nd: the resyncs retestResync names. */
+function ordinal(n) {
+  return `${n}${n % 10 === 2 && n % 100 !== 12 ? "nd" : "th"}`;
 }
 
 /** One try: the Route, the request, the Route deleted. Resolves to {verdict, status, ...}. */
@@ -142,7 +170,13 @@ async function attemptSmokeTest(context, name, claim, revision, deadline) {
     return await probe(base, config);
   } catch (error) {
     if (error instanceof TestFailure) {
-      return { verdict: "failed", status: null, latencyMs: null, reason: error.message };
+      return {
+        verdict: "failed",
+        routeNotReady: error instanceof RouteNotReady,
+        status: null,
+        latencyMs: null,
+        reason: error.message,
+      };
     }
     const known = error instanceof InfraError || error instanceof ApiUnavailable;
     if (!known) {
@@ -218,7 +252,7 @@ async function createRoute(context, routeName, revisionName, claim, revision, de
   }
 }
 
-/** Resolves to the Route's URL once it is Ready; throws TestFailure at the deadline. */
+/** Resolves to the Route's URL once it is Ready; throws RouteNotReady at the deadline. */
 async function waitForRoute(context, routeName, deadline) {
   const { api, config } = context;
   let last = "not read yet";
@@ -247,7 +281,7 @@ async function waitForRoute(context, routeName, deadline) {
     }
     const remaining = deadline - Date.now();
     if (remaining <= 0) {
-      throw new (lastWasApiFailure ? InfraError : TestFailure)(
+      throw new (lastWasApiFailure ? InfraError : RouteNotReady)(
         `Route ${routeName} was not Ready within ${config.routeReadyTimeoutMs / 1000} s ` +
           `(last seen: ${last})`,
       );
@@ -346,16 +380,19 @@ async function leftoverReason(context, route) {
 }
 
 /**
- * GETs TEST_PATH on the revision's URL: {verdict, status, latencyMs, reason, url}. Never throws.
- * The app's answer, or its silence, is the verdict: passed or failed.
+ * GETs TEST_PATH on the revision's URL: {verdict, status, latencyMs, reason, url}. The app's
+ * answer, or its silence, is the verdict: passed or failed. Only the request to the app is
+ * caught as `failed`; anything else that throws is the tester's fault, and attemptSmokeTest
+ * records it as `error`. match: bodyMatch.js matchBody (tests inject another).
  */
-async function probe(baseUrl, config) {
+async function probe(baseUrl, config, match = matchBody) {
   const url = `${baseUrl.replace(/\/+$/, "")}${config.testPath}`;
   const what = `GET ${config.testPath}`;
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
+  let res;
   try {
-    const res = await httpRequest(url, {
+    res = await httpRequest(url, {
       headers: { Accept: "*/*", "User-Agent": USER_AGENT },
       timeoutMs: config.testTimeoutMs,
       // A fresh connection, as a first client of the revision would have.
@@ -363,49 +400,6 @@ async function probe(baseUrl, config) {
       // All that EXPECT_BODY sees: a larger body is not read further.
       maxBytes: EXPECT_BODY_MAX_BYTES,
     });
-    const latencyMs = elapsed();
-    const answered = `${what} answered HTTP ${res.status} in ${latencyMs} ms`;
-    const measured = { status: res.status, latencyMs, url };
-    if (res.status !== config.expectStatus) {
-      return {
-        verdict: "failed",
-        ...measured,
-        reason: `${answered}, expected HTTP ${config.expectStatus}`,
-      };
-    }
-    if (config.expectBody !== undefined) {
-      // Off the main thread, with a deadline (bodyMatch.js): a costly pattern cannot block
-      // /healthz or the other tests.
-      const match = await matchBody(config.expectBody, res.text, config.expectBodyTimeoutMs);
-      const within = `(in its first ${EXPECT_BODY_MAX_BYTES} bytes)`;
-      if (match.timedOut) {
-        return {
-          verdict: "error",
-          retry: false,
-          ...measured,
-          reason:
-            `${answered} but EXPECT_BODY ${config.expectBody} did not finish within ` +
-            `${config.expectBodyTimeoutMs / 1000} s on the body ${within}: a pattern that ` +
-            `backtracks this much cannot judge the revision; simplify tester.expectBody`,
-        };
-      }
-      if (match.error !== undefined) {
-        return {
-          verdict: "error",
-          retry: false,
-          ...measured,
-          reason: `${answered} but EXPECT_BODY could not be evaluated: ${match.error}`,
-        };
-      }
-      if (!match.matched) {
-        return {
-          verdict: "failed",
-          ...measured,
-          reason: `${answered} but the body does not match ${config.expectBody} ${within}`,
-        };
-      }
-    }
-    return { verdict: "passed", ...measured, reason: answered };
   } catch (error) {
     const latencyMs = elapsed();
     const reason =
@@ -414,6 +408,49 @@ async function probe(baseUrl, config) {
         : `${what} failed after ${latencyMs} ms: ${error.message}`;
     return { verdict: "failed", status: null, latencyMs, reason, url };
   }
+  const latencyMs = elapsed();
+  const answered = `${what} answered HTTP ${res.status} in ${latencyMs} ms`;
+  const measured = { status: res.status, latencyMs, url };
+  if (res.status !== config.expectStatus) {
+    return {
+      verdict: "failed",
+      ...measured,
+      reason: `${answered}, expected HTTP ${config.expectStatus}`,
+    };
+  }
+  if (config.expectBody !== undefined) {
+    // Off the main thread, with a deadline (bodyMatch.js): a costly pattern cannot block
+    // /healthz or the other tests.
+    const outcome = await match(config.expectBody, res.text, config.expectBodyTimeoutMs);
+    const within = `(in its first ${EXPECT_BODY_MAX_BYTES} bytes)`;
+    if (outcome.timedOut) {
+      return {
+        verdict: "error",
+        retry: false,
+        ...measured,
+        reason:
+          `${answered} but EXPECT_BODY ${config.expectBody} did not finish within ` +
+          `${config.expectBodyTimeoutMs / 1000} s on the body ${within}: a pattern that ` +
+          `backtracks this much cannot judge the revision; simplify tester.expectBody`,
+      };
+    }
+    if (outcome.error !== undefined) {
+      return {
+        verdict: "error",
+        retry: false,
+        ...measured,
+        reason: `${answered} but EXPECT_BODY could not be evaluated: ${outcome.error}`,
+      };
+    }
+    if (!outcome.matched) {
+      return {
+        verdict: "failed",
+        ...measured,
+        reason: `${answered} but the body does not match ${config.expectBody} ${within}`,
+      };
+    }
+  }
+  return { verdict: "passed", ...measured, reason: answered };
 }
 
 module.exports = {
