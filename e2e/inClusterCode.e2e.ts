@@ -6,7 +6,6 @@
 // and Configuration controllers), and the audit log says what each identity called; from that the
 // last test builds the table of rights.
 import { strict as assert } from "assert";
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as https from "https";
@@ -28,7 +27,7 @@ import {
 import { playConfigurations, playRevisionSource, playSmokeRoutes } from "./support/knativePlayers";
 import { Kube, KubeObject, watch } from "./support/kube";
 import { writeRevisionStatus } from "./support/objects";
-import { callsOf, canI, rightsReport } from "./support/rights";
+import { callsOf, canI, kubectlAs, rightsReport } from "./support/rights";
 import { RealTier, runCommand, startRealTier, stopRealTier } from "./support/realTier";
 
 const APP = "shop";
@@ -571,21 +570,7 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
     );
     // Server-side dry runs pass admission as real deletes do, and change nothing.
     const deleteAsTester = (route: string) =>
-      spawnSync(
-        t.toolchain.kubectl,
-        [
-          "--kubeconfig",
-          t.plane.kubeconfig,
-          "delete",
-          "route",
-          route,
-          "-n",
-          NAMESPACE,
-          "--dry-run=server",
-          `--as=${USERS.tester}`,
-        ],
-        { encoding: "utf8", timeout: 60_000 },
-      );
+      kubectlAs(t, USERS.tester, ["delete", "route", route, "-n", NAMESPACE, "--dry-run=server"]);
     // RBAC lets the tester delete Routes; the policy loads within a few seconds of the stack.
     let production = deleteAsTester(APP);
     for (let i = 0; i < 10 && production.status === 0; i++) {
@@ -598,31 +583,20 @@ describe("in-cluster code with its own identity (real processes, ServiceAccount 
     assert.equal(own.status, 0, `its own smoke Route: ${own.stderr}`);
     // Nor may it create a Route that is not a cluster-local smoke Route (a public Route to an
     // untested revision).
-    const publicRoute = spawnSync(
-      t.toolchain.kubectl,
-      [
-        "--kubeconfig",
-        t.plane.kubeconfig,
-        "create",
-        "-f",
-        "-",
-        "--dry-run=server",
-        `--as=${USERS.tester}`,
-      ],
-      {
-        encoding: "utf8",
-        timeout: 60_000,
-        input: JSON.stringify({
-          apiVersion: "serving.knative.dev/v1",
-          kind: "Route",
-          metadata: {
-            name: `${APP}-public`,
-            namespace: NAMESPACE,
-            labels: { [SMOKE_ROUTE_LABEL]: "true" },
-          },
-          spec: { traffic: [{ configurationName: APP, percent: 100 }] },
-        }),
-      },
+    const publicRoute = kubectlAs(
+      t,
+      USERS.tester,
+      ["create", "-f", "-", "--dry-run=server"],
+      JSON.stringify({
+        apiVersion: "serving.knative.dev/v1",
+        kind: "Route",
+        metadata: {
+          name: `${APP}-public`,
+          namespace: NAMESPACE,
+          labels: { [SMOKE_ROUTE_LABEL]: "true" },
+        },
+        spec: { traffic: [{ configurationName: APP, percent: 100 }] },
+      }),
     );
     assert.notEqual(publicRoute.status, 0, `a public Route: ${publicRoute.stdout}`);
     assert.match(publicRoute.stderr, /created cluster-local/);

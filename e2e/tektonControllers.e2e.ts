@@ -8,7 +8,7 @@
 // ServiceAccount's own token against the API server. Each Pod is compared with what the fast
 // tier's Tekton resolver predicts from the same objects.
 import { strict as assert } from "assert";
-import { execFileSync, spawnSync } from "child_process";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import {
@@ -31,7 +31,7 @@ import {
 import { playConfigurations } from "./support/knativePlayers";
 import { Kube, KubeObject } from "./support/kube";
 import { playKubelet, PodRun } from "./support/kubelet";
-import { canI, rightsReport } from "./support/rights";
+import { canI, kubectlAs, rightsReport } from "./support/rights";
 import { RealTier, startRealTier, stopRealTier } from "./support/realTier";
 import { startTekton, Tekton } from "./support/tekton";
 import { COMPONENTS } from "../toolchain/toolchain";
@@ -383,27 +383,16 @@ describe("a push through the real Tekton (controller, EventListener sink, core i
     // it above; a run of another pipeline, or as another account, is refused (dry runs).
     const t = tier;
     const createAsListener = (spec: Record<string, unknown>) =>
-      spawnSync(
-        t.toolchain.kubectl,
-        [
-          "--kubeconfig",
-          t.plane.kubeconfig,
-          "create",
-          "-f",
-          "-",
-          "--dry-run=server",
-          `--as=${listenerUser}`,
-        ],
-        {
-          encoding: "utf8",
-          timeout: 60_000,
-          input: JSON.stringify({
-            apiVersion: "tekton.dev/v1",
-            kind: "PipelineRun",
-            metadata: { generateName: `${APP}-forged-`, namespace: NAMESPACE },
-            spec,
-          }),
-        },
+      kubectlAs(
+        t,
+        listenerUser,
+        ["create", "-f", "-", "--dry-run=server"],
+        JSON.stringify({
+          apiVersion: "tekton.dev/v1",
+          kind: "PipelineRun",
+          metadata: { generateName: `${APP}-forged-`, namespace: NAMESPACE },
+          spec,
+        }),
       );
     const forged: Record<string, Record<string, unknown>> = {
       "an inline pipelineSpec": {

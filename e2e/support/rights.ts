@@ -181,3 +181,21 @@ export function rightsReport(
   );
   return { refused, overreach, extra, elsewhere, rows };
 }
+
+/**
+ * `kubectl <args>` as `user` (impersonated, as the API server sees that identity), `input` on
+ * stdin: exit status and output, for a test to assert a refusal as well as a success.
+ */
+export function kubectlAs(
+  tier: RealTier,
+  user: string,
+  args: readonly string[],
+  input?: string,
+): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(
+    tier.toolchain.kubectl,
+    ["--kubeconfig", tier.plane.kubeconfig, ...args, `--as=${user}`],
+    { encoding: "utf8", timeout: 60_000, ...(input !== undefined ? { input } : {}) },
+  );
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
