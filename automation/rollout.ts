@@ -195,7 +195,8 @@ export interface RolloutReport {
   readonly error?: string;
   /**
    * With `failed`: the exit code of the error, when it has its own (4: the stack's lock was held
-   * too long, 5: the outputs differ from what was set); else 1.
+   * too long, 5: the outputs differ from what was set, 6: another command changed the stack
+   * meanwhile); else 1.
    */
   readonly failureExitCode?: number;
   /** Messages of the updates made, in order. */
