@@ -42,6 +42,7 @@ import {
 } from "../automation";
 import { interruptHandler } from "../automation/cli";
 import { PROJECT } from "../config";
+import { FakePulumiProject, fakePulumiProject } from "./support/fakePulumiProject";
 import {
   MemoryStackDriver,
   concurrentUpdateError,
@@ -1108,6 +1109,7 @@ describe("the stack file under git", () => {
 describe("the Automation API driver against a stand-in Pulumi CLI (test/support/fakePulumi.js)", function () {
   // Each CLI call is a Node process; the Automation API makes a dozen per command.
   this.timeout(30_000);
+  let fake: FakePulumiProject;
   let tmp: string;
   let project: string;
   let statePath: string;
@@ -1124,43 +1126,30 @@ describe("the Automation API driver against a stand-in Pulumi CLI (test/support/
     "",
   ].join("\n");
 
-  const writeState = (extra: Record<string, unknown> = {}): void => {
-    const outputs = { stableRevision: STABLE, candidateRevision: CANDIDATE, canaryPercent: 0 };
-    fs.writeFileSync(statePath, JSON.stringify({ stacks: { prod: { outputs } }, ...extra }));
-  };
+  const writeState = (extra: Record<string, unknown> = {}): void => fake.writeState(extra);
   const calls = (): string[][] =>
     fs
       .readFileSync(`${statePath}.calls`, "utf8")
       .trim()
       .split("\n")
       .map((line) => JSON.parse(line) as string[]);
-  const stackYaml = (): string => fs.readFileSync(path.join(project, "Pulumi.prod.yaml"), "utf8");
+  const stackYaml = (): string => fake.stackYaml();
 
   beforeEach(() => {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "canary-fake-"));
-    project = path.join(tmp, "project");
-    fs.mkdirSync(project);
-    fs.copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(project, "Pulumi.yaml"));
-    fs.writeFileSync(path.join(project, "Pulumi.prod.yaml"), PROD_YAML);
-    const bin = path.join(tmp, "bin");
-    fs.mkdirSync(bin);
-    const fake = path.join(ROOT, "test", "support", "fakePulumi.js");
-    fs.writeFileSync(
-      path.join(bin, "pulumi"),
-      `#!/bin/sh\nexec "${process.execPath}" "${fake}" "$@"\n`,
-      { mode: 0o755 },
-    );
-    statePath = path.join(tmp, "state.json");
-    fs.writeFileSync(`${statePath}.calls`, "");
-    writeState();
+    fake = fakePulumiProject(PROD_YAML, {
+      stableRevision: STABLE,
+      candidateRevision: CANDIDATE,
+      canaryPercent: 0,
+    });
+    ({ tmp, project, statePath } = fake);
     savedPath = process.env.PATH;
-    process.env.PATH = `${bin}${path.delimiter}${savedPath ?? ""}`;
+    process.env.PATH = fake.env.PATH;
     process.env.FAKE_PULUMI_STATE = statePath;
   });
   afterEach(() => {
     process.env.PATH = savedPath;
     delete process.env.FAKE_PULUMI_STATE;
-    fs.rmSync(tmp, { recursive: true, force: true });
+    fake.remove();
   });
 
   it("reads, writes and removes config, updates, and reads outputs", async () => {

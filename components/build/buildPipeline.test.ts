@@ -3,7 +3,7 @@
 // build-image.sh with a stand-in buildah, deploy-revision.js against a fake Kubernetes API and
 // commit-status.js against a fake GitHub API, both on 127.0.0.1.
 import { strict as assert } from "assert";
-import { spawn, execFileSync } from "child_process";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import { AddressInfo } from "net";
@@ -44,6 +44,7 @@ import { KeyToPath, writeConfigMapVolume } from "../../test/support/configMapVol
 import { sharedCatalog } from "../../test/support/sharedCrds";
 import { isRecord } from "../../common/json";
 import { configurationManifest, ConfigurationOptions } from "../../test/support/deployRevision";
+import { runProcess } from "../../test/support/processes";
 
 type Json = Record<string, unknown>;
 
@@ -126,36 +127,7 @@ function assertOnly(violations: TektonRuleViolation[], pathSuffix: string, fragm
   );
 }
 
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a program with exactly `env` (plus PATH), killed after `timeoutMs`. */
-function run(
-  command: string,
-  args: string[],
-  env: Record<string, string>,
-  timeoutMs = 8000,
-): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const run = runProcess;
 
 interface Recorded {
   method: string;

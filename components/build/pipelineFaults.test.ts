@@ -3,47 +3,22 @@
 // stand-in tools and stand-in servers. Each suite prints its figures (cases tried, faults
 // survived, bad inputs refused) for the issue's closing note.
 import { strict as assert } from "assert";
-import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { PIPELINE_SCRIPTS_DIR } from "./buildPipelineManifests";
 import { FakeServer, RecordedRequest, sendJson } from "../../test/support/fakeHttp";
+import { RunResult, runProcess } from "../../test/support/processes";
 
 const SHA = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567";
 
-interface RunResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly ms: number;
-}
-
-/** Runs a program with exactly `env` (plus PATH), killed after `timeoutMs`. */
-function run(
+/** The step programs here meet dripping and 300 MB answers: a longer bound than the default. */
+const run = (
   command: string,
-  args: string[],
-  env: Record<string, string>,
-  timeoutMs = 20000,
-): Promise<RunResult> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
-    });
-  });
-}
+  args: readonly string[],
+  env: Readonly<Record<string, string>>,
+  timeoutMs = 20_000,
+): Promise<RunResult> => runProcess(command, args, env, timeoutMs);
 
 const tempDirs: string[] = [];
 function tempDir(prefix: string): string {

@@ -22,6 +22,7 @@ import {
   postBinary,
   postStructured,
   resourceEvent,
+  standInTesterEnv,
   stopAllTesters,
   TargetApp,
   TESTER_SCRIPT,
@@ -348,24 +349,15 @@ describe("revision tester (real process, stand-in APIs on 127.0.0.1)", () => {
     ]);
     kube.routeUrl = targetUrl;
     baseEnv = {
-      PORT: "0",
-      LISTEN_HOST: "127.0.0.1",
-      NAMESPACE: "apps",
-      CONFIGURATION: "hello",
-      KUBERNETES_API_URL: kubeUrl,
-      KUBERNETES_TOKEN_FILE: path.join(dir, "token"),
+      ...standInTesterEnv(kubeUrl, path.join(dir, "token")),
       GITHUB_API_URL: githubUrl,
       GITHUB_TOKEN_FILE: path.join(dir, "github-token"),
-      TEST_PATH: "/healthz",
       EXPECT_STATUS: "200",
       EXPECT_BODY: "^ok",
       TEST_TIMEOUT_SECONDS: "1",
       ROUTE_READY_TIMEOUT_SECONDS: "1",
-      POLL_INTERVAL_MS: "10",
       REQUEST_TIMEOUT_MS: "1000",
       CLAIM_TTL_SECONDS: "30",
-      RESYNC_INTERVAL_SECONDS: "0",
-      LOG_LEVEL: "debug",
       TESTER_ID: "tester-a",
     };
   });

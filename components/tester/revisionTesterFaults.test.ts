@@ -15,6 +15,7 @@ import {
   Json,
   postBinary,
   resourceEvent,
+  standInTesterEnv,
   stopAllTesters,
   TargetApp,
   TESTER_SCRIPT,
@@ -169,24 +170,15 @@ describe("revision tester faults (real process, stand-in APIs on 127.0.0.1)", ()
     ]);
     kube.routeUrl = targetUrl;
     baseEnv = {
-      PORT: "0",
-      LISTEN_HOST: "127.0.0.1",
-      NAMESPACE: "apps",
-      CONFIGURATION: "hello",
-      KUBERNETES_API_URL: kubeUrl,
-      KUBERNETES_TOKEN_FILE: path.join(dir, "token"),
+      ...standInTesterEnv(kubeUrl, path.join(dir, "token")),
       GITHUB_API_URL: githubUrl,
       GITHUB_TOKEN_FILE: path.join(dir, "github-token"),
-      TEST_PATH: "/healthz",
       EXPECT_STATUS: "200",
       EXPECT_BODY: "^ok",
       TEST_TIMEOUT_SECONDS: "1",
       ROUTE_READY_TIMEOUT_SECONDS: "3",
-      POLL_INTERVAL_MS: "10",
       REQUEST_TIMEOUT_MS: "500",
       CLAIM_TTL_SECONDS: "30",
-      RESYNC_INTERVAL_SECONDS: "0",
-      LOG_LEVEL: "debug",
       TESTER_ID: "tester-a",
     };
   });
@@ -366,20 +358,11 @@ describe("revision tester faults: lost answers (issue 15, fault 5)", () => {
     const [kubeUrl, targetUrl] = await Promise.all([kube.start(), target.server.start()]);
     kube.routeUrl = targetUrl;
     env = {
-      PORT: "0",
-      LISTEN_HOST: "127.0.0.1",
-      NAMESPACE: "apps",
-      CONFIGURATION: "hello",
-      KUBERNETES_API_URL: kubeUrl,
-      KUBERNETES_TOKEN_FILE: path.join(dir, "token"),
-      TEST_PATH: "/healthz",
+      ...standInTesterEnv(kubeUrl, path.join(dir, "token")),
       TEST_TIMEOUT_SECONDS: "1",
       ROUTE_READY_TIMEOUT_SECONDS: "3",
-      POLL_INTERVAL_MS: "10",
       REQUEST_TIMEOUT_MS: "500",
       CLAIM_TTL_SECONDS: "30",
-      RESYNC_INTERVAL_SECONDS: "0",
-      LOG_LEVEL: "debug",
       TESTER_ID: "tester-a",
     };
   });
@@ -755,17 +738,8 @@ describe("revision tester faults: EXPECT_BODY (issue 15, fault 12)", () => {
     const [kubeUrl, targetUrl] = await Promise.all([kube.start(), target.server.start()]);
     kube.routeUrl = targetUrl;
     env = {
-      PORT: "0",
-      LISTEN_HOST: "127.0.0.1",
-      NAMESPACE: "apps",
-      CONFIGURATION: "hello",
-      KUBERNETES_API_URL: kubeUrl,
-      KUBERNETES_TOKEN_FILE: path.join(dir, "token"),
-      TEST_PATH: "/healthz",
+      ...standInTesterEnv(kubeUrl, path.join(dir, "token")),
       TEST_TIMEOUT_SECONDS: "5",
-      POLL_INTERVAL_MS: "10",
-      RESYNC_INTERVAL_SECONDS: "0",
-      LOG_LEVEL: "debug",
       EXPECT_BODY_TIMEOUT_SECONDS: "1",
     };
     kube.addRevision(REVISION);

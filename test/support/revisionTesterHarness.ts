@@ -637,3 +637,26 @@ export function postStructured(url: string, event: CloudEvent): Promise<HttpAnsw
     body: JSON.stringify(event),
   });
 }
+
+/**
+ * What every stand-in test gives the tester: loopback on any port, namespace `apps`, the
+ * Configuration `hello`, the stand-in API and its token file, GET /healthz, fast polling, no
+ * periodic resync, debug logs. Each test adds what it is about.
+ */
+export function standInTesterEnv(
+  kubernetesApiUrl: string,
+  kubernetesTokenFile: string,
+): Record<string, string> {
+  return {
+    PORT: "0",
+    LISTEN_HOST: "127.0.0.1",
+    NAMESPACE: "apps",
+    CONFIGURATION: "hello",
+    KUBERNETES_API_URL: kubernetesApiUrl,
+    KUBERNETES_TOKEN_FILE: kubernetesTokenFile,
+    TEST_PATH: "/healthz",
+    POLL_INTERVAL_MS: "10",
+    RESYNC_INTERVAL_SECONDS: "0",
+    LOG_LEVEL: "debug",
+  };
+}
