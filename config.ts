@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { isDns1035Label, isDnsHostName, MAX_LABEL_LENGTH } from "./common/dnsNames";
 import { imageRepositoryProblem, pinnedImageProblem } from "./common/images";
 import { repositoryPathProblem } from "./common/repositoryPaths";
+import { closestName } from "./common/suggest";
 import {
   PLATFORM_DEFAULT_VERSIONS,
   PLATFORM_VERSION_FIELDS,
@@ -938,25 +939,5 @@ export function tagHostProblems(
 
 /** The known key a typo most likely meant: smallest edit distance, and close enough to matter. */
 export function closestKnownKey(name: string): string | undefined {
-  let best: { key: string; distance: number } | undefined;
-  for (const candidate of KNOWN_KEYS) {
-    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
-    if (best === undefined || distance < best.distance) best = { key: candidate, distance };
-  }
-  return best !== undefined && best.distance <= Math.max(2, Math.floor(name.length / 4))
-    ? best.key
-    : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min(previous[j] + 1, current[j - 1] + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length];
+  return closestName(name, KNOWN_KEYS);
 }
