@@ -1,71 +1,41 @@
-// The contract between the metric analysis (analysis.ts) and the rollout that acts on it.
+// The contract between the canary analysis (canaryAnalysis.ts) and the rollout that acts on it.
 
 /** Which names Knative's queue-proxy exports its request metrics under. */
-export type MetricsScheme = "opencensus" | "otel";
+export type MetricsScheme = "opencensus" | "otel" | "otel-resource-labels";
 
-export interface AnalysisOptions {
-  /** Base URL of the Prometheus HTTP API, e.g. http://prometheus:9090 */
-  readonly prometheusUrl: string;
-  readonly namespace: string;
-  /** The Knative revision under analysis, e.g. hello-5d6e7f8 */
-  readonly revision: string;
-  /** PromQL range of the analysis window, e.g. "1m", "5m". */
-  readonly window: string;
-  /** Evaluation time; default now. */
-  readonly at?: Date;
-  /** Minimum share of non-5xx responses, in percent (e.g. 99). */
-  readonly minSuccessRate: number;
-  /** Maximum 99th-percentile latency in milliseconds. */
-  readonly maxP99Ms: number;
-  /** Fewer requests than this in the window: inconclusive. */
-  readonly minRequests: number;
-  /** Naming scheme; default: detect which one has series for the revision. */
-  readonly metrics?: MetricsScheme;
-  /**
-   * Queries of your own instead of a built-in scheme (e.g. other label names after relabeling,
-   * or OTel resource attributes promoted onto the series); not together with `metrics`.
-   */
-  readonly preset?: MetricsPreset;
-  /** Bound of each Prometheus HTTP request, in milliseconds; default 10000. */
-  readonly timeoutMs?: number;
-}
-
-/**
- * PromQL templates of one naming scheme. Before each query `{namespace}` and `{revision}` become
- * the label values (escaped for a PromQL string) and `{window}` the range, e.g. `5m`. Each query
- * must return at most one sample.
- */
-export interface MetricsPreset {
-  /** Shown in results and reasons, e.g. "opencensus". */
+/** One metric's part of a verdict (canaryAnalysis.ts). */
+export interface MetricVerdict {
   readonly name: string;
-  /** Number of the revision's request series in the window; no sample or 0: none. */
-  readonly seriesQuery: string;
-  /** Requests in the window. */
-  readonly requestsQuery: string;
-  /** 5xx responses in the window; no sample counts as none. */
-  readonly serverErrorsQuery: string;
-  /** 99th-percentile latency over the window, in the histogram's unit. */
-  readonly p99Query: string;
-  /** Milliseconds per unit of p99Query's result: 1 for milliseconds, 1000 for seconds. */
-  readonly msPerLatencyUnit: number;
+  readonly type: "proportion" | "value";
+  readonly verdict: "pass" | "fail" | "inconclusive";
+  /** The candidate's number over the window: a percent for a proportion. */
+  readonly candidate?: number;
+  /** The stable revision's, over the same window. */
+  readonly stable?: number;
+  /** A proportion's totals (e.g. requests). */
+  readonly candidateTotal?: number;
+  readonly stableTotal?: number;
+  /** One-sided p-values of the comparison: worse by more than the margin, and not. */
+  readonly pWorse?: number;
+  readonly pNotWorse?: number;
+  /** A value comparison's per-interval samples with data, per side. */
+  readonly samples?: { readonly candidate: number; readonly stable: number };
+  readonly reason: string;
 }
 
 export interface AnalysisResult {
   readonly verdict: "pass" | "fail" | "inconclusive";
-  /** Percent of non-5xx responses in the window. */
-  readonly successRate?: number;
-  readonly p99Ms?: number;
-  readonly requests?: number;
-  /** Name of the preset the numbers come from (the detected one by default). */
-  readonly preset?: string;
-  /** Why: the numbers against the thresholds, or what was missing. */
+  /** The revision the candidate was compared with. */
+  readonly stable?: string;
+  /** Each metric's verdict and numbers. */
+  readonly metrics?: readonly MetricVerdict[];
+  /** Why: each metric's numbers against its threshold and the stable revision, or what was missing. */
   readonly reason: string;
 }
 
 /**
  * Numbers of a result that cannot be real, each as `name value`: a negative, NaN or infinite
- * request count or p99, a success rate outside 0..100 %. Empty when every number given is
- * plausible. The rollout turns a pass or fail with any of them into inconclusive, whatever
+ * value or total, a share outside 0..100 %. Empty when every number given is plausible. The rollout turns a pass or fail with any of them into inconclusive, whatever
  * analysis produced it (issue 15, fault 6).
  */
 export function impossibleValues(result: AnalysisResult): string[] {
@@ -76,8 +46,17 @@ export function impossibleValues(result: AnalysisResult): string[] {
       problems.push(`${name} ${String(value)} (${rule})`);
     }
   };
-  check("requests", result.requests, Infinity, "a count must be finite, 0 or more");
-  check("successRate", result.successRate, 100, "a percentage must be from 0 to 100");
-  check("p99Ms", result.p99Ms, Infinity, "a latency must be finite, 0 ms or more");
+  for (const metric of result.metrics ?? []) {
+    const max = metric.type === "proportion" ? 100 : Infinity;
+    const rule =
+      metric.type === "proportion"
+        ? "a share must be from 0 to 100 %"
+        : "a value metric must be finite, 0 or more";
+    check(`${metric.name} (candidate)`, metric.candidate, max, rule);
+    check(`${metric.name} (stable)`, metric.stable, max, rule);
+    const count = "a count must be finite, 0 or more";
+    check(`${metric.name} (candidate total)`, metric.candidateTotal, Infinity, count);
+    check(`${metric.name} (stable total)`, metric.stableTotal, Infinity, count);
+  }
   return problems;
 }

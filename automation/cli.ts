@@ -1,9 +1,26 @@
 // The `canary` command: arguments (commander), output for people and for tools (--json), exit
 // codes, the stack file under git, and Ctrl-C. Decisions live in operations.ts and rollout.ts.
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import * as fs from "fs";
+import * as path from "path";
 import { parseWholeNumber, WHOLE_NUMBER_KEYS, wholeNumberRule } from "../config";
-import { analyseCandidate, validateAnalysisOptions } from "./analysis";
-import type { AnalysisOptions, AnalysisResult, MetricsScheme } from "./analysisTypes";
+import type { AnalysisResult, MetricsScheme } from "./analysisTypes";
+import {
+  analyseCanary,
+  DEFAULT_SAMPLE_INTERVAL,
+  DEFAULT_SIGNIFICANCE,
+  preflightCanary,
+  type CanaryAnalysisOptions,
+  type PreflightOptions,
+  type PreflightResult,
+} from "./canaryAnalysis";
+import {
+  BUILT_IN_NAMES,
+  loadMetricsFile,
+  MetricSetError,
+  type BuiltInCriteria,
+  type MetricSet,
+} from "./metricSet";
 import { CanaryRefusedError, errorMessage, exitCodeOf } from "./errors";
 import { EXIT_CODES_HELP, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED } from "./exitCodes";
 import { commitStackFile, isGitCheckout, stackFileDiff } from "./git";
@@ -17,6 +34,12 @@ import {
   type CommandOptions,
 } from "./operations";
 import { readFileIfExists, resolveProjectDir, stackFilePath } from "./project";
+import {
+  readRolloutRecord,
+  renderReportHtml,
+  rolloutRecord,
+  writeRolloutReport,
+} from "./rolloutReport";
 import {
   DEFAULT_MAX_INCONCLUSIVE,
   rolloutExitCode,
@@ -39,6 +62,10 @@ import { formatDuration, parseDuration, promqlDuration, realSleep, type Sleep } 
 /** Default of `--min-requests`: below it, a window says too little to judge. */
 export const DEFAULT_MIN_REQUESTS = 50;
 export const DEFAULT_INTERVAL = "5m";
+/** Default of `--success-margin`, percentage points. */
+export const DEFAULT_SUCCESS_MARGIN = 0.5;
+/** Default of `--latency-margin`, percent of the stable p99. */
+export const DEFAULT_LATENCY_MARGIN = 20;
 
 /** Everything the command reaches outside itself, so tests run it in-process. */
 export interface CliDeps {
@@ -48,7 +75,9 @@ export interface CliDeps {
   readonly stderr: (text: string) => void;
   /** Opens the stack; called only once the arguments are valid. */
   readonly openStack: (options: OpenStackOptions) => Promise<StackDriver>;
-  readonly analyse: (options: AnalysisOptions) => Promise<AnalysisResult>;
+  readonly analyse: (options: CanaryAnalysisOptions) => Promise<AnalysisResult>;
+  /** Before a rollout moves traffic: Prometheus, the queries, the stable revision's series. */
+  readonly preflight: (options: PreflightOptions) => Promise<PreflightResult>;
   readonly sleep: Sleep;
   readonly now: () => Date;
   /** Aborted on Ctrl-C: a rollout stops between two actions. */
@@ -62,7 +91,8 @@ export function defaultCliDeps(signal?: AbortSignal): CliDeps {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
     openStack: openPulumiStack,
-    analyse: analyseCandidate,
+    analyse: analyseCanary,
+    preflight: preflightCanary,
     sleep: realSleep,
     now: () => new Date(),
     ...(signal !== undefined ? { signal } : {}),
@@ -94,12 +124,27 @@ interface RolloutFlags extends CommonFlags, LockFlags {
   readonly interval: number;
   readonly window?: number;
   readonly prometheus: string;
-  readonly minSuccessRate: number;
-  readonly maxP99Ms: number;
+  readonly minSuccessRate?: number;
+  readonly maxP99Ms?: number;
+  /** `--no-compare` sets it false: absolute thresholds only. */
+  readonly compare: boolean;
+  readonly successMargin: number;
+  readonly latencyMargin: number;
+  readonly significance: number;
+  /** Unset: 30s, or the window when shorter. */
+  readonly sampleInterval?: number;
   readonly minRequests: number;
   readonly maxInconclusive: number;
   readonly promote: boolean;
   readonly metrics?: MetricsScheme;
+  readonly metricsFile?: string;
+  /** A directory for the rollout's record (JSON) and page (HTML). */
+  readonly report?: string;
+}
+
+interface ReportFlags {
+  readonly out?: string;
+  readonly json: boolean;
 }
 
 // Argument parsers: a bad value stops here, before any stack is opened.
@@ -497,30 +542,101 @@ function rolloutSummary(report: RolloutReport): string {
   }
 }
 
+/**
+ * The metrics file, checked when loaded; or a refusal of flags that judge nothing, and of a step
+ * of 100 % when comparing (no stable traffic left to compare with).
+ */
+function rolloutMetricsFile(flags: RolloutFlags, windowMs: number): MetricSet | undefined {
+  if (flags.sampleInterval !== undefined && flags.sampleInterval > windowMs) {
+    throw new CanaryRefusedError(
+      `--sample-interval ${formatDuration(flags.sampleInterval)} is longer than the analysis ` +
+        `window (${formatDuration(windowMs)}, --window or --interval): give a shorter one, e.g. 30s`,
+    );
+  }
+  let fromFile: MetricSet | undefined;
+  if (flags.metricsFile !== undefined) {
+    try {
+      fromFile = loadMetricsFile(flags.metricsFile);
+    } catch (error) {
+      if (error instanceof MetricSetError) throw new CanaryRefusedError(error.message);
+      throw error;
+    }
+  } else if (!flags.compare && flags.minSuccessRate === undefined && flags.maxP99Ms === undefined) {
+    throw new CanaryRefusedError(
+      "--no-compare judges by absolute thresholds only: give --min-success-rate, --max-p99-ms or both",
+    );
+  }
+  const comparing =
+    fromFile !== undefined ? fromFile.metrics.some((m) => m.compare !== undefined) : flags.compare;
+  if (comparing && flags.steps.includes(100)) {
+    throw new CanaryRefusedError(
+      `steps ${flags.steps.join(",")}: at 100 % the stable revision serves nothing to compare ` +
+        `the candidate with. End the steps below 100 and add --promote (e.g. --steps 5,20,50 ` +
+        `--promote), or judge by thresholds only (--no-compare, or a metrics file without compare).`,
+    );
+  }
+  return fromFile;
+}
+
 async function runRolloutCommand(flags: RolloutFlags, deps: CliDeps): Promise<number> {
   const output = new Output(deps, flags.json, flags.verbose);
+  const startedAt = deps.now();
+  let analysisNamespace: string | undefined;
+  const windowMs = flags.window ?? flags.interval;
+  const sampleIntervalMs =
+    flags.sampleInterval ?? Math.min(parseDuration(DEFAULT_SAMPLE_INTERVAL) as number, windowMs);
   let session: Session;
+  let fromFile: MetricSet | undefined;
   try {
+    fromFile = rolloutMetricsFile(flags, windowMs);
     session = await startSession(flags, deps, output);
   } catch (error) {
     return fail(output, error);
   }
-  const windowMs = flags.window ?? flags.interval;
-  const analysisOptions = (target: {
-    namespace: string;
-    revision: string;
-    at?: Date;
-  }): AnalysisOptions => ({
+  // The metrics: a file of one's own, or the built-in set of a scheme (detected at preflight
+  // when not chosen), judged by the thresholds and margins of the flags.
+  let metricSet: MetricSet | undefined;
+  const criteria: BuiltInCriteria = {
+    ...(flags.minSuccessRate !== undefined ? { minSuccessRate: flags.minSuccessRate } : {}),
+    ...(flags.maxP99Ms !== undefined ? { maxP99Ms: flags.maxP99Ms } : {}),
+    ...(flags.compare
+      ? { successMargin: flags.successMargin, latencyMargin: flags.latencyMargin }
+      : {}),
+  };
+  const common = (target: { namespace: string; candidate: string; stable: string; at?: Date }) => ({
     prometheusUrl: flags.prometheus,
     namespace: target.namespace,
-    revision: target.revision,
+    candidate: target.candidate,
+    stable: target.stable,
     window: promqlDuration(windowMs),
+    sampleInterval: promqlDuration(sampleIntervalMs),
     ...(target.at !== undefined ? { at: target.at } : {}),
-    minSuccessRate: flags.minSuccessRate,
-    maxP99Ms: flags.maxP99Ms,
     minRequests: flags.minRequests,
-    ...(flags.metrics !== undefined ? { metrics: flags.metrics } : {}),
+    significance: flags.significance,
   });
+  const preflight = async (target: {
+    namespace: string;
+    candidate: string;
+    stable: string;
+    at: Date;
+  }): Promise<void> => {
+    const result = await deps.preflight({
+      ...common(target),
+      ...(fromFile !== undefined ? { metricSet: fromFile } : { criteria }),
+      ...(flags.metrics !== undefined ? { scheme: flags.metrics } : {}),
+    });
+    if (!result.ok) {
+      throw new Error(
+        `preflight against ${flags.prometheus} found:\n${result.problems.map((p) => `  - ${p}`).join("\n")}`,
+      );
+    }
+    metricSet = result.metricSet;
+    analysisNamespace = target.namespace;
+    output.progress(
+      `preflight: Prometheus answers; ${metricSet.source} metrics; the stable revision ` +
+        `${target.stable} has series for ${result.checked.join(", ")}`,
+    );
+  };
   let report: RolloutReport | undefined;
   let failure: unknown;
   try {
@@ -537,14 +653,45 @@ async function runRolloutCommand(flags: RolloutFlags, deps: CliDeps): Promise<nu
       ...(onOutput !== undefined ? { onOutput } : {}),
       onEvent: (event) =>
         output.progress(rolloutProgress(event, flags.interval, flags.maxInconclusive)),
-      checkAnalysis: (target) => validateAnalysisOptions(analysisOptions(target)),
-      analyse: (request) => deps.analyse(analysisOptions(request)),
+      preflight,
+      analyse: (request) => {
+        if (metricSet === undefined) throw new Error("the analysis ran before its preflight");
+        return deps.analyse({
+          ...common({ ...request, candidate: request.revision }),
+          metricSet,
+        });
+      },
     });
     output.progress(rolloutSummary(report));
   } catch (error) {
     failure = error;
   }
   const exitCode = report !== undefined ? rolloutExitCode(report) : undefined;
+  let reportFiles: { json: string; html: string } | undefined;
+  if (report !== undefined && flags.report !== undefined) {
+    try {
+      const record = rolloutRecord(
+        report,
+        {
+          prometheusUrl: flags.prometheus,
+          namespace: analysisNamespace ?? "",
+          window: promqlDuration(windowMs),
+          sampleInterval: promqlDuration(sampleIntervalMs),
+          significance: flags.significance,
+          minRequests: flags.minRequests,
+          ...(metricSet !== undefined ? { metricSet } : {}),
+        },
+        { startedAt, finishedAt: deps.now() },
+      );
+      reportFiles = writeRolloutReport(flags.report, record);
+      output.progress(`report: ${reportFiles.html} (and ${path.basename(reportFiles.json)})`);
+    } catch (error) {
+      // The rollout's outcome stands; a report that could not be written is said, not hidden.
+      failure ??= new Error(
+        `the rollout ended (${report.status}), but its report could not be written to ${flags.report}: ${errorMessage(error)}`,
+      );
+    }
+  }
   let stackFile: StackFileReport | undefined;
   try {
     stackFile = await finishStackFile(session, {
@@ -564,10 +711,39 @@ async function runRolloutCommand(flags: RolloutFlags, deps: CliDeps): Promise<nu
   if (report === undefined || failure !== undefined) {
     return fail(output, failure, { ...(report !== undefined ? { report } : {}), stackFile });
   }
-  output.result({ ok: exitCode === EXIT_OK, exitCode, ...report, stackFile });
+  output.result({
+    ok: exitCode === EXIT_OK,
+    exitCode,
+    ...report,
+    stackFile,
+    ...(reportFiles !== undefined ? { reportFiles } : {}),
+  });
   if (!flags.json && report.status === "failed")
     deps.stderr(`error: ${report.error ?? report.reason}\n`);
   return exitCode ?? EXIT_ERROR;
+}
+
+function runReportCommand(file: string, flags: ReportFlags, deps: CliDeps): number {
+  const output = new Output(deps, flags.json, false);
+  const resolved = path.resolve(deps.cwd, file);
+  let record;
+  try {
+    record = readRolloutRecord(resolved);
+  } catch (error) {
+    return output.error(EXIT_REFUSED, `refused: ${errorMessage(error)}`);
+  }
+  const html =
+    flags.out !== undefined
+      ? path.resolve(deps.cwd, flags.out)
+      : resolved.replace(/(\.json)?$/i, ".html");
+  try {
+    fs.writeFileSync(html, renderReportHtml(record));
+  } catch (error) {
+    return output.error(EXIT_ERROR, `cannot write ${html}: ${errorMessage(error)}`);
+  }
+  output.progress(`report: ${html}`);
+  output.result({ ok: true, exitCode: EXIT_OK, html });
+  return EXIT_OK;
 }
 
 const STACK_OPTION_HELP = "the stack, e.g. prod (its config is Pulumi.<stack>.yaml)";
@@ -749,20 +925,68 @@ export function buildProgram(deps: CliDeps, setExitCode: (code: number) => void)
     )
     .addOption(
       new Option(
+        "--metrics <scheme>",
+        "the built-in metrics for Knative's queue-proxy names (default: detected from the stable " +
+          "revision's series)",
+      ).choices(Object.keys(BUILT_IN_NAMES)),
+    )
+    .addOption(
+      new Option(
+        "--metrics-file <path>",
+        "a YAML file of your own metrics (PromQL templates, each with its direction, threshold " +
+          "and/or comparison); see examples/metrics/",
+      ).conflicts(["metrics", "minSuccessRate", "maxP99Ms", "successMargin", "latencyMargin"]),
+    )
+    .addOption(
+      new Option(
         "--min-success-rate <percent>",
-        "least share of non-5xx responses, e.g. 99 (required)",
+        "absolute: fail below this share of non-5xx responses, e.g. 99",
       ).argParser(numberIn(0, 100, "--min-success-rate")),
     )
     .addOption(
       new Option(
         "--max-p99-ms <ms>",
-        "largest 99th-percentile latency in milliseconds (required)",
+        "absolute: fail above this 99th-percentile latency in milliseconds",
       ).argParser(numberIn(1, 3_600_000, "--max-p99-ms")),
     )
     .addOption(
       new Option(
+        "--success-margin <points>",
+        "compare: fail when the success rate is significantly below the stable revision's by " +
+          "more than this many percentage points",
+      )
+        .argParser(numberIn(0, 100, "--success-margin"))
+        .default(DEFAULT_SUCCESS_MARGIN),
+    )
+    .addOption(
+      new Option(
+        "--latency-margin <percent>",
+        "compare: fail when the p99 is significantly above the stable revision's by more than " +
+          "this percent",
+      )
+        .argParser(numberIn(0, 1000, "--latency-margin"))
+        .default(DEFAULT_LATENCY_MARGIN),
+    )
+    .option(
+      "--no-compare",
+      "judge by the absolute thresholds only, not against the stable revision",
+    )
+    .addOption(
+      new Option("--significance <p>", "significance level of each one-sided test of a comparison")
+        .argParser(numberIn(0.0001, 0.2, "--significance"))
+        .default(DEFAULT_SIGNIFICANCE),
+    )
+    .addOption(
+      new Option(
+        "--sample-interval <duration>",
+        `a latency comparison takes one sample per interval of the window (default: ` +
+          `${DEFAULT_SAMPLE_INTERVAL}, or the window when shorter)`,
+      ).argParser(parseDurationArgument),
+    )
+    .addOption(
+      new Option(
         "--min-requests <n>",
-        "fewer requests than this in a window make the analysis inconclusive",
+        "fewer requests than this in a window (for either revision) make the analysis inconclusive",
       )
         .argParser(wholeNumberIn(1, 1_000_000_000))
         .default(DEFAULT_MIN_REQUESTS),
@@ -775,11 +999,9 @@ export function buildProgram(deps: CliDeps, setExitCode: (code: number) => void)
         .argParser(wholeNumberIn(0, 100))
         .default(DEFAULT_MAX_INCONCLUSIVE),
     )
-    .addOption(
-      new Option(
-        "--metrics <scheme>",
-        "metric names of Knative's queue-proxy (default: detect)",
-      ).choices(["opencensus", "otel"]),
+    .option(
+      "--report <dir>",
+      "write the rollout's record (rollout-<stack>-<time>.json) and its page (.html) into DIR",
     )
     .option(
       "--promote",
@@ -787,13 +1009,27 @@ export function buildProgram(deps: CliDeps, setExitCode: (code: number) => void)
       false,
     )
     .option("--commit", "commit Pulumi.<stack>.yaml at the end, naming the outcome", false);
-  requireOptions(rollout, "--steps", "--prometheus", "--min-success-rate", "--max-p99-ms");
+  requireOptions(rollout, "--steps", "--prometheus");
 
   helpAfter(
     rollout,
-    "  canary rollout --stack prod --steps 5,20,50,100 --interval 2m \\\n" +
-      "    --prometheus http://prometheus:9090 --min-success-rate 99 --max-p99-ms 500",
+    "  canary rollout --stack prod --steps 5,20,50,100 --interval 5m \\\n" +
+      "    --prometheus http://prometheus:9090 --report reports/\n" +
+      "  canary rollout --stack prod --steps 5,20,50,100 --prometheus http://prometheus:9090 \\\n" +
+      "    --min-success-rate 99 --max-p99-ms 500 --no-compare\n" +
+      "  canary rollout --stack prod --steps 20,100 --prometheus http://prometheus:9090 \\\n" +
+      "    --metrics-file metrics.yaml",
     `
+Each analysis judges the candidate against the stable revision over the same window (both
+serve): the success rate by a two-proportion test of the request counts, the p99 latency by a
+Mann-Whitney U test of one sample per --sample-interval. It fails when the candidate is
+significantly worse by more than the margin, passes when it is significantly not, and is
+inconclusive when the data cannot tell (too few requests or samples). --min-success-rate and
+--max-p99-ms add absolute limits; --no-compare keeps only those. --metrics-file replaces the
+built-in metrics with your own (examples/metrics/ holds the built-in ones in that form).
+Before any traffic moves, a preflight checks that Prometheus answers, that it accepts every
+query, and that the stable revision has series in the window; else exit 2, nothing changed.
+--report DIR writes the rollout's record (JSON) and a page with its plots (HTML) into DIR.
 The plan is checked before anything changes: steps strictly increasing, 1..100, the first above
 the current canaryPercent, no increase (the first one included) above canary-release:maxStepPercent
 when set, the stack file equal to what is deployed, and the last step's config accepted by the
@@ -805,6 +1041,17 @@ Ctrl-C stops between two actions and says where (the deployed step stays); Ctrl-
 at once. Pulumi sees that Ctrl-C too and cancels an update in progress, which then counts as failed.
 ${STACK_FILE_HELP}`,
   ).action(async (flags: RolloutFlags) => setExitCode(await runRolloutCommand(flags, deps)));
+
+  helpAfter(
+    program
+      .command("report")
+      .description("render the page (HTML) of a rollout's record again, from its JSON")
+      .addArgument(new Argument("<file>", "a record written by `canary rollout --report <dir>`"))
+      .option("-o, --out <file>", "where to write the page (default: beside FILE, as .html)")
+      .option("--json", "print one JSON object on stdout", false),
+    "  canary report reports/rollout-prod-20261202T101500Z.json\n" +
+      "  canary report reports/rollout-prod-20261202T101500Z.json --out /tmp/rollout.html",
+  ).action((file: string, flags: ReportFlags) => setExitCode(runReportCommand(file, flags, deps)));
 
   return program;
 }

@@ -82,6 +82,13 @@ export {
 export { commitStackFile, isGitCheckout, runGit, stackFileDiff, type GitResult } from "./git";
 export { findProjectDir, resolveProjectDir, stackFilePath } from "./project";
 export { formatDuration, parseDuration, promqlDuration, realSleep, type Sleep } from "./time";
-export { analyseCandidate } from "./analysis";
-export type { AnalysisOptions, AnalysisResult, MetricsScheme } from "./analysisTypes";
+export {
+  analyseCanary,
+  preflightCanary,
+  type CanaryAnalysisOptions,
+  type PreflightOptions,
+  type PreflightResult,
+} from "./canaryAnalysis";
+export { builtInMetricSet, loadMetricsFile, parseMetricSet, type MetricSet } from "./metricSet";
+export type { AnalysisResult, MetricVerdict, MetricsScheme } from "./analysisTypes";
 export { main, defaultCliDeps, type CliDeps } from "./cli";

@@ -101,7 +101,18 @@ export interface AnalysisRequest {
   readonly namespace: string;
   /** The candidate revision, from canary-release:candidateRevision. */
   readonly revision: string;
+  /** The stable revision it is compared with, from canary-release:stableRevision. */
+  readonly stable: string;
   /** Evaluation time, from the injected clock. */
+  readonly at: Date;
+}
+
+/** What the analysis will be asked about, for its preflight. */
+export interface AnalysisTarget {
+  readonly namespace: string;
+  readonly candidate: string;
+  readonly stable: string;
+  /** The time of the check, from the injected clock. */
   readonly at: Date;
 }
 
@@ -149,11 +160,12 @@ export interface RolloutOptions {
   readonly promote?: boolean;
   readonly analyse: (request: AnalysisRequest) => Promise<AnalysisResult>;
   /**
-   * Checks, once and before anything changes, that the analysis can be asked about this
-   * candidate (e.g. validateAnalysisOptions); throwing refuses the rollout. Without it, options
-   * the analysis rejects would only show as errors after the first step went live.
+   * Checks, once and before anything changes, that the analysis can be made for this candidate
+   * and stable revision (e.g. preflightCanary: Prometheus answers, the queries are valid, the
+   * stable revision has series); throwing refuses the rollout. Without it, a mistyped Prometheus
+   * URL would only show after the first step went live, as inconclusive analyses.
    */
-  readonly checkAnalysis?: (target: { namespace: string; revision: string }) => void;
+  readonly preflight?: (target: AnalysisTarget) => Promise<void>;
   readonly sleep: Sleep;
   readonly now?: () => Date;
   /** Aborting stops the rollout between two actions; nothing is rolled back. */
@@ -184,6 +196,8 @@ export interface RolloutReport {
   readonly status: RolloutStatus;
   readonly stack: string;
   readonly candidate: string;
+  /** The revision the candidate was compared with. */
+  readonly stable: string;
   readonly steps: readonly number[];
   readonly startPercent: number;
   /** canaryPercent of the last successful update: what the stack config says at the end. */
@@ -262,12 +276,20 @@ export async function runRollout(
         `program would refuse canaryPercent ${last}:\n${refused}`,
     );
   }
-  // config.ts accepts canary traffic only with a candidate.
+  // config.ts accepts canary traffic only with a candidate beside a stable revision.
   const candidate = config.candidateRevision as string;
+  const stable = config.stableRevision;
+  if (stable === undefined) {
+    throw new CanaryRefusedError(
+      `stack ${driver.stackName} has no ${CONFIG_KEYS.stableRevision}: the candidate is judged against it`,
+    );
+  }
   try {
-    options.checkAnalysis?.({ namespace: config.namespace, revision: candidate });
+    await options.preflight?.({ namespace: config.namespace, candidate, stable, at: now() });
   } catch (error) {
-    throw new CanaryRefusedError(`the analysis cannot run: ${errorMessage(error)}`);
+    throw new CanaryRefusedError(
+      `the analysis cannot run, so no traffic was moved: ${errorMessage(error)}`,
+    );
   }
   const steps = [...options.steps];
 
@@ -282,6 +304,7 @@ export async function runRollout(
     status,
     stack: driver.stackName,
     candidate,
+    stable,
     steps,
     startPercent: config.canaryPercent,
     deployedPercent,
@@ -400,6 +423,7 @@ export async function runRollout(
           attempt,
           namespace: config.namespace,
           revision: candidate,
+          stable,
           at,
         });
       } catch (error) {

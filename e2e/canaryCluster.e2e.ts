@@ -8,9 +8,11 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import {
-  analyseCandidate,
+  analyseCanary,
   EXIT_OK,
+  EXIT_REFUSED,
   EXIT_ROLLED_BACK,
+  preflightCanary,
   main,
   openPulumiStack,
   type CliDeps,
@@ -23,14 +25,14 @@ import {
   startKnativePrometheus,
   KnativePrometheus,
 } from "../test/support/knativeMetrics";
-import { requirePrometheus } from "../test/support/prometheus";
+import { freePort, requirePrometheus } from "../test/support/prometheus";
 import { ControllerPlayer, playControllers } from "./support/controllers";
 import { Kube } from "./support/kube";
 import { namespaceWithRevisions, routeTraffic } from "./support/fixtures";
 import { RealTier, StackProject, startRealTier, stopRealTier } from "./support/realTier";
 
 const NAMESPACE = NAMESPACES.opencensus;
-const STABLE = REVISIONS.slow;
+const STABLE = REVISIONS.stable;
 const STACK = "shop";
 
 describe("the canary command for real (Automation API, real CLI, real API server, real Prometheus)", function () {
@@ -81,7 +83,8 @@ describe("the canary command for real (Automation API, real CLI, real API server
       stdout: (text) => (out.stdout += text),
       stderr: (text) => (out.stderr += text),
       openStack: (open) => openPulumiStack({ ...open, envVars: env }),
-      analyse: analyseCandidate,
+      analyse: analyseCanary,
+      preflight: preflightCanary,
       // The metrics were recorded at AT: the analysis looks there, and waits take no time.
       sleep: async () => undefined,
       now: () => AT,
@@ -166,7 +169,7 @@ describe("the canary command for real (Automation API, real CLI, real API server
 
   const rolloutFlags = (): string[] => [
     "--steps",
-    "20,50,100",
+    "20,50",
     "--interval",
     "1m",
     "--window",
@@ -178,6 +181,25 @@ describe("the canary command for real (Automation API, real CLI, real API server
     "--max-p99-ms",
     "300",
   ];
+
+  it("rollout: a mistyped Prometheus URL is refused before any traffic moves", async () => {
+    await project.ok(["config", "set", "candidateRevision", REVISIONS.healthy]);
+    await project.ok(["config", "set", "canaryPercent", "0"]);
+    await project.ok(["up", "--yes", "--non-interactive"]);
+    const flags = rolloutFlags();
+    flags[flags.indexOf("--prometheus") + 1] = `http://127.0.0.1:${await freePort()}`;
+    const run = await canary(["rollout", ...flags]);
+    assert.equal(run.code, EXIT_REFUSED, `${run.stdout}\n${run.stderr}`);
+    assert.match(
+      run.stderr,
+      /the analysis cannot run, so no traffic was moved: preflight .* could not be reached/,
+    );
+    await expectDeployed({
+      stableRevision: STABLE,
+      candidateRevision: REVISIONS.healthy,
+      canaryPercent: 0,
+    });
+  });
 
   it("rollout: a healthy candidate passes every analysis and is promoted", async () => {
     await project.ok(["config", "set", "candidateRevision", REVISIONS.healthy]);

@@ -15,6 +15,7 @@ import {
 } from "../automation";
 import { pulumiEnvironment } from "../toolchain/pulumiHome";
 import { PROJECT_ROOT as ROOT, startTools, Tools } from "./support/realTier";
+import { preflightOk } from "../test/support/analysisStubs";
 
 const K = CONFIG_KEYS;
 
@@ -67,6 +68,7 @@ describe("the canary command with the real Pulumi CLI (file backend, render mode
         stderr: (text) => process.stderr.write(text),
         openStack: (open) => openPulumiStack({ ...open, envVars }),
         analyse: async () => ({ verdict: "inconclusive", reason: "not used" }),
+        preflight: preflightOk,
         sleep: async () => undefined,
         now: () => new Date(),
       });

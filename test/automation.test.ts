@@ -31,7 +31,7 @@ import {
   stackFileDiff,
   commitStackFile,
   withConcurrentUpdateRetries,
-  type AnalysisOptions,
+  type CanaryAnalysisOptions,
   type AnalysisRequest,
   type AnalysisResult,
   type CliDeps,
@@ -41,6 +41,9 @@ import {
   type StackDriver,
 } from "../automation";
 import { interruptHandler } from "../automation/cli";
+import { builtInMetricSet } from "../automation/metricSet";
+import { preflightOk } from "./support/analysisStubs";
+import { FakeServer, sendJson } from "./support/fakeHttp";
 import { PROJECT } from "../config";
 import { FakePulumiProject, fakePulumiProject } from "./support/fakePulumiProject";
 import {
@@ -516,21 +519,30 @@ describe("canary rollout (automation/rollout.ts)", () => {
       assert.deepEqual(driver.log, []);
     });
 
-    it("analysis options the analysis rejects", async () => {
+    it("an analysis whose preflight fails (e.g. Prometheus unreachable)", async () => {
       const driver = stack();
+      const targets: unknown[] = [];
       await assert.rejects(
         runRollout(driver, {
           steps: [5],
           intervalMs: MINUTE,
           analyse: scriptedAnalysis<AnalysisRequest>([]).analyse,
-          checkAnalysis: () => {
-            throw new Error("prometheusUrl: must have no query");
+          preflight: async (target) => {
+            targets.push(target);
+            throw new Error("Prometheus at http://prometheus:9090 could not be reached");
           },
           ...fakeTime(),
         }),
-        /the analysis cannot run: prometheusUrl: must have no query/,
+        /the analysis cannot run, so no traffic was moved: Prometheus at .* could not be reached/,
       );
       assert.deepEqual(driver.log, []);
+      assert.equal(targets.length, 1);
+      assert.deepEqual(Object.keys(targets[0] as object).sort(), [
+        "at",
+        "candidate",
+        "namespace",
+        "stable",
+      ]);
     });
 
     it("planProblems lists every problem at once", () => {
@@ -694,13 +706,13 @@ async function cli(
     cwd: string;
     driver?: StackDriver;
     verdicts?: Parameters<typeof scriptedAnalysis>[0];
-    analysisRequests?: AnalysisOptions[];
+    analysisRequests?: CanaryAnalysisOptions[];
   },
 ): Promise<CliRun> {
   let stdout = "";
   let stderr = "";
   const opened: OpenStackOptions[] = [];
-  const analysis = scriptedAnalysis<AnalysisOptions>(options.verdicts ?? []);
+  const analysis = scriptedAnalysis<CanaryAnalysisOptions>(options.verdicts ?? []);
   const deps: CliDeps = {
     cwd: options.cwd,
     stdout: (text) => (stdout += text),
@@ -714,6 +726,7 @@ async function cli(
       options.analysisRequests?.push(request);
       return analysis.analyse(request);
     },
+    preflight: preflightOk,
     ...fakeTime(),
     retryPolicy: { attempts: 2, initialDelayMs: 1, maxDelayMs: 1 },
   };
@@ -897,7 +910,7 @@ describe("canary command (automation/cli.ts)", () => {
 
   it("rollout shows progress and exits 3 when it rolled back", async () => {
     const driver = stack();
-    const requests: AnalysisOptions[] = [];
+    const requests: CanaryAnalysisOptions[] = [];
     const run = await cli(
       ["rollout", "--stack", "prod", "--steps", "5,20", "--interval", "2m", ...ROLLOUT_FLAGS],
       { cwd: project, driver, verdicts: ["pass", "fail"], analysisRequests: requests },
@@ -911,17 +924,25 @@ describe("canary command (automation/cli.ts)", () => {
     assert.deepEqual(requests[0], {
       prometheusUrl: "http://prometheus:9090",
       namespace: "hello",
-      revision: CANDIDATE,
+      candidate: CANDIDATE,
+      stable: STABLE,
       window: "120s",
+      sampleInterval: "30s",
       at: new Date("2026-03-01T12:02:00Z"),
-      minSuccessRate: 99,
-      maxP99Ms: 500,
       minRequests: 50,
+      significance: 0.01,
+      // The thresholds given, and the comparison with the default margins.
+      metricSet: builtInMetricSet("opencensus", {
+        minSuccessRate: 99,
+        maxP99Ms: 500,
+        successMargin: 0.5,
+        latencyMargin: 20,
+      }),
     });
   });
 
   it("rollout --json ends with one report object; window and min-requests flags reach the analysis", async () => {
-    const requests: AnalysisOptions[] = [];
+    const requests: CanaryAnalysisOptions[] = [];
     const run = await cli(
       [
         "rollout",
@@ -946,8 +967,8 @@ describe("canary command (automation/cli.ts)", () => {
     const report = JSON.parse(run.stdout) as { status: string; deployedPercent: number };
     assert.deepEqual([report.status, report.deployedPercent], ["completed", 10]);
     assert.deepEqual(
-      [requests[0].window, requests[0].minRequests, requests[0].metrics],
-      ["300s", 200, "otel"],
+      [requests[0].window, requests[0].minRequests, requests[0].metricSet.source],
+      ["300s", 200, "built-in otel"],
     );
   });
 
@@ -1219,6 +1240,7 @@ describe("the Automation API driver against a stand-in Pulumi CLI (test/support/
       stderr: (text) => (stderr += text),
       openStack: openPulumiStack,
       analyse: async () => ({ verdict: "inconclusive", reason: "unused" }),
+      preflight: preflightOk,
       ...fakeTime(),
     });
     assert.equal(code, EXIT_ERROR);
@@ -1228,6 +1250,16 @@ describe("the Automation API driver against a stand-in Pulumi CLI (test/support/
   });
 
   it("the bin: Ctrl-C during a rollout's wait stops it, says where, exits 130", async () => {
+    // A stand-in Prometheus for the preflight: every query answers 1000. The analysis would
+    // ask it too, but never runs.
+    const prometheus = new FakeServer((_req, res) =>
+      sendJson(res, 200, {
+        status: "success",
+        data: { resultType: "vector", result: [{ metric: {}, value: [0, "1000"] }] },
+      }),
+    );
+    const prometheusUrl = await prometheus.start();
+    after(() => prometheus.stop());
     const child = execFile(
       process.execPath,
       [
@@ -1239,9 +1271,11 @@ describe("the Automation API driver against a stand-in Pulumi CLI (test/support/
         "5,20",
         "--interval",
         "20s",
-        // Nothing listens there: the analysis would be inconclusive, but it never runs.
         "--prometheus",
-        "http://127.0.0.1:9",
+        prometheusUrl,
+        "--metrics",
+        "opencensus",
+        "--no-compare",
         "--min-success-rate",
         "99",
         "--max-p99-ms",

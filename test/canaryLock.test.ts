@@ -25,6 +25,7 @@ import {
 import { MemoryStackDriver } from "./support/memoryStackDriver";
 import { realSleep } from "../automation/time";
 import { fakePulumiProject, type FakePulumiProject } from "./support/fakePulumiProject";
+import { preflightOk } from "./support/analysisStubs";
 
 const ROOT = path.resolve(__dirname, "..");
 const BIN = path.join(ROOT, "automation", "canary.js");
@@ -167,6 +168,7 @@ async function cli(
       return open(options);
     },
     analyse: async () => ({ verdict: "pass", reason: "scripted pass" }),
+    preflight: preflightOk,
     // The lock's waits are real: they are short (--lock-wait) and bounded.
     sleep: realSleep,
     now: () => new Date(),

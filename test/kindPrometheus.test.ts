@@ -1,7 +1,7 @@
 // examples/kind/prometheus.yaml, the Prometheus the README has users apply to the kind cluster
 // for `canary rollout`: its objects, its RBAC, its image, and its scrape config, checked three
 // ways: by reading it, with the real promtool, and by running the real Prometheus with it
-// against a stand-in queue-proxy and asking analyseCandidate for a verdict.
+// against a stand-in queue-proxy and asking the canary analysis for a verdict.
 //
 // No cluster here, so the Kubernetes service discovery is replaced by file-based discovery that
 // yields the targets the pod role would (one per declared container port, with its
@@ -15,7 +15,7 @@ import { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
 import { parse, parseAllDocuments, stringify } from "yaml";
-import { analyseCandidate } from "../automation/analysis";
+import { analyseCanary, preflightCanary } from "../automation/canaryAnalysis";
 import {
   knativeObservabilityData,
   QUEUE_PROXY_CONTAINER,
@@ -428,7 +428,7 @@ describe("Prometheus for the kind cluster (examples/kind/prometheus.yaml)", () =
       assert.equal((await promtool(binaries.promtool, ["check", "config", substituted])).ok, false);
     });
 
-    it("scrapes a queue-proxy, and only it, so that analyseCandidate gives a verdict", async () => {
+    it("scrapes a queue-proxy, and only it, so that the canary analysis gives a verdict", async () => {
       const queueProxy = await StandInQueueProxy.start("hello-abc1234", APP_NAMESPACE, POD);
       let prometheus: PrometheusServer | undefined;
       try {
@@ -455,20 +455,37 @@ describe("Prometheus for the kind cluster (examples/kind/prometheus.yaml)", () =
         ]);
         await waitForSamples(prometheus, "kn_serving_invocation_duration_seconds_count", 6);
 
-        const result = await analyseCandidate({
+        // One revision only: as the stable one, preflight finds its series under the otel names
+        // (target_info joined), which the rest of the scrape config must keep.
+        const criteria = { minSuccessRate: 98, maxP99Ms: 100 };
+        const common = {
           prometheusUrl: prometheus.url,
           namespace: APP_NAMESPACE,
-          revision: "hello-abc1234",
           window: "10s",
-          minSuccessRate: 98,
-          maxP99Ms: 100,
+          sampleInterval: "5s",
           minRequests: 10,
+        };
+        const preflight = await preflightCanary({
+          ...common,
+          candidate: "hello-0000000",
+          stable: "hello-abc1234",
+          criteria,
+        });
+        assert.ok(preflight.ok, JSON.stringify(preflight));
+        assert.equal(preflight.metricSet.source, "built-in otel");
+        // As the candidate, judged by the absolute thresholds (nothing to compare with).
+        const result = await analyseCanary({
+          ...common,
+          candidate: "hello-abc1234",
+          stable: "hello-0000000",
+          metricSet: preflight.metricSet,
         });
         assert.equal(result.verdict, "pass", result.reason);
-        assert.equal(result.preset, "otel");
-        assert.ok(result.successRate !== undefined && Math.abs(result.successRate - 99) < 1e-6);
+        const success = result.metrics?.find((m) => m.name === "success-rate");
+        assert.ok(success?.candidate !== undefined && Math.abs(success.candidate - 99) < 1e-6);
         // Every request took 30 ms: the p99 lies in the (25 ms, 50 ms] bucket.
-        assert.ok(result.p99Ms !== undefined && result.p99Ms > 25 && result.p99Ms <= 50);
+        const p99 = result.metrics?.find((m) => m.name === "p99-latency")?.candidate;
+        assert.ok(p99 !== undefined && p99 > 25 && p99 <= 50, String(p99));
       } finally {
         await prometheus?.stop();
         await queueProxy.close();

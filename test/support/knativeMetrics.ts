@@ -31,6 +31,12 @@ export const REVISIONS = {
   errors: "shop-errors",
   slow: "shop-slow",
   quiet: "shop-quiet",
+  /** Stable revisions the candidates above are compared with (canaryAnalysis.ts). */
+  stable: "shop-stable",
+  /** 1.5 % 5xx: half the error rate of `errors`, and above a 95 % minimum like it. */
+  stableSomeErrors: "shop-stable-some-errors",
+  /** As slow as `slow`: a slow day for every revision. */
+  stableSlow: "shop-stable-slow",
 } as const;
 
 type Scenario = keyof typeof REVISIONS;
@@ -69,12 +75,37 @@ const TRAFFIC: Readonly<Record<Scenario, { pods: number; perScrape: readonly Req
     ],
   },
   quiet: { pods: 1, perScrape: [{ code: 200, latencyMs: 30, count: 2 }] },
+  stable: {
+    pods: 2,
+    perScrape: [
+      { code: 503, latencyMs: 3, count: 1 },
+      { code: 200, latencyMs: 30, count: 99 },
+      { code: 200, latencyMs: 45, count: 90 },
+      { code: 200, latencyMs: 70, count: 10 },
+    ],
+  },
+  stableSomeErrors: {
+    pods: 1,
+    perScrape: [
+      { code: 503, latencyMs: 3, count: 3 },
+      { code: 200, latencyMs: 30, count: 97 },
+      { code: 200, latencyMs: 45, count: 90 },
+      { code: 200, latencyMs: 70, count: 10 },
+    ],
+  },
+  stableSlow: {
+    pods: 1,
+    perScrape: [
+      { code: 200, latencyMs: 280, count: 180 },
+      { code: 200, latencyMs: 380, count: 20 },
+    ],
+  },
 };
 
 const NOISE: readonly Requests[] = [{ code: 503, latencyMs: 9_000, count: 50 }];
 
 /**
- * What analyseCandidate must report over WINDOW at AT. Requests and success rates are exact. The
+ * What the analysis must report over WINDOW at AT. Requests and success rates are exact. The
  * p99 is Prometheus' linear interpolation inside the bucket holding the 99th percentile, so it
  * depends on the scheme's bucket bounds, not only on the traffic:
  * - healthy (2 pods x 200 per scrape; 1 503 at 3 ms, 99 at 30 ms, 90 at 45 ms, 10 at 70 ms):
@@ -86,6 +117,10 @@ const NOISE: readonly Requests[] = [{ code: 503, latencyMs: 9_000, count: 50 }];
  *   at or below 400) 350 + 50 x 18/20 = 395 ms; otel (nothing at or below 250 ms, all at or below
  *   500 ms) 250 + 250 x 198/200 = 497.5 ms.
  * - quiet: 2 requests per scrape, 40 in the window.
+ * - stable, stableSomeErrors (3 503s in 200: 98.5 %), stableSlow: the stable revisions the
+ *   candidates are compared with, shaped like healthy, errors and slow.
+ * Mean latencies (from the histograms' _sum / _count, for custom metrics): healthy and stable
+ * (3 + 99 x 30 + 90 x 45 + 10 x 70) / 200 = 38.615 ms; slow and stableSlow 290 ms.
  */
 export const EXPECTED = {
   opencensus: {
@@ -93,12 +128,18 @@ export const EXPECTED = {
     errors: { requests: 4000, successRate: 97, p99Ms: 76 },
     slow: { requests: 4000, successRate: 100, p99Ms: 395 },
     quiet: { requests: 40 },
+    stable: { requests: 8000, successRate: 99.5, p99Ms: 76 },
+    stableSomeErrors: { requests: 4000, successRate: 98.5, p99Ms: 76 },
+    stableSlow: { requests: 4000, successRate: 100, p99Ms: 395 },
   },
   otel: {
     healthy: { requests: 8000, successRate: 99.5, p99Ms: 70 },
     errors: { requests: 4000, successRate: 97, p99Ms: 70 },
     slow: { requests: 4000, successRate: 100, p99Ms: 497.5 },
     quiet: { requests: 40 },
+    stable: { requests: 8000, successRate: 99.5, p99Ms: 70 },
+    stableSomeErrors: { requests: 4000, successRate: 98.5, p99Ms: 70 },
+    stableSlow: { requests: 4000, successRate: 100, p99Ms: 497.5 },
   },
 } as const;
 
@@ -114,10 +155,11 @@ type Labels = Readonly<Record<string, string>>;
 
 /** Counter and cumulative bucket increments per scrape for one status code of one pod. */
 function perCode(requests: readonly Requests[], boundsMs: readonly number[]) {
-  const byCode = new Map<number, { count: number; buckets: number[] }>();
+  const byCode = new Map<number, { count: number; sumMs: number; buckets: number[] }>();
   for (const r of requests) {
-    const entry = byCode.get(r.code) ?? { count: 0, buckets: boundsMs.map(() => 0) };
+    const entry = byCode.get(r.code) ?? { count: 0, sumMs: 0, buckets: boundsMs.map(() => 0) };
     entry.count += r.count;
+    entry.sumMs += r.count * r.latencyMs;
     boundsMs.forEach((bound, i) => {
       if (r.latencyMs <= bound) entry.buckets[i] += r.count;
     });
@@ -192,6 +234,7 @@ function openCensusSeries(pod: Pod): SeriesAt {
           labels: { ...labels, le: "+Inf" },
           value: step * c.count,
         },
+        { name: "revision_app_request_latencies_sum", labels, value: step * c.sumMs },
       ];
     });
 }
@@ -235,6 +278,11 @@ function otelSeries(pod: Pod, resourceLabelsOnSeries: boolean): SeriesAt {
           name: "kn_serving_invocation_duration_seconds_bucket",
           labels: { ...labels, le: "+Inf" },
           value: step * c.count,
+        },
+        {
+          name: "kn_serving_invocation_duration_seconds_sum",
+          labels,
+          value: (step * c.sumMs) / 1000,
         },
       ];
     }),
