@@ -309,12 +309,12 @@ async function judgeProportion(ctx: Context, metric: ProportionMetric): Promise<
     );
   }
   const margin = metric.compare.margin / 100;
-  // Lower is better: worse means a larger share of events; higher is better: a smaller one.
-  const [worse, better] =
-    metric.direction === "lower" ? [c.counts, s.counts] : [s.counts, c.counts];
+  // The candidate is worse when share(a) - share(b) > margin: a larger share of events than the
+  // stable's when lower is better, a smaller one when higher is better.
+  const [a, b] = metric.direction === "lower" ? [c.counts, s.counts] : [s.counts, c.counts];
   const tests = {
-    pWorse: proportionExceedsPValue(worse, better, margin),
-    pNotWorse: proportionExceedsPValue(better, worse, -margin),
+    pWorse: proportionExceedsPValue(a, b, margin),
+    pNotWorse: proportionExceedsPValue(b, a, -margin),
   };
   const comparison = comparisonVerdict(
     metric,

@@ -17,6 +17,7 @@ import {
   openPulumiStack,
   type CliDeps,
 } from "../automation";
+import { readRolloutRecord } from "../automation/rolloutReport";
 import { trafficFor } from "../common/traffic";
 import {
   AT,
@@ -205,9 +206,25 @@ describe("the canary command for real (Automation API, real CLI, real API server
     await project.ok(["config", "set", "candidateRevision", REVISIONS.healthy]);
     await project.ok(["config", "set", "canaryPercent", "0"]);
     await project.ok(["up", "--yes", "--non-interactive"]);
-    const run = await canary(["rollout", ...rolloutFlags(), "--promote"]);
+    const reports = path.join(project.dir, "reports");
+    const run = await canary(["rollout", ...rolloutFlags(), "--promote", "--report", reports]);
     assert.equal(run.code, EXIT_OK, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, /preflight: Prometheus answers; built-in opencensus metrics/);
     assert.match(run.stdout, /rollout completed: shop-healthy promoted to stable/);
+    // The record holds each analysis with both revisions' numbers from the real Prometheus.
+    const [json] = fs.readdirSync(reports).filter((name) => name.endsWith(".json"));
+    const record = readRolloutRecord(path.join(reports, json));
+    assert.deepEqual(
+      record.analyses.map((a) => [a.percent, a.result.verdict]),
+      [
+        [20, "pass"],
+        [50, "pass"],
+      ],
+    );
+    const success = record.analyses[0].result.metrics?.find((m) => m.name === "success-rate");
+    for (const value of [success?.candidate, success?.stable]) {
+      assert.ok(value !== undefined && Math.abs(value - 99.5) < 1e-6, JSON.stringify(success));
+    }
     await expectDeployed({ stableRevision: REVISIONS.healthy, canaryPercent: 0 });
   });
 

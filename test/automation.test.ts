@@ -42,6 +42,7 @@ import {
 } from "../automation";
 import { interruptHandler } from "../automation/cli";
 import { builtInMetricSet } from "../automation/metricSet";
+import { readRolloutRecord } from "../automation/rolloutReport";
 import { preflightOk } from "./support/analysisStubs";
 import { FakeServer, sendJson } from "./support/fakeHttp";
 import { PROJECT } from "../config";
@@ -939,6 +940,122 @@ describe("canary command (automation/cli.ts)", () => {
         latencyMargin: 20,
       }),
     });
+  });
+
+  it("rollout --report writes the record and its page, and names them", async () => {
+    const dir = path.join(project, "reports");
+    const run = await cli(
+      [
+        "rollout",
+        "--stack",
+        "prod",
+        "--steps",
+        "5,20",
+        "--report",
+        dir,
+        "--json",
+        ...ROLLOUT_FLAGS,
+      ],
+      { cwd: project, driver: stack(), verdicts: ["pass", "inconclusive", "fail"] },
+    );
+    assert.equal(run.code, EXIT_ROLLED_BACK, run.stderr);
+    const result = JSON.parse(run.stdout) as { reportFiles: { json: string; html: string } };
+    assert.deepEqual(fs.readdirSync(dir).sort(), [
+      "rollout-prod-20260301T121500Z.html",
+      "rollout-prod-20260301T121500Z.json",
+    ]);
+    assert.equal(result.reportFiles.json, path.join(dir, "rollout-prod-20260301T121500Z.json"));
+    const record = readRolloutRecord(result.reportFiles.json);
+    assert.deepEqual(
+      [record.status, record.candidate, record.stable, record.analysis.namespace],
+      ["rolled-back", CANDIDATE, STABLE, "hello"],
+    );
+    assert.deepEqual(
+      record.analyses.map((a) => [a.percent, a.attempt, a.result.verdict]),
+      [
+        [5, 1, "pass"],
+        [20, 1, "inconclusive"],
+        [20, 2, "fail"],
+      ],
+    );
+    assert.equal(record.analysis.metricSet?.source, "built-in opencensus");
+    assert.equal(record.startedAt, "2026-03-01T12:00:00.000Z");
+    assert.match(
+      fs.readFileSync(result.reportFiles.html, "utf8"),
+      /<h1>Rollout of hello-5d6e7f8 on stack prod: rolled back<\/h1>/,
+    );
+    assert.match(run.stderr, /report: .*rollout-prod-20260301T121500Z\.html/);
+  });
+
+  it("rollout refuses a step of 100 % when comparing, and flags that judge nothing", async () => {
+    const driver = stack();
+    const at100 = await cli(["rollout", "--stack", "prod", "--steps", "50,100", ...ROLLOUT_FLAGS], {
+      cwd: project,
+      driver,
+    });
+    assert.equal(at100.code, EXIT_REFUSED);
+    assert.match(
+      at100.stderr,
+      /at 100 % the stable revision serves nothing to compare the candidate with/,
+    );
+    const nothing = await cli(
+      [
+        "rollout",
+        "--stack",
+        "prod",
+        "--steps",
+        "5",
+        "--prometheus",
+        "http://p:9090",
+        "--no-compare",
+      ],
+      { cwd: project, driver },
+    );
+    assert.equal(nothing.code, EXIT_REFUSED);
+    assert.match(
+      nothing.stderr,
+      /--no-compare judges by absolute thresholds only: give --min-success-rate, --max-p99-ms or both/,
+    );
+    const thresholdsOnly = await cli(
+      ["rollout", "--stack", "prod", "--steps", "50,100", "--no-compare", ...ROLLOUT_FLAGS],
+      { cwd: project, driver, verdicts: ["pass", "pass"] },
+    );
+    assert.equal(thresholdsOnly.code, EXIT_OK, thresholdsOnly.stderr);
+  });
+
+  it("rollout --metrics-file: checked before the stack is opened, refused naming metric and field", async () => {
+    const file = path.join(project, "metrics.yaml");
+    fs.writeFileSync(
+      file,
+      "metrics:\n  - name: p99\n    type: value\n    query: x\n    direction: down\n",
+    );
+    const run = await cli(
+      [
+        "rollout",
+        "--stack",
+        "prod",
+        "--steps",
+        "5",
+        "--prometheus",
+        "http://p:9090",
+        "--metrics-file",
+        file,
+      ],
+      { cwd: project, driver: stack() },
+    );
+    assert.equal(run.code, EXIT_REFUSED);
+    assert.match(run.stderr, /metric "p99": direction must be lower or higher/);
+    assert.match(run.stderr, /metric "p99": query must select the revision with \{revision\}/);
+    assert.deepEqual(run.opened, []);
+    const conflict = await cli(
+      ["rollout", "--stack", "prod", "--steps", "5", "--metrics-file", file, ...ROLLOUT_FLAGS],
+      { cwd: project, driver: stack() },
+    );
+    assert.equal(conflict.code, EXIT_REFUSED);
+    assert.match(
+      conflict.stderr,
+      /option '--metrics-file <path>' cannot be used with option '--min-success-rate <percent>'/,
+    );
   });
 
   it("rollout --json ends with one report object; window and min-requests flags reach the analysis", async () => {

@@ -47,59 +47,27 @@ interface Requests {
   readonly count: number;
 }
 
+/** 200 requests with `errors` 503s (at 3 ms) and the rest at 30, 45 and 70 ms. */
+const withErrors = (errors: number): readonly Requests[] => [
+  { code: 503, latencyMs: 3, count: errors },
+  { code: 200, latencyMs: 30, count: 100 - errors },
+  { code: 200, latencyMs: 45, count: 90 },
+  { code: 200, latencyMs: 70, count: 10 },
+];
+const SLOW: readonly Requests[] = [
+  { code: 200, latencyMs: 280, count: 180 },
+  { code: 200, latencyMs: 380, count: 20 },
+];
+
 /** Per pod and per scrape interval. No latency sits on a bucket bound of either scheme. */
 const TRAFFIC: Readonly<Record<Scenario, { pods: number; perScrape: readonly Requests[] }>> = {
-  healthy: {
-    pods: 2,
-    perScrape: [
-      { code: 503, latencyMs: 3, count: 1 },
-      { code: 200, latencyMs: 30, count: 99 },
-      { code: 200, latencyMs: 45, count: 90 },
-      { code: 200, latencyMs: 70, count: 10 },
-    ],
-  },
-  errors: {
-    pods: 1,
-    perScrape: [
-      { code: 503, latencyMs: 3, count: 6 },
-      { code: 200, latencyMs: 30, count: 94 },
-      { code: 200, latencyMs: 45, count: 90 },
-      { code: 200, latencyMs: 70, count: 10 },
-    ],
-  },
-  slow: {
-    pods: 1,
-    perScrape: [
-      { code: 200, latencyMs: 280, count: 180 },
-      { code: 200, latencyMs: 380, count: 20 },
-    ],
-  },
+  healthy: { pods: 2, perScrape: withErrors(1) },
+  errors: { pods: 1, perScrape: withErrors(6) },
+  slow: { pods: 1, perScrape: SLOW },
   quiet: { pods: 1, perScrape: [{ code: 200, latencyMs: 30, count: 2 }] },
-  stable: {
-    pods: 2,
-    perScrape: [
-      { code: 503, latencyMs: 3, count: 1 },
-      { code: 200, latencyMs: 30, count: 99 },
-      { code: 200, latencyMs: 45, count: 90 },
-      { code: 200, latencyMs: 70, count: 10 },
-    ],
-  },
-  stableSomeErrors: {
-    pods: 1,
-    perScrape: [
-      { code: 503, latencyMs: 3, count: 3 },
-      { code: 200, latencyMs: 30, count: 97 },
-      { code: 200, latencyMs: 45, count: 90 },
-      { code: 200, latencyMs: 70, count: 10 },
-    ],
-  },
-  stableSlow: {
-    pods: 1,
-    perScrape: [
-      { code: 200, latencyMs: 280, count: 180 },
-      { code: 200, latencyMs: 380, count: 20 },
-    ],
-  },
+  stable: { pods: 2, perScrape: withErrors(1) },
+  stableSomeErrors: { pods: 1, perScrape: withErrors(3) },
+  stableSlow: { pods: 1, perScrape: SLOW },
 };
 
 const NOISE: readonly Requests[] = [{ code: 503, latencyMs: 9_000, count: 50 }];
