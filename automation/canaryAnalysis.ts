@@ -330,19 +330,42 @@ async function judgeProportion(ctx: Context, metric: ProportionMetric): Promise<
   );
 }
 
-/** Samples of the window, one per sample interval; NaN (an interval without data) left out. */
-async function samples(ctx: Context, metric: ValueMetric, revision: string) {
-  const window = `${ctx.sampleMs / 1000}s`;
-  const points = await rangeQuery(
-    ctx.target,
-    renderQuery(metric.query, { namespace: ctx.opts.namespace, revision, window }),
-    {
-      start: new Date(ctx.at.getTime() - ctx.windowMs + ctx.sampleMs),
-      end: ctx.at,
-      stepMs: ctx.sampleMs,
-    },
-  );
-  return points.map((p) => p.value).filter((v) => !Number.isNaN(v));
+/**
+ * Samples of the window, one per sample interval. Left out: NaN (an interval without data), and
+ * with the metric's sampleCount, intervals of fewer than minSampleCount observations (`thin`).
+ */
+async function samples(
+  ctx: Context,
+  metric: ValueMetric,
+  revision: string,
+): Promise<{ values: number[]; thin: number }> {
+  const values = { namespace: ctx.opts.namespace, revision, window: `${ctx.sampleMs / 1000}s` };
+  const range = {
+    start: new Date(ctx.at.getTime() - ctx.windowMs + ctx.sampleMs),
+    end: ctx.at,
+    stepMs: ctx.sampleMs,
+  };
+  const [points, counts] = await Promise.all([
+    rangeQuery(ctx.target, renderQuery(metric.query, values), range),
+    metric.sampleCount === undefined
+      ? Promise.resolve(undefined)
+      : rangeQuery(ctx.target, renderQuery(metric.sampleCount, values), range),
+  ]);
+  const countAt = new Map((counts ?? []).map((c) => [c.at.getTime(), c.value]));
+  const kept: number[] = [];
+  let thin = 0;
+  for (const point of points) {
+    if (Number.isNaN(point.value)) continue;
+    if (counts !== undefined) {
+      const count = countAt.get(point.at.getTime());
+      if (count === undefined || !(count >= (metric.minSampleCount ?? 1))) {
+        thin++;
+        continue;
+      }
+    }
+    kept.push(point.value);
+  }
+  return { values: kept, thin };
 }
 
 const plausible = (value: number): boolean => Number.isFinite(value) && value >= 0;
@@ -350,12 +373,15 @@ const plausible = (value: number): boolean => Number.isFinite(value) && value >=
 async function judgeValue(ctx: Context, metric: ValueMetric): Promise<Judged> {
   const { candidate, stable } = ctx.opts;
   const comparing = metric.compare !== undefined;
-  const [cValue, sValue, cSamples, sSamples] = await Promise.all([
+  const none = { values: [], thin: 0 };
+  const [cValue, sValue, cSampled, sSampled] = await Promise.all([
     query(ctx, metric.query, candidate),
     query(ctx, metric.query, stable),
-    comparing ? samples(ctx, metric, candidate) : Promise.resolve([]),
-    comparing ? samples(ctx, metric, stable) : Promise.resolve([]),
+    comparing ? samples(ctx, metric, candidate) : Promise.resolve(none),
+    comparing ? samples(ctx, metric, stable) : Promise.resolve(none),
   ]);
+  const cSamples = cSampled.values;
+  const sSamples = sSampled.values;
   const rule = "a value metric must be a finite number, 0 or more";
   for (const [what, value] of [
     [`${candidate}'s value`, cValue],
@@ -402,7 +428,12 @@ async function judgeValue(ctx: Context, metric: ValueMetric): Promise<Judged> {
     return inconclusive(
       `${describe}: too few samples to compare (${cSamples.length} of ${candidate}, ` +
         `${sSamples.length} of ${stable}, one per ${ctx.opts.sampleInterval ?? DEFAULT_SAMPLE_INTERVAL} ` +
-        `with data; at least ${MIN_SAMPLES} a side and enough for p < ${ctx.alpha})`,
+        `with data` +
+        (cSampled.thin + sSampled.thin > 0
+          ? `; left out for fewer than ${metric.minSampleCount} observations: ` +
+            `${cSampled.thin} of ${candidate}, ${sSampled.thin} of ${stable}`
+          : "") +
+        `; at least ${MIN_SAMPLES} a side and enough for p < ${ctx.alpha})`,
     );
   }
   const factor =

@@ -543,6 +543,31 @@ function rolloutSummary(report: RolloutReport): string {
 }
 
 /**
+ * Default of `--sample-interval`: a tenth of the window, at least 30 s (a rate needs two scrapes
+ * inside each sample; 15 s is a common scrape interval), at most the window.
+ */
+export function sampleIntervalFor(windowMs: number, given?: number): number {
+  if (given !== undefined) return given;
+  return Math.min(windowMs, Math.max(MIN_DEFAULT_SAMPLE_MS, Math.round(windowMs / 10_000) * 1_000));
+}
+
+const MIN_DEFAULT_SAMPLE_MS = parseDuration(DEFAULT_SAMPLE_INTERVAL) as number;
+
+/**
+ * The window of one analysis: `--window`, and when holding after an inconclusive verdict, as
+ * many windows as attempts, back to the step's own start at most. A hold then judges all the
+ * traffic of the step so far instead of another window of the same size, so it can conclude
+ * where one window holds too few requests.
+ */
+export function analysisWindow(
+  windowMs: number,
+  request: { readonly attempt: number; readonly at: Date; readonly stepStartedAt: Date },
+): number {
+  const sinceStep = request.at.getTime() - request.stepStartedAt.getTime();
+  return Math.max(windowMs, Math.min(request.attempt * windowMs, sinceStep));
+}
+
+/**
  * The metrics file, checked when loaded; or a refusal of flags that judge nothing, and of a step
  * of 100 % when comparing (no stable traffic left to compare with).
  */
@@ -583,8 +608,7 @@ async function runRolloutCommand(flags: RolloutFlags, deps: CliDeps): Promise<nu
   const startedAt = deps.now();
   let analysisNamespace: string | undefined;
   const windowMs = flags.window ?? flags.interval;
-  const sampleIntervalMs =
-    flags.sampleInterval ?? Math.min(parseDuration(DEFAULT_SAMPLE_INTERVAL) as number, windowMs);
+  const sampleIntervalMs = sampleIntervalFor(windowMs, flags.sampleInterval);
   let session: Session;
   let fromFile: MetricSet | undefined;
   try {
@@ -603,13 +627,16 @@ async function runRolloutCommand(flags: RolloutFlags, deps: CliDeps): Promise<nu
       ? { successMargin: flags.successMargin, latencyMargin: flags.latencyMargin }
       : {}),
   };
-  const common = (target: { namespace: string; candidate: string; stable: string; at?: Date }) => ({
+  const common = (
+    target: { namespace: string; candidate: string; stable: string; at?: Date },
+    window = windowMs,
+  ) => ({
     prometheusUrl: flags.prometheus,
     namespace: target.namespace,
     candidate: target.candidate,
     stable: target.stable,
-    window: promqlDuration(windowMs),
-    sampleInterval: promqlDuration(sampleIntervalMs),
+    window: promqlDuration(window),
+    sampleInterval: promqlDuration(sampleIntervalFor(window, flags.sampleInterval)),
     ...(target.at !== undefined ? { at: target.at } : {}),
     minRequests: flags.minRequests,
     significance: flags.significance,
@@ -657,7 +684,7 @@ async function runRolloutCommand(flags: RolloutFlags, deps: CliDeps): Promise<nu
       analyse: (request) => {
         if (metricSet === undefined) throw new Error("the analysis ran before its preflight");
         return deps.analyse({
-          ...common({ ...request, candidate: request.revision }),
+          ...common({ ...request, candidate: request.revision }, analysisWindow(windowMs, request)),
           metricSet,
         });
       },
@@ -979,8 +1006,8 @@ export function buildProgram(deps: CliDeps, setExitCode: (code: number) => void)
     .addOption(
       new Option(
         "--sample-interval <duration>",
-        `a latency comparison takes one sample per interval of the window (default: ` +
-          `${DEFAULT_SAMPLE_INTERVAL}, or the window when shorter)`,
+        `a latency comparison takes one sample per interval of the window (default: a tenth ` +
+          `of the window, at least ${DEFAULT_SAMPLE_INTERVAL})`,
       ).argParser(parseDurationArgument),
     )
     .addOption(
@@ -1035,7 +1062,8 @@ the current canaryPercent, no increase (the first one included) above canary-rel
 when set, the stack file equal to what is deployed, and the last step's config accepted by the
 stack's own config parser (a candidate set, among the rest).
 A failed analysis rolls back (canaryPercent 0, one update). An inconclusive one holds the step for
-another interval, at most --max-inconclusive times, then rolls back. An analysis that errors counts
+another interval, at most --max-inconclusive times, then rolls back; each hold judges all of the
+step's traffic so far (as many windows as attempts), so that more data can conclude. An analysis that errors counts
 as inconclusive. A failed update sets the config back to the last deployed value and stops.
 Ctrl-C stops between two actions and says where (the deployed step stays); Ctrl-C again exits
 at once. Pulumi sees that Ctrl-C too and cancels an update in progress, which then counts as failed.

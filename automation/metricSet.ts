@@ -18,6 +18,8 @@
 //       type: value                     # one number per window
 //       query: histogram_quantile(0.99, sum by (le) (rate(my_latency_ms_bucket{namespace="{namespace}",revision="{revision}"}[{window}])))
 //       unit: ms
+//       sampleCount: sum(increase(my_latency_ms_count{namespace="{namespace}",revision="{revision}"}[{window}]))
+//       minSampleCount: 100             # compare only samples of 100 requests or more
 //       direction: lower
 //       compare:
 //         margin: 20                    # fail when significantly above stable x 1.2
@@ -63,6 +65,15 @@ export interface ValueMetric extends MetricBase {
   readonly query: string;
   /** Shown after the numbers, e.g. "ms". */
   readonly unit?: string;
+  /**
+   * How many observations stand behind each per-interval sample (e.g. the requests of a p99),
+   * with {window} the sample interval: samples with fewer than minSampleCount are left out of a
+   * comparison. Without it, a candidate with a small share of the traffic gets p99s of a few
+   * requests each, which sit below the stable's (the largest of 7 requests is no p99) and would
+   * hide a regression.
+   */
+  readonly sampleCount?: string;
+  readonly minSampleCount?: number;
 }
 
 export type Metric = ProportionMetric | ValueMetric;
@@ -93,7 +104,7 @@ const TOP_FIELDS = ["metrics"];
 const COMMON_FIELDS = ["name", "type", "direction", "threshold", "compare"];
 const FIELDS: Readonly<Record<Metric["type"], readonly string[]>> = {
   proportion: [...COMMON_FIELDS, "events", "total", "minTotal"],
-  value: [...COMMON_FIELDS, "query", "unit"],
+  value: [...COMMON_FIELDS, "query", "unit", "sampleCount", "minSampleCount"],
 };
 
 /** A metrics file, or a set, that cannot be used: every problem, each naming metric and field. */
@@ -214,6 +225,20 @@ function metricProblems(raw: unknown, index: number): string[] {
     if (threshold !== undefined) problems.push(threshold);
     if (raw.unit !== undefined && (typeof raw.unit !== "string" || raw.unit.length > 16)) {
       problems.push(`${at("unit")} must be a short text such as ms, got ${shown(raw.unit)}`);
+    }
+    if (raw.sampleCount !== undefined) {
+      problems.push(...templateProblems(raw.sampleCount, at("sampleCount"), true));
+    }
+    if (
+      raw.minSampleCount !== undefined &&
+      !(Number.isSafeInteger(raw.minSampleCount) && (raw.minSampleCount as number) >= 1)
+    ) {
+      problems.push(
+        `${at("minSampleCount")} must be a whole number of at least 1, got ${shown(raw.minSampleCount)}`,
+      );
+    }
+    if ((raw.sampleCount === undefined) !== (raw.minSampleCount === undefined)) {
+      problems.push(`${label}: sampleCount and minSampleCount go together: give both or neither`);
     }
   }
   if (raw.compare !== undefined) {
@@ -381,6 +406,9 @@ function selector(metric: string, matchers: readonly string[]): string {
   return present.length === 0 ? metric : `${metric}{${present.join(",")}}`;
 }
 
+/** Requests a per-interval p99 sample needs to be compared: 1 / (1 - 0.99). */
+export const P99_MIN_SAMPLE_COUNT = 100;
+
 /** The success rate and the p99 latency of a Knative scheme, judged as the criteria say. */
 export function knativeMetricSet(
   source: string,
@@ -421,6 +449,9 @@ export function knativeMetricSet(
         type: "value",
         query: names.msPerLatencyUnit === 1 ? p99 : `${p99} * ${names.msPerLatencyUnit}`,
         unit: "ms",
+        // A p99 needs 100 requests at least: of fewer, it is their largest, or less.
+        sampleCount: `sum(${perSeries("increase", names.requestCounter, "")})`,
+        minSampleCount: P99_MIN_SAMPLE_COUNT,
         direction: "lower",
         ...judged(criteria.maxP99Ms, criteria.latencyMargin),
       },

@@ -105,6 +105,11 @@ export interface AnalysisRequest {
   readonly stable: string;
   /** Evaluation time, from the injected clock. */
   readonly at: Date;
+  /**
+   * When this step's update completed: the traffic since then is all at this percent, so an
+   * analysis holding after an inconclusive one may look back that far for more evidence.
+   */
+  readonly stepStartedAt: Date;
 }
 
 /** What the analysis will be asked about, for its preflight. */
@@ -398,6 +403,7 @@ export async function runRollout(
       });
     }
     deployedPercent = percent;
+    const stepStartedAt = now();
     emit({ type: "deployed", percent, ...(summary !== undefined ? { summary } : {}) });
 
     for (let attempt = 1; ; attempt++) {
@@ -425,6 +431,7 @@ export async function runRollout(
           revision: candidate,
           stable,
           at,
+          stepStartedAt,
         });
       } catch (error) {
         // A broken analysis proves nothing either way: hold like inconclusive, then fail safe.

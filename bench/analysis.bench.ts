@@ -1,14 +1,16 @@
 // Bench: the comparison analysis (automation/canaryAnalysis.ts) against a real Prometheus on
 // loopback, in two parts.
 // 1. Time to detect a bad canary. Synthetic OpenCensus queue-proxy metrics (seeded PRNG,
-//    mulberry32): a stable revision at 0.1 % 5xx and a candidate at 2 % 5xx (bad) or 0.1 %
-//    (healthy), same lognormal latencies (median 40 ms), R requests/s in all split by the step's
+//    mulberry32): a stable revision at 0.1 % 5xx and a candidate at 2 % 5xx (bad), at 0.1 % with
+//    latencies 1.5 times the stable's (slow) or as the stable (healthy), lognormal latencies
+//    (median 40 ms), R requests/s in all split by the step's
 //    percent, one scrape per 15 s, backfilled with promtool into ONE Prometheus, each scenario
-//    (rate, seed, bad/healthy) in its own namespace. Each step of the plan 5,20,50 is its own
+//    (rate, seed, bad/slow/healthy) in its own namespace. Each step of the plan 5,20,50 is its own
 //    time segment of (1 + max inconclusive) intervals, one after another; the bench plays the
 //    rollout's rules itself (automation/rollout.ts: analyse after each interval; pass -> next
 //    step's segment, fail -> rolled back, inconclusive -> hold, one more than max inconclusive ->
-//    rolled back by the fail-safe) with the command's defaults, and reports how many intervals
+//    rolled back by the fail-safe; each hold judges the whole step so far, as the command's
+//    analysisWindow does) with the command's defaults, and reports how many intervals
 //    (x 5 min) it took to roll back or promote, per rate over the seeds.
 // 2. One decision's latency against the test fixture (test/support/knativeMetrics): median
 //    (and min/max) over RUNS decisions after a warm-up, cases interleaved round by round so that
@@ -28,10 +30,12 @@ import {
   type CanaryAnalysisOptions,
 } from "../automation/canaryAnalysis";
 import {
+  analysisWindow,
   DEFAULT_INTERVAL,
   DEFAULT_LATENCY_MARGIN,
   DEFAULT_MIN_REQUESTS,
   DEFAULT_SUCCESS_MARGIN,
+  sampleIntervalFor,
 } from "../automation/cli";
 import { builtInMetricSet, type BuiltInCriteria } from "../automation/metricSet";
 import { DEFAULT_MAX_INCONCLUSIVE } from "../automation/rollout";
@@ -85,12 +89,20 @@ globalThis.fetch = ((input: Parameters<typeof fetch>[0], init?: RequestInit) => 
 const RATES = [5, 20, 50, 100] as const;
 const SEEDS = [1, 2, 3, 4, 5] as const;
 const STEPS = [5, 20, 50] as const;
-const KINDS = ["bad", "healthy"] as const;
+const KINDS = ["bad", "slow", "healthy"] as const;
 type Kind = (typeof KINDS)[number];
 const ERROR_RATE: Readonly<Record<Kind | "stable", number>> = {
   stable: 0.001,
   healthy: 0.001,
   bad: 0.02,
+  slow: 0.001,
+};
+/** The slow candidate's latencies are 1.5 times the stable's: a p99 of 192 ms against 128. */
+const LATENCY_FACTOR: Readonly<Record<Kind | "stable", number>> = {
+  stable: 1,
+  healthy: 1,
+  bad: 1,
+  slow: 1.5,
 };
 const LATENCY_MEDIAN_MS = 40;
 const LATENCY_SIGMA = 0.5; // of ln(ms): p99 = 40 x e^(2.326 x 0.5) = 128 ms
@@ -179,6 +191,7 @@ function generateRevision(
     scenario.seed * 1_000_003 + scenario.rate * 101 + (role === "stable" ? 1 : 2),
   );
   const errorRate = ERROR_RATE[role === "stable" ? "stable" : scenario.kind];
+  const latencyFactor = LATENCY_FACTOR[role === "stable" ? "stable" : scenario.kind];
   const counts = [CODES.map(() => 0)];
   const buckets = [CODES.map(() => [...BOUNDS_MS, Infinity].map(() => 0))];
   const perScrape = [0];
@@ -190,7 +203,7 @@ function generateRevision(
     const bucket = buckets[scrape - 1].map((b) => [...b]);
     for (let r = 0; r < n; r++) {
       const code = random() < errorRate ? 1 : 0;
-      const ms = LATENCY_MEDIAN_MS * Math.exp(LATENCY_SIGMA * normal(random));
+      const ms = latencyFactor * LATENCY_MEDIAN_MS * Math.exp(LATENCY_SIGMA * normal(random));
       count[code]++;
       // Cumulative `le` buckets: every bound at or above the latency, and +Inf.
       for (let b = 0; b <= BOUNDS_MS.length; b++) {
@@ -288,14 +301,19 @@ async function simulateRollout(
     trail.push(`${percent}%:`);
     for (let k = 1; k <= INTERVALS_PER_SEGMENT; k++) {
       const endScrape = (stepIndex * INTERVALS_PER_SEGMENT + k) * SCRAPES_PER_INTERVAL;
+      const at = new Date(START_MS + endScrape * SCRAPE_MS);
+      // As the command does: a hold judges the step's traffic so far (analysisWindow), the
+      // step having started at its segment's start.
+      const stepStartedAt = new Date(at.getTime() - k * INTERVAL_MS);
+      const windowMs = analysisWindow(INTERVAL_MS, { attempt: k, at, stepStartedAt });
       const options: CanaryAnalysisOptions = {
         prometheusUrl,
         namespace: scenario.namespace,
         candidate: CANDIDATE,
         stable: STABLE,
-        window: ANALYSIS_WINDOW,
-        sampleInterval: DEFAULT_SAMPLE_INTERVAL,
-        at: new Date(START_MS + endScrape * SCRAPE_MS),
+        window: promqlDuration(windowMs),
+        sampleInterval: promqlDuration(sampleIntervalFor(windowMs)),
+        at,
         metricSet,
         minRequests: DEFAULT_MIN_REQUESTS,
         significance: DEFAULT_SIGNIFICANCE,
@@ -304,7 +322,7 @@ async function simulateRollout(
       const result = await analyseCanary(options);
       decisionsMs.push(performance.now() - started);
       intervals++;
-      checkTotals(scenario, candidate, endScrape, result);
+      checkTotals(scenario, candidate, endScrape, windowMs / SCRAPE_MS, result);
       letters.push(letterOf(result));
       trail[trail.length - 1] = `${percent}%: ${letters.join(" ")}`;
       for (const m of result.metrics ?? []) {
@@ -347,10 +365,11 @@ function checkTotals(
   scenario: Scenario,
   candidate: RevisionSeries,
   endScrape: number,
+  windowScrapes: number,
   result: AnalysisResult,
 ): void {
   const generated = candidate.perScrape
-    .slice(endScrape - SCRAPES_PER_INTERVAL + 1, endScrape + 1)
+    .slice(endScrape - windowScrapes + 1, endScrape + 1)
     .reduce((a, b) => a + b, 0);
   const counted = result.metrics?.find((m) => m.name === "success-rate")?.candidateTotal ?? 0;
   if (Math.abs(counted - generated) > 0.06 * generated + 1) {
@@ -410,20 +429,21 @@ async function detectionBench(binaries: { prometheus: string; promtool: string }
   const minutes = (STEPS.length * INTERVALS_PER_SEGMENT * INTERVAL_MS) / 60_000;
   console.log(
     `1. Time to detect a bad canary: ${scenarios.length} scenarios (rates ${RATES.join(", ")} ` +
-      `req/s x seeds ${SEEDS.join(",")} x bad/healthy), steps ${STEPS.join(",")}, each step a ` +
+      `req/s x seeds ${SEEDS.join(",")} x ${KINDS.join("/")}), steps ${STEPS.join(",")}, each step a ` +
       `segment of ${INTERVALS_PER_SEGMENT} intervals of ${DEFAULT_INTERVAL} (${minutes} min of ` +
       `history, one scrape per ${SCRAPE_MS / 1000} s)`,
   );
   console.log(
-    `   stable ${100 * ERROR_RATE.stable} % 5xx; candidate bad ${100 * ERROR_RATE.bad} % / healthy ` +
+    `   stable ${100 * ERROR_RATE.stable} % 5xx; candidate bad ${100 * ERROR_RATE.bad} % / slow and healthy ` +
       `${100 * ERROR_RATE.healthy} % 5xx; latency lognormal, median ${LATENCY_MEDIAN_MS} ms, ` +
-      `sigma ${LATENCY_SIGMA} (p99 ~128 ms), same for both; a seed's bad and healthy runs share ` +
-      `their random draws`,
+      `sigma ${LATENCY_SIGMA} (p99 ~128 ms), x ${LATENCY_FACTOR.slow} for the slow candidate; a seed's runs ` +
+      `share their random draws`,
   );
   console.log(
     `   analysis: built-in opencensus, success margin ${DEFAULT_SUCCESS_MARGIN} points, latency ` +
       `margin ${DEFAULT_LATENCY_MARGIN} %, significance ${DEFAULT_SIGNIFICANCE}, window ` +
-      `${ANALYSIS_WINDOW}, sample interval ${DEFAULT_SAMPLE_INTERVAL}, min requests ` +
+      `${ANALYSIS_WINDOW} (a hold: the step so far), sample interval a tenth of the window (at ` +
+      `least ${DEFAULT_SAMPLE_INTERVAL}), p99 samples of 100 requests or more, min requests ` +
       `${DEFAULT_MIN_REQUESTS}, max inconclusive ${DEFAULT_MAX_INCONCLUSIVE}`,
   );
   console.log(
@@ -433,26 +453,31 @@ async function detectionBench(binaries: { prometheus: string; promtool: string }
       `median ${median(decisionsMs).toFixed(1)} ms each`,
   );
   console.log("");
-  console.log("   Bad candidate (2 % 5xx): until rolled back");
-  console.log(
-    `   ${"rate req/s".padEnd(10)}  ${`cand. req/window at ${STEPS[0]} %`.padEnd(23)}  ${"rolled back".padEnd(11)}  ` +
-      `${"by fail".padEnd(7)}  ${"by fail-safe".padEnd(12)}  ${"at step (runs)".padEnd(16)}  ` +
-      `${"intervals med [range]".padEnd(21)}  ${"seconds med [range]".padEnd(19)}  missed (promoted)`,
-  );
-  for (const rate of RATES) {
-    const runs = outcomes.filter((o) => o.scenario.rate === rate && o.scenario.kind === "bad");
-    const back = runs.filter((o) => o.status !== "completed");
-    const steps = stepsOf(back);
+  const detected = (kind: Kind, title: string): void => {
+    console.log(`   ${title}: until rolled back`);
     console.log(
-      `   ${String(rate).padEnd(10)}  ${String(Math.round((rate * STEPS[0] * INTERVAL_MS) / 100_000)).padEnd(23)}  ` +
-        `${`${back.length}/${runs.length}`.padEnd(11)}  ` +
-        `${String(runs.filter((o) => o.status === "fail").length).padEnd(7)}  ` +
-        `${String(runs.filter((o) => o.status === "fail-safe").length).padEnd(12)}  ` +
-        `${steps.padEnd(16)}  ${spread(back.map((o) => o.intervals)).padEnd(21)}  ` +
-        `${spread(back.map((o) => (o.intervals * INTERVAL_MS) / 1000)).padEnd(19)}  ` +
-        `${runs.length - back.length}/${runs.length}`,
+      `   ${"rate req/s".padEnd(10)}  ${`cand. req/window at ${STEPS[0]} %`.padEnd(23)}  ${"rolled back".padEnd(11)}  ` +
+        `${"by fail".padEnd(7)}  ${"by fail-safe".padEnd(12)}  ${"at step (runs)".padEnd(16)}  ` +
+        `${"intervals med [range]".padEnd(21)}  ${"seconds med [range]".padEnd(19)}  missed (promoted)`,
     );
-  }
+    for (const rate of RATES) {
+      const runs = outcomes.filter((o) => o.scenario.rate === rate && o.scenario.kind === kind);
+      const back = runs.filter((o) => o.status !== "completed");
+      const steps = stepsOf(back);
+      console.log(
+        `   ${String(rate).padEnd(10)}  ${String(Math.round((rate * STEPS[0] * INTERVAL_MS) / 100_000)).padEnd(23)}  ` +
+          `${`${back.length}/${runs.length}`.padEnd(11)}  ` +
+          `${String(runs.filter((o) => o.status === "fail").length).padEnd(7)}  ` +
+          `${String(runs.filter((o) => o.status === "fail-safe").length).padEnd(12)}  ` +
+          `${steps.padEnd(16)}  ${spread(back.map((o) => o.intervals)).padEnd(21)}  ` +
+          `${spread(back.map((o) => (o.intervals * INTERVAL_MS) / 1000)).padEnd(19)}  ` +
+          `${runs.length - back.length}/${runs.length}`,
+      );
+    }
+  };
+  detected("bad", `Bad candidate (${100 * ERROR_RATE.bad} % 5xx)`);
+  console.log("");
+  detected("slow", `Slow candidate (latencies x ${LATENCY_FACTOR.slow}, 0.1 % 5xx)`);
   console.log("");
   console.log("   Healthy candidate (0.1 % 5xx, as the stable): false alarms");
   console.log(

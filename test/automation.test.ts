@@ -40,7 +40,7 @@ import {
   type RolloutOptions,
   type StackDriver,
 } from "../automation";
-import { interruptHandler } from "../automation/cli";
+import { analysisWindow, interruptHandler, sampleIntervalFor } from "../automation/cli";
 import { builtInMetricSet } from "../automation/metricSet";
 import { readRolloutRecord } from "../automation/rolloutReport";
 import { preflightOk } from "./support/analysisStubs";
@@ -940,6 +940,52 @@ describe("canary command (automation/cli.ts)", () => {
         latencyMargin: 20,
       }),
     });
+  });
+
+  it("rollout: a hold judges all the step's traffic so far, in samples of a tenth of it", async () => {
+    const requests: CanaryAnalysisOptions[] = [];
+    const run = await cli(
+      ["rollout", "--stack", "prod", "--steps", "5", "--interval", "10m", ...ROLLOUT_FLAGS],
+      {
+        cwd: project,
+        driver: stack(),
+        verdicts: ["inconclusive", "inconclusive", "pass"],
+        analysisRequests: requests,
+      },
+    );
+    assert.equal(run.code, EXIT_OK, run.stderr);
+    assert.deepEqual(
+      requests.map((r) => [r.window, r.sampleInterval]),
+      [
+        ["600s", "60s"],
+        ["1200s", "120s"],
+        ["1800s", "180s"],
+      ],
+    );
+  });
+
+  it("analysisWindow and sampleIntervalFor: the rules behind those windows", () => {
+    const at = new Date("2026-03-01T13:00:00Z");
+    const started = (minutesAgo: number) => new Date(at.getTime() - minutesAgo * MINUTE);
+    // A window longer than the step so far stays as given (the user chose it).
+    assert.equal(
+      analysisWindow(10 * MINUTE, { attempt: 1, at, stepStartedAt: started(2) }),
+      10 * MINUTE,
+    );
+    // Holding: as many windows as attempts, back to the step's start at most.
+    assert.equal(
+      analysisWindow(5 * MINUTE, { attempt: 3, at, stepStartedAt: started(15) }),
+      15 * MINUTE,
+    );
+    assert.equal(
+      analysisWindow(5 * MINUTE, { attempt: 3, at, stepStartedAt: started(12) }),
+      12 * MINUTE,
+    );
+    assert.equal(sampleIntervalFor(5 * MINUTE), 30_000);
+    assert.equal(sampleIntervalFor(MINUTE), 30_000, "at least 30 s");
+    assert.equal(sampleIntervalFor(20_000), 20_000, "at most the window");
+    assert.equal(sampleIntervalFor(20 * MINUTE), 120_000);
+    assert.equal(sampleIntervalFor(20 * MINUTE, 10_000), 10_000, "as given");
   });
 
   it("rollout --report writes the record and its page, and names them", async () => {

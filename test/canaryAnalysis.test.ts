@@ -202,6 +202,18 @@ describe("canary analysis against a real Prometheus", function () {
         assert.match(none.reason, /no series for shop-0000000/);
       });
 
+      it("leaves p99 samples of fewer than 100 requests out of the comparison", async () => {
+        // 40 requests in the window pass minRequests 40, but each 30 s sample holds 4.
+        const quiet = await judge(REVISIONS.quiet, REVISIONS.stable, COMPARE, { minRequests: 40 });
+        assertVerdict(quiet, "inconclusive");
+        const p99 = metric(quiet, "p99-latency");
+        assert.deepEqual(p99.samples, { candidate: 0, stable: 10 });
+        assert.match(
+          p99.reason,
+          /left out for fewer than 100 observations: 10 of shop-quiet, 0 of shop-stable/,
+        );
+      });
+
       it("keeps out the same revision name failing in another namespace", async () => {
         const other = await analyseCanary(
           options(NAMESPACES.noise, REVISIONS.healthy, REVISIONS.stable, builtIn(ABSOLUTE)),
@@ -496,7 +508,10 @@ metrics:
             data: { resultType: "vector", result: [{ metric: {}, value: [at, "1000"] }] },
           });
         } else {
-          const values = Array.from({ length: 10 }, (_, i) => [at - 270 + 30 * i, "50"]);
+          // p99 samples of 50 ms, each behind 150 requests (the sample counts).
+          const query = new URLSearchParams(req.body).get("query") ?? "";
+          const value = query.startsWith("histogram_quantile") ? "50" : "150";
+          const values = Array.from({ length: 10 }, (_, i) => [at - 270 + 30 * i, value]);
           sendJson(res, 200, {
             status: "success",
             data: { resultType: "matrix", result: [{ metric: {}, values }] },
@@ -516,7 +531,7 @@ metrics:
         assert.equal(new URLSearchParams(request.body).get("time"), String(at));
       }
       const ranges = fake.requests.filter((r) => r.path === "/api/v1/query_range");
-      assert.equal(ranges.length, 2, "the candidate's and the stable's samples");
+      assert.equal(ranges.length, 4, "the candidate's and the stable's samples, and their counts");
       for (const request of ranges) {
         const form = new URLSearchParams(request.body);
         assert.equal(form.get("end"), String(at));

@@ -144,6 +144,24 @@ describe("metrics files", () => {
       /metric "p99": give a threshold, a compare \(with the stable revision\), or both/,
     ],
     [
+      "a sampleCount without its minimum",
+      { metrics: [{ ...LATENCY, sampleCount: 'sum(increase(c{rev="{revision}"}[{window}]))' }] },
+      /metric "p99": sampleCount and minSampleCount go together/,
+    ],
+    [
+      "a minSampleCount of 0.5",
+      {
+        metrics: [
+          {
+            ...LATENCY,
+            sampleCount: 'sum(increase(c{rev="{revision}"}[{window}]))',
+            minSampleCount: 0.5,
+          },
+        ],
+      },
+      /metric "p99": minSampleCount must be a whole number of at least 1, got 0\.5/,
+    ],
+    [
       "minTotal 0",
       { metrics: [{ ...SUCCESS, minTotal: 0 }] },
       /metric "success-rate": minTotal must be a whole number of at least 1, got 0/,
