@@ -5,10 +5,11 @@
 // fails even above an absolute limit.
 //
 // Comparison rules (Kayenta's idea, with a margin and an answer for "cannot tell"):
-// - a proportion (e.g. the success rate): a two-proportion test of the counts in the window
-//   (statistics.ts, Agresti-Caffo); a value (e.g. the p99 latency): a Mann-Whitney U test of the
-//   per-interval samples of the window (one value per --sample-interval), against the stable
-//   samples moved by the margin (stable x (1 + margin %) for lower-is-better).
+// - a proportion (e.g. the success rate): a two-proportion score test of the counts in the
+//   window (statistics.ts, Miettinen-Nurminen); a value (e.g. the p99 latency): a Mann-Whitney U
+//   test of the per-interval samples of the window (one value per sample interval; samples of
+//   too few observations left out), against the stable samples moved by the margin (stable x
+//   (1 + margin %) for lower-is-better); a pass must agree with the whole window's values.
 // - fail when the candidate is significantly worse than the stable revision by more than the
 //   margin (one-sided p < significance); pass when it is significantly NOT worse by that much
 //   (the opposite one-sided test, a non-inferiority test); else inconclusive: too little data to
@@ -387,7 +388,7 @@ async function judgeValue(ctx: Context, metric: ValueMetric): Promise<Judged> {
     [`${candidate}'s value`, cValue],
     [`${stable}'s value`, sValue],
   ] as const) {
-    if (value !== undefined && !plausible(value))
+    if (value !== undefined && !Number.isNaN(value) && !plausible(value))
       return broken(metric, `${what} is ${num(value)} (${rule})`);
   }
   for (const [revision, list] of [
@@ -399,8 +400,8 @@ async function judgeValue(ctx: Context, metric: ValueMetric): Promise<Judged> {
       return broken(metric, `a sample of ${revision} is ${num(bad)} (${rule})`);
   }
   const numbers = {
-    ...(cValue !== undefined ? { candidate: cValue } : {}),
-    ...(sValue !== undefined ? { stable: sValue } : {}),
+    ...(cValue !== undefined && !Number.isNaN(cValue) ? { candidate: cValue } : {}),
+    ...(sValue !== undefined && !Number.isNaN(sValue) ? { stable: sValue } : {}),
     ...(comparing ? { samples: { candidate: cSamples.length, stable: sSamples.length } } : {}),
   };
   const inconclusive = (reason: string): Judged => ({
@@ -410,13 +411,16 @@ async function judgeValue(ctx: Context, metric: ValueMetric): Promise<Judged> {
     verdict: "inconclusive",
     reason: `${metric.name}: ${reason}`,
   });
-  if (cValue === undefined) {
+  // NaN is a division by nothing (a quantile or a mean of no requests): no value, like no sample.
+  if (cValue === undefined || Number.isNaN(cValue)) {
     return inconclusive(
-      `no value for ${candidate}: no traffic recorded, or the query does not match`,
+      `no value for ${candidate}${cValue === undefined ? "" : " (NaN: nothing to compute it from)"}: ` +
+        `no traffic recorded, or the query does not match`,
     );
   }
   if (metric.compare === undefined) return combine(metric, numbers, cValue, undefined);
-  const describe = `${metric.name} ${withUnit(cValue, metric)} vs stable ${sValue === undefined ? "-" : withUnit(sValue, metric)}`;
+  const stableValue = sValue === undefined || Number.isNaN(sValue) ? undefined : sValue;
+  const describe = `${metric.name} ${withUnit(cValue, metric)} vs stable ${stableValue === undefined ? "-" : withUnit(stableValue, metric)}`;
   const fewest = Math.min(cSamples.length, sSamples.length);
   if (
     fewest < MIN_SAMPLES ||
@@ -451,7 +455,25 @@ async function judgeValue(ctx: Context, metric: ValueMetric): Promise<Judged> {
           pWorse: mannWhitneyGreater(moved, cSamples).pValue,
           pNotWorse: mannWhitneyGreater(cSamples, moved).pValue,
         };
-  const comparison = comparisonVerdict(metric, tests, ctx.alpha, describe);
+  let comparison = comparisonVerdict(metric, tests, ctx.alpha, describe);
+  // The samples are a sub-interval's view: a few slow requests can sit in few samples, their
+  // median unmoved, while the whole window shows the regression. A pass must agree with the
+  // window's own values; when it does not, the samples cannot be trusted to pass it.
+  const windowWorse =
+    stableValue === undefined ||
+    (metric.direction === "lower" ? cValue > stableValue * factor : cValue < stableValue * factor);
+  if (comparison.verdict === "pass" && windowWorse) {
+    comparison = {
+      verdict: "inconclusive",
+      reason:
+        `${describe}: the samples say not worse by ${num(metric.compare.margin)} % ` +
+        `(${pText(tests.pNotWorse)}), but over the whole window the candidate is ` +
+        (stableValue === undefined
+          ? "without a stable value to compare"
+          : `beyond stable x ${num(factor)}`) +
+        `: no pass on samples that disagree with the window`,
+    };
+  }
   return combine(
     metric,
     { ...numbers, pWorse: tests.pWorse, pNotWorse: tests.pNotWorse },
@@ -489,21 +511,25 @@ function scope(ctx: Context): string {
 export async function analyseCanary(opts: CanaryAnalysisOptions): Promise<AnalysisResult> {
   validateCanaryOptions(opts);
   const ctx = contextOf(opts);
-  let judged: Judged[];
-  try {
-    judged = await Promise.all(
-      opts.metricSet.metrics.map((metric) =>
-        metric.type === "proportion" ? judgeProportion(ctx, metric) : judgeValue(ctx, metric),
-      ),
-    );
-  } catch (error) {
-    if (!(error instanceof PrometheusError)) throw error;
-    return {
-      verdict: "inconclusive",
-      stable: opts.stable,
-      reason: `No verdict for ${scope(ctx)}: ${error.message}.`,
-    };
-  }
+  // Each metric on its own: a query that fails leaves that metric inconclusive, and another
+  // metric's clear fail still fails the candidate.
+  const judged: Judged[] = await Promise.all(
+    opts.metricSet.metrics.map(async (metric): Promise<Judged> => {
+      try {
+        return await (metric.type === "proportion"
+          ? judgeProportion(ctx, metric)
+          : judgeValue(ctx, metric));
+      } catch (error) {
+        if (!(error instanceof PrometheusError)) throw error;
+        return {
+          name: metric.name,
+          type: metric.type,
+          verdict: "inconclusive",
+          reason: `${metric.name}: no verdict: ${error.message}`,
+        };
+      }
+    }),
+  );
   const metrics: MetricVerdict[] = judged.map(({ broken: _broken, ...verdict }) => verdict);
   const reasons = (list: readonly Judged[]) => list.map((m) => m.reason).join("; ");
   const result = (verdict: AnalysisResult["verdict"], lead: string, list: readonly Judged[]) => ({
@@ -535,14 +561,23 @@ export type PreflightOptions = Omit<CanaryAnalysisOptions, "metricSet"> & {
 };
 
 export type PreflightResult =
-  | { readonly ok: true; readonly metricSet: MetricSet; readonly checked: readonly string[] }
+  | {
+      readonly ok: true;
+      readonly metricSet: MetricSet;
+      readonly checked: readonly string[];
+      /** What may be right but deserves a look (e.g. an events query without series). */
+      readonly warnings: readonly string[];
+    }
   | { readonly ok: false; readonly problems: readonly string[] };
 
 /**
- * Before any traffic moves: Prometheus answers, every query of the set is one it accepts, and
- * the stable revision has series for every metric over the window ending `at` (the candidate,
- * at 0 % still, may have none). Detects the built-in scheme from the stable revision's series
- * when none is given. Never throws for Prometheus; bad options throw as in analyseCanary.
+ * Before any traffic moves: Prometheus answers; every query of the set is one it accepts, for
+ * the stable revision and the candidate alike (one series each at most); the stable revision has
+ * series for every metric over the window ending `at`, and for a proportion at least its
+ * minimum total (the candidate, at 0 % still, may have none); a compared value gets enough
+ * samples from the stable's real series (a rate needs two scrapes in each sample interval).
+ * Detects the built-in scheme from the stable revision's series when none is given. Never throws
+ * for Prometheus; bad options throw as in analyseCanary.
  */
 export async function preflightCanary(opts: PreflightOptions): Promise<PreflightResult> {
   const criteria = opts.criteria ?? {};
@@ -550,34 +585,34 @@ export async function preflightCanary(opts: PreflightOptions): Promise<Preflight
   const first = opts.metricSet ?? setFor(opts.scheme ?? DETECTED_SCHEMES[0]);
   validateCanaryOptions({ ...opts, metricSet: first });
   const ctx = contextOf({ ...opts, metricSet: first });
-  const problems: string[] = [];
   try {
     await instantQuery(ctx.target, "vector(1)", ctx.at);
   } catch (error) {
     return { ok: false, problems: [`Prometheus: ${(error as Error).message}`] };
   }
+  const where = `in namespace ${opts.namespace} over the ${opts.window} ending ${ctx.at.toISOString()}`;
   let metricSet = first;
   if (opts.metricSet === undefined && opts.scheme === undefined) {
-    const counts = await Promise.all(
-      DETECTED_SCHEMES.map(async (scheme) => {
-        const total = setFor(scheme).metrics.find((m) => m.type === "proportion");
-        try {
+    let counts: Array<number | undefined>;
+    try {
+      counts = await Promise.all(
+        DETECTED_SCHEMES.map((scheme) => {
+          const total = setFor(scheme).metrics.find((m) => m.type === "proportion");
           return total === undefined
-            ? undefined
-            : await query(ctx, (total as ProportionMetric).total, opts.stable);
-        } catch {
-          return undefined;
-        }
-      }),
-    );
+            ? Promise.resolve(undefined)
+            : query(ctx, (total as ProportionMetric).total, opts.stable);
+        }),
+      );
+    } catch (error) {
+      return { ok: false, problems: [`Prometheus: ${(error as Error).message}`] };
+    }
     const found = DETECTED_SCHEMES.filter((_, i) => (counts[i] ?? 0) > 0);
     if (found.length === 0) {
       return {
         ok: false,
         problems: [
-          `the stable revision ${opts.stable} has no request series in namespace ${opts.namespace} ` +
-            `over the ${opts.window} ending ${ctx.at.toISOString()}, under either of Knative's ` +
-            `metric names (opencensus: revision_app_request_count; otel: ` +
+          `the stable revision ${opts.stable} has no request series ${where}, under either of ` +
+            `Knative's metric names (opencensus: revision_app_request_count; otel: ` +
             `kn_serving_invocation_duration_seconds joined to target_info). Is Prometheus scraping ` +
             `the queue-proxy, and the stable revision serving? Or give --metrics or --metrics-file.`,
         ],
@@ -594,38 +629,77 @@ export async function preflightCanary(opts: PreflightOptions): Promise<Preflight
     }
     metricSet = setFor(found[0]);
   }
+  const problems: string[] = [];
+  const warnings: string[] = [];
   const checked: string[] = [];
   for (const metric of metricSet.metrics) {
+    const before = problems.length;
     for (const { field, template } of metricQueries(metric)) {
+      const label = `metric ${metric.name} (${field})`;
       let value: number | undefined;
       try {
         value = await query(ctx, template, opts.stable);
+        // The candidate may have no data yet, but a query that breaks for it (two series where
+        // the stable has one pod) would break every analysis.
+        await query(ctx, template, opts.candidate);
       } catch (error) {
-        problems.push(`metric ${metric.name} (${field}): ${(error as Error).message}`);
+        problems.push(`${label}: ${(error as Error).message}`);
         continue;
       }
-      // A proportion's events may well have no series (no 5xx at all); its total may not.
-      const needed = metric.type === "value" || field === "total";
-      if (needed && (value === undefined || (field === "total" && value <= 0))) {
-        problems.push(
-          `metric ${metric.name} (${field}): the stable revision ${opts.stable} has no series ` +
-            `in namespace ${opts.namespace} over the ${opts.window} ending ${ctx.at.toISOString()}` +
-            (value === 0 ? " (0 in total)" : ""),
-        );
-      } else {
-        checked.push(`${metric.name} (${field})`);
+      const noSeries = `${label}: the stable revision ${opts.stable} has no series ${where}`;
+      if (field === "events") {
+        // No events may be true (no 5xx at all), or a matcher that never matches.
+        if (value === undefined || value === 0) {
+          warnings.push(
+            `${label}: no events for the stable revision ${opts.stable} ${where}. Right if it ` +
+              `had none; a matcher that never matches (e.g. response_code=~"5xx", which no "503" ` +
+              `matches) would count none for the candidate too`,
+          );
+        }
+      } else if (field === "total") {
+        const minTotal = (metric as ProportionMetric).minTotal ?? opts.minRequests;
+        if (value === undefined || !(value > 0)) {
+          problems.push(`${noSeries}${value === 0 ? " (0 in total)" : ""}`);
+          continue;
+        }
+        if (value < minTotal) {
+          problems.push(
+            `${label}: the stable revision ${opts.stable} has only ${num(value)} ${where}, ` +
+              `fewer than the ${minTotal} each analysis needs: every analysis would be inconclusive`,
+          );
+          continue;
+        }
+      } else if (value === undefined || Number.isNaN(value)) {
+        problems.push(noSeries);
+        continue;
       }
+      checked.push(`${metric.name} (${field})`);
     }
-    if (metric.type === "value" && metric.compare !== undefined) {
-      const n = Math.floor(ctx.windowMs / ctx.sampleMs);
+    if (metric.type === "value" && metric.compare !== undefined && problems.length === before) {
+      const planned = Math.floor(ctx.windowMs / ctx.sampleMs);
+      let got: { values: number[]; thin: number };
+      try {
+        got = await samples(ctx, metric, opts.stable);
+      } catch (error) {
+        problems.push(`metric ${metric.name} (samples): ${(error as Error).message}`);
+        continue;
+      }
+      const n = got.values.length;
       if (n < MIN_SAMPLES || smallestMannWhitneyPValue(n, n) >= ctx.alpha) {
+        const interval = opts.sampleInterval ?? DEFAULT_SAMPLE_INTERVAL;
         problems.push(
-          `metric ${metric.name} (compare): a ${opts.window} window gives ${n} sample${n === 1 ? "" : "s"} a side at ` +
-            `one per ${opts.sampleInterval ?? DEFAULT_SAMPLE_INTERVAL}, too few for a Mann-Whitney ` +
-            `test to reach p < ${ctx.alpha}: lengthen the window or shorten the sample interval`,
+          `metric ${metric.name} (compare): the stable revision has ${n} usable sample` +
+            `${n === 1 ? "" : "s"} of the ${planned} a ${opts.window} window gives at one per ` +
+            `${interval}` +
+            (got.thin > 0
+              ? ` (${got.thin} left out for fewer than ${metric.minSampleCount} observations)`
+              : "") +
+            `, too few for a Mann-Whitney test to reach p < ${ctx.alpha}. A rate needs two ` +
+            `scrapes inside each sample: give --sample-interval at least twice the scrape ` +
+            `interval, and a window of enough samples (--window)`,
         );
       }
     }
   }
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, metricSet, checked };
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, metricSet, checked, warnings };
 }

@@ -586,9 +586,15 @@ function rolloutMetricsFile(flags: RolloutFlags, windowMs: number): MetricSet | 
       if (error instanceof MetricSetError) throw new CanaryRefusedError(error.message);
       throw error;
     }
-  } else if (!flags.compare && flags.minSuccessRate === undefined && flags.maxP99Ms === undefined) {
+  } else if (
+    !flags.compare &&
+    (flags.minSuccessRate === undefined || flags.maxP99Ms === undefined)
+  ) {
+    // Either alone would leave the other metric unjudged: a candidate answering 3 % 5xx would
+    // pass on its p99. (A metrics file can judge one metric only, on purpose.)
     throw new CanaryRefusedError(
-      "--no-compare judges by absolute thresholds only: give --min-success-rate, --max-p99-ms or both",
+      "--no-compare judges by absolute thresholds only: give both --min-success-rate and " +
+        "--max-p99-ms (or a --metrics-file with the metrics you want judged)",
     );
   }
   const comparing =
@@ -597,7 +603,11 @@ function rolloutMetricsFile(flags: RolloutFlags, windowMs: number): MetricSet | 
     throw new CanaryRefusedError(
       `steps ${flags.steps.join(",")}: at 100 % the stable revision serves nothing to compare ` +
         `the candidate with. End the steps below 100 and add --promote (e.g. --steps 5,20,50 ` +
-        `--promote), or judge by thresholds only (--no-compare, or a metrics file without compare).`,
+        `--promote), or judge by thresholds only (` +
+        (fromFile !== undefined
+          ? `${fromFile.source} has a compare; a metrics file without one`
+          : "--no-compare with --min-success-rate and --max-p99-ms") +
+        `).`,
     );
   }
   return fromFile;
@@ -659,6 +669,7 @@ async function runRolloutCommand(flags: RolloutFlags, deps: CliDeps): Promise<nu
     }
     metricSet = result.metricSet;
     analysisNamespace = target.namespace;
+    for (const warning of result.warnings) output.progress(`preflight warning: ${warning}`);
     output.progress(
       `preflight: Prometheus answers; ${metricSet.source} metrics; the stable revision ` +
         `${target.stable} has series for ${result.checked.join(", ")}`,
@@ -695,6 +706,7 @@ async function runRolloutCommand(flags: RolloutFlags, deps: CliDeps): Promise<nu
   }
   const exitCode = report !== undefined ? rolloutExitCode(report) : undefined;
   let reportFiles: { json: string; html: string } | undefined;
+  let reportError: string | undefined;
   if (report !== undefined && flags.report !== undefined) {
     try {
       const record = rolloutRecord(
@@ -713,10 +725,10 @@ async function runRolloutCommand(flags: RolloutFlags, deps: CliDeps): Promise<nu
       reportFiles = writeRolloutReport(flags.report, record);
       output.progress(`report: ${reportFiles.html} (and ${path.basename(reportFiles.json)})`);
     } catch (error) {
-      // The rollout's outcome stands; a report that could not be written is said, not hidden.
-      failure ??= new Error(
-        `the rollout ended (${report.status}), but its report could not be written to ${flags.report}: ${errorMessage(error)}`,
-      );
+      // The rollout's outcome and exit code stand; a report that could not be written is said
+      // (on stderr, and in the JSON), not hidden.
+      reportError = `the rollout's report could not be written to ${flags.report}: ${errorMessage(error)}`;
+      deps.stderr(`error: ${reportError}\n`);
     }
   }
   let stackFile: StackFileReport | undefined;
@@ -744,6 +756,7 @@ async function runRolloutCommand(flags: RolloutFlags, deps: CliDeps): Promise<nu
     ...report,
     stackFile,
     ...(reportFiles !== undefined ? { reportFiles } : {}),
+    ...(reportError !== undefined ? { reportError } : {}),
   });
   if (!flags.json && report.status === "failed")
     deps.stderr(`error: ${report.error ?? report.reason}\n`);
@@ -994,9 +1007,11 @@ export function buildProgram(deps: CliDeps, setExitCode: (code: number) => void)
         .argParser(numberIn(0, 1000, "--latency-margin"))
         .default(DEFAULT_LATENCY_MARGIN),
     )
-    .option(
-      "--no-compare",
-      "judge by the absolute thresholds only, not against the stable revision",
+    .addOption(
+      new Option(
+        "--no-compare",
+        "judge by the absolute thresholds only (both needed), not against the stable revision",
+      ).conflicts(["metricsFile", "successMargin", "latencyMargin"]),
     )
     .addOption(
       new Option("--significance <p>", "significance level of each one-sided test of a comparison")

@@ -159,7 +159,10 @@ function templateProblems(template: unknown, where: string, needsWindow: boolean
 }
 
 function shown(value: unknown): string {
-  return value === undefined ? "nothing" : JSON.stringify(value);
+  if (value === undefined) return "nothing";
+  // YAML's .nan and .inf: JSON would show them as null.
+  if (typeof value === "number" && !Number.isFinite(value)) return String(value);
+  return JSON.stringify(value);
 }
 
 function numberProblem(
@@ -214,13 +217,14 @@ function metricProblems(raw: unknown, index: number): string[] {
       );
     }
   } else {
-    problems.push(...templateProblems(raw.query, at("query"), false));
+    // Compared, each sample must cover its own interval: [{window}] becomes the sample interval.
+    problems.push(...templateProblems(raw.query, at("query"), raw.compare !== undefined));
     const threshold = numberProblem(
       raw.threshold,
       at("threshold"),
-      -Infinity,
+      0,
       Infinity,
-      "a number",
+      "a number, 0 or more (a value metric's values are)",
     );
     if (threshold !== undefined) problems.push(threshold);
     if (raw.unit !== undefined && (typeof raw.unit !== "string" || raw.unit.length > 16)) {
@@ -246,20 +250,18 @@ function metricProblems(raw: unknown, index: number): string[] {
       problems.push(`${at("compare")} must be a mapping with margin, got ${shown(raw.compare)}`);
     } else {
       problems.push(...unknownFields(raw.compare, ["margin"], `${label}: compare`));
+      // Higher is better: the stable value moved down by the margin must stay above 0.
+      const max = type === "proportion" ? 100 : raw.direction === "higher" ? 99.999 : Infinity;
       const what =
         type === "proportion"
           ? "percentage points of the share, 0 to 100"
-          : "a percent of the stable value, 0 or more";
+          : raw.direction === "higher"
+            ? "a percent of the stable value, 0 or more and below 100 (higher is better)"
+            : "a percent of the stable value, 0 or more";
       const margin =
         raw.compare.margin === undefined
           ? `${at("compare.margin")} must be set: ${what}`
-          : numberProblem(
-              raw.compare.margin,
-              at("compare.margin"),
-              0,
-              type === "proportion" ? 100 : Infinity,
-              what,
-            );
+          : numberProblem(raw.compare.margin, at("compare.margin"), 0, max, what);
       if (margin !== undefined) problems.push(margin);
     }
   }
@@ -433,30 +435,33 @@ export function knativeMetricSet(
     ...(threshold !== undefined ? { threshold } : {}),
     ...(margin !== undefined ? { compare: { margin } } : {}),
   });
-  return {
-    source,
-    metrics: [
-      {
-        name: "success-rate",
-        type: "proportion",
-        events: `sum(${perSeries("increase", names.requestCounter, names.successMatcher)})`,
-        total: `sum(${perSeries("increase", names.requestCounter, "")})`,
-        direction: "higher",
-        ...judged(criteria.minSuccessRate, criteria.successMargin),
-      },
-      {
-        name: "p99-latency",
-        type: "value",
-        query: names.msPerLatencyUnit === 1 ? p99 : `${p99} * ${names.msPerLatencyUnit}`,
-        unit: "ms",
-        // A p99 needs 100 requests at least: of fewer, it is their largest, or less.
-        sampleCount: `sum(${perSeries("increase", names.requestCounter, "")})`,
-        minSampleCount: P99_MIN_SAMPLE_COUNT,
-        direction: "lower",
-        ...judged(criteria.maxP99Ms, criteria.latencyMargin),
-      },
-    ],
-  };
+  const metrics: Metric[] = [
+    {
+      name: "success-rate",
+      type: "proportion",
+      events: `sum(${perSeries("increase", names.requestCounter, names.successMatcher)})`,
+      total: `sum(${perSeries("increase", names.requestCounter, "")})`,
+      direction: "higher",
+      ...judged(criteria.minSuccessRate, criteria.successMargin),
+    },
+    {
+      name: "p99-latency",
+      type: "value",
+      query: names.msPerLatencyUnit === 1 ? p99 : `${p99} * ${names.msPerLatencyUnit}`,
+      unit: "ms",
+      // A p99 needs 100 requests at least: of fewer, it is their largest, or less.
+      sampleCount: `sum(${perSeries("increase", names.requestCounter, "")})`,
+      minSampleCount: P99_MIN_SAMPLE_COUNT,
+      direction: "lower",
+      ...judged(criteria.maxP99Ms, criteria.latencyMargin),
+    },
+  ];
+  // A metric with neither a threshold nor a comparison would judge nothing yet show "pass".
+  const judging = metrics.filter((m) => m.threshold !== undefined || m.compare !== undefined);
+  if (judging.length === 0) {
+    throw new Error(`${source} metrics: give a threshold or a margin for at least one metric`);
+  }
+  return { source, metrics: judging };
 }
 
 export const OPENCENSUS_NAMES: KnativeNames = {

@@ -66,23 +66,71 @@ export function readRolloutRecord(file: string): RolloutRecord {
         `(written by \`canary rollout --report <dir>\`)`,
     );
   }
-  for (const [field, ok] of [
-    ["stack", typeof json.stack === "string"],
-    ["candidate", typeof json.candidate === "string"],
-    ["status", typeof json.status === "string"],
-    ["steps", Array.isArray(json.steps)],
-    ["analyses", Array.isArray(json.analyses)],
-    ["analysis", isRecord(json.analysis)],
-  ] as const) {
-    if (!ok) throw new Error(`${file}: field ${field} is missing or of the wrong type`);
-  }
+  const problem = recordProblem(json);
+  if (problem !== undefined) throw new Error(`${file}: ${problem}`);
   return json as unknown as RolloutRecord;
+}
+
+const STATUSES = ["completed", "rolled-back", "interrupted", "failed"];
+const VERDICTS = ["pass", "fail", "inconclusive"];
+
+/** The first field of a record that the page could not show, as `field: what it must be`. */
+function recordProblem(json: Record<string, unknown>): string | undefined {
+  const text = (v: unknown) => typeof v === "string";
+  const number = (v: unknown) => typeof v === "number" && Number.isFinite(v);
+  const optionalNumber = (v: unknown) => v === undefined || number(v);
+  const checks: Array<[string, boolean, string]> = [
+    ["stack", text(json.stack), "a text"],
+    ["candidate", text(json.candidate), "a text"],
+    ["stable", text(json.stable), "a text"],
+    ["status", STATUSES.includes(json.status as string), `one of ${STATUSES.join(", ")}`],
+    ["startedAt", text(json.startedAt), "a time"],
+    ["finishedAt", text(json.finishedAt), "a time"],
+    ["startPercent", number(json.startPercent), "a number"],
+    ["deployedPercent", number(json.deployedPercent), "a number"],
+    ["steps", Array.isArray(json.steps) && json.steps.every(number), "a list of numbers"],
+    ["analysis", isRecord(json.analysis), "an object"],
+    ["analyses", Array.isArray(json.analyses), "a list"],
+  ];
+  for (const [field, ok, what] of checks) if (!ok) return `${field} must be ${what}`;
+  const analysis = json.analysis as Record<string, unknown>;
+  for (const field of ["prometheusUrl", "namespace", "window", "sampleInterval"]) {
+    if (!text(analysis[field])) return `analysis.${field} must be a text`;
+  }
+  for (const field of ["significance", "minRequests"]) {
+    if (!number(analysis[field])) return `analysis.${field} must be a number`;
+  }
+  for (const [i, entry] of (json.analyses as unknown[]).entries()) {
+    const at = `analyses[${i}]`;
+    if (!isRecord(entry) || !number(entry.percent) || !number(entry.attempt) || !text(entry.at)) {
+      return `${at} must have a percent, an attempt and a time`;
+    }
+    const result = entry.result;
+    if (!isRecord(result) || !VERDICTS.includes(result.verdict as string) || !text(result.reason)) {
+      return `${at}.result must have a verdict (${VERDICTS.join(", ")}) and a reason`;
+    }
+    const metrics = result.metrics ?? [];
+    if (!Array.isArray(metrics)) return `${at}.result.metrics must be a list`;
+    for (const [j, metric] of metrics.entries()) {
+      if (
+        !isRecord(metric) ||
+        !text(metric.name) ||
+        !optionalNumber(metric.candidate) ||
+        !optionalNumber(metric.stable)
+      ) {
+        return `${at}.result.metrics[${j}] must have a name and numbers for candidate and stable`;
+      }
+    }
+  }
+  return undefined;
 }
 
 /** The file names of a record: rollout-<stack>-<finish time>.json and .html. */
 export function reportBaseName(record: RolloutRecord): string {
   const time = record.finishedAt.replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
-  return `rollout-${record.stack}-${time}`;
+  // A fully qualified stack (org/project/prod) is one file, not folders.
+  const stack = record.stack.replace(/[^A-Za-z0-9._-]+/g, "_");
+  return `rollout-${stack}-${time}`;
 }
 
 /** Writes the JSON and the HTML page into `dir` (made when missing); returns both paths. */
@@ -230,23 +278,27 @@ function plot(name: string, unit: string, points: readonly StepPoint[]): string 
     );
   });
   for (const series of SERIES) {
-    const coordinates: string[] = [];
+    // A line joins neighbouring steps only: a step without a value leaves a gap, not a bridge.
+    const runs: string[][] = [[]];
     const circles: string[] = [];
     points.forEach((p, i) => {
       const value = p.metrics.find((m) => m.name === name)?.[series.key];
-      if (typeof value !== "number" || !Number.isFinite(value)) return;
+      if (typeof value !== "number" || !Number.isFinite(value)) {
+        runs.push([]);
+        return;
+      }
       const cx = x(i).toFixed(1);
       const cy = y(value).toFixed(1);
-      coordinates.push(`${cx},${cy}`);
+      runs[runs.length - 1].push(`${cx},${cy}`);
       circles.push(
         `<circle class="point ${series.key}" data-series="${series.key}" data-step="${p.step}" ` +
-          `data-value="${value}" cx="${cx}" cy="${cy}" r="4" fill="${series.color}">` +
+          `data-value="${escapeHtml(String(value))}" cx="${cx}" cy="${cy}" r="4" fill="${series.color}">` +
           `<title>${series.label} at ${p.percent} %: ${num(value)}${unit !== "" ? ` ${escapeHtml(unit)}` : ""}</title></circle>`,
       );
     });
-    if (coordinates.length > 1) {
+    for (const run of runs.filter((r) => r.length > 1)) {
       parts.push(
-        `<polyline class="line ${series.key}" points="${coordinates.join(" ")}" fill="none" stroke="${series.color}" stroke-width="2"/>`,
+        `<polyline class="line ${series.key}" points="${run.join(" ")}" fill="none" stroke="${series.color}" stroke-width="2"/>`,
       );
     }
     parts.push(...circles);
@@ -278,7 +330,7 @@ export function renderReportHtml(record: RolloutRecord): string {
     const point = points.find((p) => p.step === index + 1);
     const verdict = point?.verdict ?? "not analysed";
     return (
-      `<tr class="step verdict-${escapeHtml(verdict.replace(/ /g, "-"))}"><td>${index + 1}</td><td>${percent} %</td>` +
+      `<tr class="step verdict-${escapeHtml(verdict.replace(/ /g, "-"))}"><td>${index + 1}</td><td>${escapeHtml(String(percent))} %</td>` +
       `<td>${point?.attempts ?? 0}</td><td class="verdict">${escapeHtml(verdict)}</td>` +
       `<td class="reason">${escapeHtml(point?.reason ?? "")}</td></tr>`
     );
@@ -312,6 +364,7 @@ export function renderReportHtml(record: RolloutRecord): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <title>${escapeHtml(title)}</title>
 <style>
 body { font: 14px/1.45 system-ui, sans-serif; color: #0f172a; background: #f8fafc; margin: 0; }
@@ -329,7 +382,7 @@ tr.verdict-fail td.verdict { color: #b91c1c; font-weight: 600; }
 tr.verdict-inconclusive td.verdict { color: #a16207; font-weight: 600; }
 svg { background: #f1f5f9; max-width: 100%; height: auto; font-size: 11px; }
 svg text { fill: #334155; }
-p.empty { color: #64748b; }
+p.empty, p.caption { color: #64748b; }
 </style>
 </head>
 <body>
@@ -339,6 +392,9 @@ p.empty { color: #64748b; }
 <h2>Steps</h2>
 <table class="steps"><thead><tr><th>step</th><th>percent</th><th>analyses</th><th>verdict</th><th>reason (of the last analysis)</th></tr></thead>
 <tbody>${rows.join("")}</tbody></table>
+<p class="caption">Each point is a revision's value over the window of its step's last analysis.
+The comparison of a latency tests the window's per-interval samples, not these points alone: the
+reasons above say what it found.</p>
 ${plots.join("\n")}
 </main>
 </body>

@@ -1060,7 +1060,44 @@ describe("canary command (automation/cli.ts)", () => {
     assert.equal(nothing.code, EXIT_REFUSED);
     assert.match(
       nothing.stderr,
-      /--no-compare judges by absolute thresholds only: give --min-success-rate, --max-p99-ms or both/,
+      /--no-compare judges by absolute thresholds only: give both --min-success-rate and --max-p99-ms/,
+    );
+    // One threshold alone would leave the other metric unjudged: a 3 % 5xx candidate would pass.
+    const half = await cli(
+      [
+        "rollout",
+        "--stack",
+        "prod",
+        "--steps",
+        "5",
+        "--prometheus",
+        "http://p:9090",
+        "--no-compare",
+        "--max-p99-ms",
+        "500",
+      ],
+      { cwd: project, driver },
+    );
+    assert.equal(half.code, EXIT_REFUSED);
+    assert.match(half.stderr, /give both --min-success-rate and --max-p99-ms/);
+    const marginIgnored = await cli(
+      [
+        "rollout",
+        "--stack",
+        "prod",
+        "--steps",
+        "5",
+        "--no-compare",
+        "--success-margin",
+        "3",
+        ...ROLLOUT_FLAGS,
+      ],
+      { cwd: project, driver },
+    );
+    assert.equal(marginIgnored.code, EXIT_REFUSED);
+    assert.match(
+      marginIgnored.stderr,
+      /option '--no-compare' cannot be used with option '--success-margin <points>'/,
     );
     const thresholdsOnly = await cli(
       ["rollout", "--stack", "prod", "--steps", "50,100", "--no-compare", ...ROLLOUT_FLAGS],

@@ -61,8 +61,14 @@ function metric(result: AnalysisResult, name: string): MetricVerdict {
   return found;
 }
 
+const madeDirs: string[] = [];
+after(() => {
+  for (const dir of madeDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 function tempFile(name: string, text: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "canary-metrics-"));
+  madeDirs.push(dir);
   const file = path.join(dir, name);
   fs.writeFileSync(file, text);
   return file;
@@ -334,6 +340,80 @@ describe("canary analysis against a real Prometheus", function () {
       );
     });
 
+    it("a query that breaks for the candidate (two series where the stable has one pod)", async () => {
+      const set = parseMetricSet(
+        {
+          metrics: [
+            {
+              name: "per-pod",
+              type: "value",
+              query:
+                'revision_app_request_count{namespace_name="{namespace}",revision_name="{revision}",response_code="200"}',
+              direction: "lower",
+              threshold: 1e9,
+            },
+          ],
+        },
+        "test",
+      );
+      const result = await preflightCanary({
+        ...base(),
+        stable: REVISIONS.errors,
+        candidate: REVISIONS.healthy,
+        metricSet: set,
+      });
+      assert.ok(!result.ok);
+      assert.match(
+        result.problems[0],
+        /^metric per-pod \(query\): .* returned 2 series instead of one/,
+      );
+    });
+
+    it("a stable revision with fewer requests than an analysis needs", async () => {
+      const result = await preflightCanary({ ...base(), stable: REVISIONS.quiet });
+      assert.ok(!result.ok);
+      assert.match(
+        result.problems.join("\n"),
+        /metric success-rate \(total\): the stable revision shop-quiet has only 40 .* fewer than the 100 each analysis needs/,
+      );
+    });
+
+    it("a sample interval shorter than two scrapes: the stable's real samples are counted", async () => {
+      const result = await preflightCanary({ ...base(), sampleInterval: "10s" });
+      assert.ok(!result.ok);
+      assert.match(
+        result.problems.join("\n"),
+        /metric p99-latency \(compare\): the stable revision has 0 usable samples of the 30 .* A rate needs two scrapes inside each sample/,
+      );
+    });
+
+    it("an events query without series is a warning: no events, or a matcher that never matches", async () => {
+      const set = parseMetricSet(
+        {
+          metrics: [
+            {
+              name: "error-rate",
+              type: "proportion",
+              events:
+                'sum(increase(revision_app_request_count{namespace_name="{namespace}",revision_name="{revision}",response_code=~"5xx"}[{window}]))',
+              total:
+                'sum(increase(revision_app_request_count{namespace_name="{namespace}",revision_name="{revision}"}[{window}]))',
+              direction: "lower",
+              threshold: 1,
+            },
+          ],
+        },
+        "test",
+      );
+      const result = await preflightCanary({ ...base(), metricSet: set });
+      assert.ok(result.ok, JSON.stringify(result));
+      assert.equal(result.warnings.length, 1);
+      assert.match(
+        result.warnings[0],
+        /metric error-rate \(events\): no events for the stable revision shop-stable .* a matcher that never matches/,
+      );
+    });
+
     it("resource labels on the series: only with the scheme chosen", async () => {
       const detected = await preflightCanary({
         ...base(),
@@ -417,11 +497,15 @@ metrics:
           },
           "test",
         );
-      for (const value of ["+Inf", "-5", "NaN"]) {
+      for (const value of ["+Inf", "-5"]) {
         const result = await run(REVISIONS.healthy, REVISIONS.stable, constant(value));
         assertVerdict(result, "inconclusive");
         assert.match(result.reason, /the data cannot be trusted/);
       }
+      // NaN is a quantile or a mean of nothing: no value, not broken data.
+      const nan = await run(REVISIONS.healthy, REVISIONS.stable, constant("NaN"));
+      assertVerdict(nan, "inconclusive");
+      assert.match(nan.reason, /no value for shop-healthy \(NaN: nothing to compute it from\)/);
       assertVerdict(await run(REVISIONS.healthy, REVISIONS.stable, constant("12.5")), "pass");
       const share = parseMetricSet(
         {
@@ -441,6 +525,33 @@ metrics:
       const more = await run(REVISIONS.healthy, REVISIONS.stable, share);
       assertVerdict(more, "inconclusive");
       assert.match(more.reason, /events 50 of 40 .* is not a share/);
+    });
+
+    it("fails on one metric's fail beside another without a value, or whose query broke", async () => {
+      const success = builtInMetricSet("opencensus", COMPARE).metrics[0];
+      const nothing = {
+        name: "no-value",
+        type: "value",
+        query: `NaN + 0 * ${ANY_REVISION}`,
+        direction: "lower",
+        threshold: 100,
+      };
+      const several = {
+        name: "several",
+        type: "value",
+        query: 'revision_app_request_count{revision_name="{revision}"}',
+        direction: "lower",
+        threshold: 1,
+      };
+      for (const other of [nothing, several]) {
+        const set = parseMetricSet(
+          JSON.parse(JSON.stringify({ metrics: [success, other] })),
+          "test",
+        );
+        const result = await run(REVISIONS.errors, REVISIONS.stableSomeErrors, set);
+        assertVerdict(result, "fail");
+        assert.equal(metric(result, other.name).verdict, "inconclusive");
+      }
     });
 
     it("is inconclusive when a query returns several series", async () => {
@@ -539,6 +650,75 @@ metrics:
         assert.equal(form.get("step"), "30");
         assert.match(form.get("query") ?? "", /\[30s\]/);
       }
+    });
+
+    it("never passes a latency whose samples say 'not worse' while the whole window says worse", async () => {
+      // A few very slow requests in two samples of ten: the samples' median is unmoved, the
+      // window's p99 is 10 times the stable's (the reviewer's case).
+      const at = AT.getTime() / 1000;
+      fake = new FakeServer((req, res) => {
+        const query = new URLSearchParams(req.body).get("query") ?? "";
+        const candidate = query.includes(REVISIONS.healthy);
+        const latency = query.startsWith("histogram_quantile");
+        const vector = (value: string) =>
+          sendJson(res, 200, {
+            status: "success",
+            data: { resultType: "vector", result: [{ metric: {}, value: [at, value] }] },
+          });
+        if (req.path === "/api/v1/query") {
+          if (!latency) return vector("1200"); // events and total alike: every request a success
+          return vector(candidate ? "814.3" : "76");
+        }
+        const values = Array.from({ length: 10 }, (_, i) => {
+          const sample = !latency ? "150" : candidate ? (i % 5 === 0 ? "860" : "39.97") : "76";
+          return [at - 270 + 30 * i, sample];
+        });
+        sendJson(res, 200, {
+          status: "success",
+          data: { resultType: "matrix", result: [{ metric: {}, values }] },
+        });
+      });
+      const url = await fake.start();
+      const result = await analyseCanary({
+        ...options(NAMESPACES.opencensus, REVISIONS.healthy, REVISIONS.stable, set),
+        prometheusUrl: url,
+      });
+      const p99 = metric(result, "p99-latency");
+      assert.ok(p99.pNotWorse! < 0.01, "the samples alone would pass it");
+      assert.equal(p99.verdict, "inconclusive", p99.reason);
+      assert.match(
+        p99.reason,
+        /over the whole window the candidate is beyond stable x 1\.2: no pass/,
+      );
+      assertVerdict(result, "inconclusive");
+    });
+
+    it("says Prometheus' error at preflight's detection, not 'no series'", async () => {
+      fake = new FakeServer((req, res) => {
+        const query = new URLSearchParams(req.body).get("query");
+        if (query === "vector(1)") {
+          sendJson(res, 200, {
+            status: "success",
+            data: { resultType: "vector", result: [{ metric: {}, value: [0, "1"] }] },
+          });
+        } else {
+          sendJson(res, 503, { status: "error", errorType: "timeout", error: "query timed out" });
+        }
+      });
+      const url = await fake.start();
+      const { metricSet: _none, ...rest } = options(
+        NAMESPACES.opencensus,
+        REVISIONS.healthy,
+        REVISIONS.stable,
+        set,
+      );
+      void _none;
+      const result = await preflightCanary({ ...rest, prometheusUrl: url, criteria: COMPARE });
+      assert.ok(!result.ok);
+      assert.match(
+        result.problems[0],
+        /^Prometheus: Prometheus answered HTTP 503 timeout: query timed out/,
+      );
     });
 
     it("is inconclusive on status error JSON and on HTTP 503", async () => {

@@ -39,8 +39,14 @@ function problemsOf(raw: unknown): readonly string[] {
   assert.fail("no problem found");
 }
 
+const madeDirs: string[] = [];
+after(() => {
+  for (const dir of madeDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 function write(text: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "canary-metric-set-"));
+  madeDirs.push(dir);
   const file = path.join(dir, "metrics.yaml");
   fs.writeFileSync(file, text);
   return file;
@@ -121,7 +127,7 @@ describe("metrics files", () => {
     [
       "a threshold that is text",
       { metrics: [{ ...LATENCY, threshold: "500ms" }] },
-      /metric "p99": threshold must be a number, got "500ms"/,
+      /metric "p99": threshold must be a number, 0 or more \(a value metric's values are\), got "500ms"/,
     ],
     [
       "a negative margin",
@@ -142,6 +148,21 @@ describe("metrics files", () => {
       "neither threshold nor compare",
       { metrics: [{ ...LATENCY, compare: undefined }] },
       /metric "p99": give a threshold, a compare \(with the stable revision\), or both/,
+    ],
+    [
+      "a negative value threshold",
+      { metrics: [{ ...LATENCY, threshold: -5 }] },
+      /metric "p99": threshold must be a number, 0 or more/,
+    ],
+    [
+      "a margin of 100 % or more where higher is better",
+      { metrics: [{ ...LATENCY, direction: "higher", compare: { margin: 250 } }] },
+      /metric "p99": compare\.margin must be a percent of the stable value, 0 or more and below 100 \(higher is better\), got 250/,
+    ],
+    [
+      "a compared value without {window}",
+      { metrics: [{ ...LATENCY, query: 'max(mem{rev="{revision}"})' }] },
+      /metric "p99": query must count over the analysis window with \[\{window\}\]/,
     ],
     [
       "a sampleCount without its minimum",

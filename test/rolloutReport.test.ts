@@ -16,9 +16,15 @@ import { EXIT_OK, EXIT_REFUSED } from "../automation/exitCodes";
 import { preflightOk } from "./support/analysisStubs";
 import { sampleRecord } from "./support/rolloutRecords";
 
+const made: string[] = [];
 function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), "canary-report-"));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "canary-report-"));
+  made.push(dir);
+  return dir;
 }
+after(() => {
+  for (const dir of made.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 describe("rollout reports", () => {
   it("keep the deciding analysis of each step, with the number of analyses", async () => {
@@ -61,6 +67,49 @@ describe("rollout reports", () => {
       /https?:\/\/(?!prometheus:9090)/,
       "no address but the Prometheus named",
     );
+  });
+
+  it("escape even numbers read from a changed record, forbid loads by policy, leave gaps as gaps", async () => {
+    const record = await sampleRecord("completed");
+    const changed = JSON.parse(JSON.stringify(record)) as typeof record;
+    (changed.steps as unknown[])[0] = '5<img src="http://127.0.0.1:9/x.png">';
+    let html = renderReportHtml(changed);
+    assert.doesNotMatch(html, /<img/);
+    assert.match(html, /5&lt;img src=&quot;http:\/\/127\.0\.0\.1:9\/x\.png&quot;&gt; %/);
+    assert.match(
+      html,
+      /Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'"/,
+    );
+    // The stable's p99 of step 2 missing: two points, no line bridging the gap.
+    const gap = JSON.parse(JSON.stringify(record)) as typeof record;
+    const metrics = gap.analyses[1].result.metrics as unknown as Array<{ stable?: number }>;
+    delete metrics[1].stable;
+    html = renderReportHtml(gap);
+    const latency = html.slice(html.indexOf('data-metric="p99-latency"'));
+    assert.equal((latency.match(/<circle class="point stable"/g) ?? []).length, 2);
+    assert.equal((latency.match(/<polyline class="line stable"/g) ?? []).length, 0);
+    assert.equal((latency.match(/<polyline class="line candidate"/g) ?? []).length, 1);
+  });
+
+  it("name files of a fully qualified stack without folders, and refuse records naming the field", async () => {
+    const dir = tempDir();
+    const record = { ...(await sampleRecord("completed")), stack: "acme/canary-release/prod" };
+    const files = writeRolloutReport(dir, record);
+    assert.equal(
+      path.basename(files.json),
+      "rollout-acme_canary-release_prod-20260301T121500Z.json",
+    );
+    const broken = JSON.parse(JSON.stringify(record)) as Record<string, unknown>;
+    delete broken.stable;
+    const file = path.join(dir, "broken.json");
+    fs.writeFileSync(file, JSON.stringify(broken));
+    assert.throws(() => readRolloutRecord(file), /broken\.json: stable must be a text/);
+    const noResult = JSON.parse(JSON.stringify(record)) as {
+      analyses: Array<Record<string, unknown>>;
+    };
+    delete noResult.analyses[0].result;
+    fs.writeFileSync(file, JSON.stringify(noResult));
+    assert.throws(() => readRolloutRecord(file), /analyses\[0\]\.result must have a verdict/);
   });
 
   it("write JSON and HTML that read back, and refuse files that are not reports", async () => {

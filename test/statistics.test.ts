@@ -1,7 +1,7 @@
 // The tests of the canary comparison, against reference values from scipy 1.x
-// (scipy.stats.norm.sf, scipy.stats.mannwhitneyu(x, y, alternative="greater", method=...)),
-// computed once in a scratch virtualenv; scipy is not a dependency of this project. The
-// Agresti-Caffo values are the same formula evaluated with scipy's norm.sf.
+// (scipy.stats.norm.sf, scipy.stats.mannwhitneyu(x, y, alternative="greater", method=...)) and
+// statsmodels 0.14 (test_proportions_2indep), computed once in a scratch virtualenv; neither is
+// a dependency of this project.
 import { strict as assert } from "assert";
 import {
   mannWhitneyGreater,
@@ -74,24 +74,34 @@ describe("statistics", () => {
     });
   });
 
-  describe("two proportions, one-sided with a margin (Agresti-Caffo)", () => {
-    it("matches the formula evaluated with scipy", () => {
-      // 3 % against 1.5 % errors, 4000 requests each, margin 0.5 percentage points.
-      close(
-        proportionExceedsPValue({ events: 120, total: 4000 }, { events: 60, total: 4000 }, 0.005),
-        0.0013395550732367163,
-      );
-      close(
-        proportionExceedsPValue({ events: 20, total: 1000 }, { events: 5, total: 4000 }, 0.005),
-        0.0007718054354252056,
+  describe("two proportions, one-sided with a margin (Miettinen-Nurminen score test)", () => {
+    // statsmodels 0.14 test_proportions_2indep(c1, n1, c2, n2, value=margin, method="score",
+    // compare="diff", alternative="larger", correction=True).pvalue
+    const cases: Array<[[number, number, number, number, number], number]> = [
+      [[120, 4000, 60, 4000, 0.005], 0.0011300333754253387],
+      [[20, 1000, 5, 4000, 0.005], 3.8504211980546377e-7],
+      [[5, 4000, 0, 4000, -0.005], 2.531791267726683e-7],
+      [[3, 150, 3, 2850, 0.005], 0.015120774068192191],
+      [[1, 750, 10, 9500, -0.005], 3.432312955718747e-11],
+    ];
+    for (const [[e1, n1, e2, n2, margin], expected] of cases) {
+      it(`${e1}/${n1} against ${e2}/${n2}, margin ${margin}: p = ${expected}`, () => {
+        close(
+          proportionExceedsPValue({ events: e1, total: n1 }, { events: e2, total: n2 }, margin),
+          expected,
+          1e-5,
+        );
+      });
+    }
+
+    it("gives no evidence either way with no events at all and no margin", () => {
+      assert.equal(
+        proportionExceedsPValue({ events: 0, total: 100 }, { events: 0, total: 100 }, 0),
+        0.5,
       );
     });
 
-    it("has no zero variance with no events at all", () => {
-      close(proportionExceedsPValue({ events: 0, total: 100 }, { events: 0, total: 100 }, 0), 0.5);
-    });
-
-    it("refuses counts that are not counts", () => {
+    it("refuses counts that are not counts, and margins outside -1..1", () => {
       assert.throws(
         () => proportionExceedsPValue({ events: 5, total: 4 }, { events: 0, total: 1 }, 0),
         /group a/,
@@ -99,6 +109,10 @@ describe("statistics", () => {
       assert.throws(
         () => proportionExceedsPValue({ events: 0, total: 1 }, { events: 0, total: 0 }, 0),
         /group b/,
+      );
+      assert.throws(
+        () => proportionExceedsPValue({ events: 0, total: 1 }, { events: 0, total: 1 }, 1),
+        /margin/,
       );
     });
   });

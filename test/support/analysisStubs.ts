@@ -7,5 +7,5 @@ import { builtInMetricSet } from "../../automation/metricSet";
 export async function preflightOk(options: PreflightOptions): Promise<PreflightResult> {
   const metricSet =
     options.metricSet ?? builtInMetricSet(options.scheme ?? "opencensus", options.criteria ?? {});
-  return { ok: true, metricSet, checked: metricSet.metrics.map((m) => m.name) };
+  return { ok: true, metricSet, checked: metricSet.metrics.map((m) => m.name), warnings: [] };
 }
