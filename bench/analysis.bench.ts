@@ -625,8 +625,9 @@ async function decisionBench(binaries: { prometheus: string; promtool: string })
   }
   console.log(
     "   (a proportion: 4 instant queries, candidate and stable, total and events; a compared " +
-      "value: 2 instant + 2 range; preflight: vector(1), one per detected scheme, one per query " +
-      "of the set)",
+      "value: 2 instant + 4 range, the samples and their counts; preflight: vector(1), one per " +
+      "detected scheme, each query of the set for the stable and the candidate, the " +
+      "stable's samples and their counts)",
   );
 }
 
