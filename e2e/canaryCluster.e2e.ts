@@ -193,7 +193,7 @@ describe("the canary command for real (Automation API, real CLI, real API server
     assert.equal(run.code, EXIT_REFUSED, `${run.stdout}\n${run.stderr}`);
     assert.match(
       run.stderr,
-      /the analysis cannot run, so no traffic was moved: preflight .* could not be reached/,
+      /the analysis cannot run, so no traffic was moved: preflight [\s\S]* could not be reached/,
     );
     await expectDeployed({
       stableRevision: STABLE,
