@@ -295,7 +295,22 @@ async function startSession(
       `--commit: ${projectDir} is not a git checkout, there is nothing to commit to`,
     );
   }
-  return { output, projectDir, stackFile, gitCheckout, before: readFileIfExists(stackFile) };
+  const before = readFileIfExists(stackFile);
+  if (before === undefined) {
+    // Checked before Pulumi is asked: its "no stack named ..." reads like a failure of the CLI.
+    const stacks = fs
+      .readdirSync(projectDir)
+      .map((name) => /^Pulumi\.(.+)\.yaml$/.exec(name)?.[1])
+      .filter((name): name is string => name !== undefined)
+      .sort();
+    throw new CanaryRefusedError(
+      `unknown stack ${flags.stack}: there is no ${path.basename(stackFile)} in ${projectDir}` +
+        (stacks.length > 0
+          ? ` (stacks with a stack file here: ${stacks.join(", ")})`
+          : " (no Pulumi.<stack>.yaml at all: create one with `pulumi stack init <name>`)"),
+    );
+  }
+  return { output, projectDir, stackFile, gitCheckout, before };
 }
 
 async function openDriver(
@@ -408,9 +423,11 @@ async function runChange(
       ...(onOutput !== undefined ? { onOutput } : {}),
     });
     output.progress(
-      flags.up
-        ? `done: ${result.message}${describeSummary(result.summary)}`
-        : `written, not deployed: ${result.message}. Deploy it with \`pulumi up\` once reviewed.`,
+      result.unchanged === true
+        ? result.message
+        : flags.up
+          ? `done: ${result.message}${describeSummary(result.summary)}`
+          : `written, not deployed: ${result.message}. Deploy it with \`pulumi up\` once reviewed.`,
     );
   } catch (error) {
     failure = error;
@@ -433,7 +450,8 @@ async function runChange(
     message: result?.message,
     change: result?.change,
     previous: result?.previous,
-    deployed: flags.up,
+    deployed: flags.up && result?.unchanged !== true,
+    unchanged: result?.unchanged === true,
     summary: result?.summary ?? null,
     stackFile,
   });
@@ -851,8 +869,15 @@ reading the config to checking the outputs; another one waits up to --lock-wait 
 ${formatDuration(DEFAULT_LOCK_WAIT_MS)}, or ${LOCK_WAIT_ENV}), then exits 4 naming the holder. A lock
 whose holder died is taken over once it is stale.`;
 
-/** The program; `setExitCode` receives each action's exit code. */
-export function buildProgram(deps: CliDeps, setExitCode: (code: number) => void): Command {
+/**
+ * The program; `setExitCode` receives each action's exit code. Commander's own messages (bad
+ * arguments) go to `writeErr`, by default deps.stderr.
+ */
+export function buildProgram(
+  deps: CliDeps,
+  setExitCode: (code: number) => void,
+  writeErr: (text: string) => void = deps.stderr,
+): Command {
   const program = new Command("canary");
   program
     .description(
@@ -860,7 +885,7 @@ export function buildProgram(deps: CliDeps, setExitCode: (code: number) => void)
         "metric-gated rollouts, through the Pulumi Automation API.",
     )
     .exitOverride()
-    .configureOutput({ writeOut: deps.stdout, writeErr: deps.stderr })
+    .configureOutput({ writeOut: deps.stdout, writeErr })
     .showHelpAfterError("(add --help for usage)")
     .addHelpText("after", `\n${EXIT_CODES_HELP}`);
 
@@ -1102,17 +1127,37 @@ ${STACK_FILE_HELP}`,
 /** Runs the command with `argv` (without node and script) and returns its exit code. */
 export async function main(argv: readonly string[], deps: CliDeps): Promise<number> {
   let exitCode = EXIT_OK;
-  const program = buildProgram(deps, (code) => {
-    exitCode = code;
-  });
+  // With --json, stdout holds one JSON object whatever happens: commander's own messages about
+  // the arguments are kept and answered as one, with the same exit code.
+  const json = argv.includes("--json");
+  let argumentErrors = "";
+  const program = buildProgram(
+    deps,
+    (code) => {
+      exitCode = code;
+    },
+    json ? (text) => (argumentErrors += text) : undefined,
+  );
   try {
     await program.parseAsync([...argv], { from: "user" });
   } catch (error) {
     if (error instanceof CommanderError) {
-      // Commander printed the message already.
-      return error.code === "commander.helpDisplayed" || error.code === "commander.version"
-        ? EXIT_OK
-        : EXIT_REFUSED;
+      const code =
+        error.code === "commander.helpDisplayed" || error.code === "commander.version"
+          ? EXIT_OK
+          : EXIT_REFUSED;
+      // Commander printed the message already (to stderr, or into argumentErrors with --json).
+      if (json && code !== EXIT_OK) {
+        const message = argumentErrors
+          .split("\n")
+          .filter((line) => line.trim() !== "" && !line.startsWith("(add --help"))
+          .join("\n")
+          .replace(/^error: /, "");
+        deps.stdout(
+          `${JSON.stringify({ ok: false, exitCode: code, error: `refused: ${message}` }, null, 2)}\n`,
+        );
+      }
+      return code;
     }
     deps.stderr(`error: ${errorMessage(error)}\n`);
     return EXIT_ERROR;

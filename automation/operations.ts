@@ -158,6 +158,8 @@ export interface ChangeResult {
   readonly previous: ConfigChange;
   /** The update's summary; undefined when the change was only written (`up: false`). */
   readonly summary?: UpSummary;
+  /** True when nothing was to change: nothing was written, no update ran. */
+  readonly unchanged?: boolean;
 }
 
 async function writeConfig(driver: StackDriver, change: ConfigChange): Promise<void> {
@@ -348,11 +350,30 @@ export async function setCanaryPercent(
   percent: number,
   options: CommandOptions = {},
 ): Promise<ChangeResult> {
-  return applyConfigChange(
-    driver,
-    { [CONFIG_KEYS.canaryPercent]: String(percent) },
-    { ...options, message: `canary ${driver.stackName}: canaryPercent ${percent}` },
-  );
+  const change = { [CONFIG_KEYS.canaryPercent]: String(percent) };
+  return withStackLock(driver.lock, describeChange(change), async () => {
+    // The percent it is already at, deployed (or only to be written): a full update would
+    // change nothing, so none runs.
+    if ((await readCanaryConfig(driver)).canaryPercent === percent) {
+      const deployed = deployedFromOutputs(await driver.outputs());
+      if (options.up === false || deployed?.canaryPercent === percent) {
+        return {
+          stack: driver.stackName,
+          message:
+            `canaryPercent is ${percent} already` +
+            (options.up === false ? " in the stack file" : ", and deployed") +
+            `: nothing changed`,
+          change: {},
+          previous: {},
+          unchanged: true,
+        };
+      }
+    }
+    return applyConfigChangeLocked(driver, change, {
+      ...options,
+      message: `canary ${driver.stackName}: canaryPercent ${percent}`,
+    });
+  });
 }
 
 /**

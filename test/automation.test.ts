@@ -589,8 +589,9 @@ describe("canary step, promote, rollback, status (automation/operations.ts)", ()
     await assert.rejects(setCanaryPercent(driver, 120), /canaryPercent = "120": must be .*0 .*100/);
     await assert.rejects(setCanaryPercent(driver, 2.5), /canaryPercent = "2.5": must be/);
     assert.deepEqual(driver.log, []);
-    await setCanaryPercent(driver, 0);
-    assert.deepEqual(driver.writes, [percent(0), "up"]);
+    // 0 is accepted without a candidate; here it is deployed already, so nothing runs.
+    assert.equal((await setCanaryPercent(driver, 0)).unchanged, true);
+    assert.deepEqual(driver.writes, []);
   });
 
   it("a stack file invalid before the change is named as such, and nothing is written", async () => {
@@ -818,6 +819,43 @@ describe("canary command (automation/cli.ts)", () => {
       assert.equal(fs.readFileSync(path.join(project, "Pulumi.prod.yaml"), "utf8"), before);
     });
   }
+
+  for (const [what, argv, message] of refusals.filter(([, argv]) => argv.length > 0)) {
+    it(`--json answers ${what} with one JSON object on stdout, exit ${EXIT_REFUSED}`, async () => {
+      const run = await cli([...argv, "--json"], { cwd: project, driver: stack() });
+      assert.equal(run.code, EXIT_REFUSED);
+      const answer = JSON.parse(run.stdout) as { ok: boolean; exitCode: number; error: string };
+      assert.deepEqual([answer.ok, answer.exitCode], [false, EXIT_REFUSED]);
+      assert.match(answer.error, message);
+      assert.equal(run.stderr, "", "nothing but the object");
+    });
+  }
+
+  it("refuses an unknown stack by name, listing the stacks here, before Pulumi is asked", async () => {
+    const run = await cli(["step", "20", "--stack", "nosuch"], { cwd: project, driver: stack() });
+    assert.equal(run.code, EXIT_REFUSED);
+    assert.match(
+      run.stderr,
+      /unknown stack nosuch: there is no Pulumi\.nosuch\.yaml in .* \(stacks with a stack file here: prod\)/,
+    );
+    assert.deepEqual(run.opened, []);
+  });
+
+  it("step to the percent already deployed changes nothing and says so", async () => {
+    const driver = stack({ [K.canaryPercent]: "20" });
+    const run = await cli(["step", "20", "--stack", "prod"], { cwd: project, driver });
+    assert.equal(run.code, EXIT_OK, run.stderr);
+    assert.match(run.stdout, /canaryPercent is 20 already, and deployed: nothing changed/);
+    assert.deepEqual(driver.writes, [], "no write, no update");
+    const json = await cli(["step", "20", "--stack", "prod", "--json"], { cwd: project, driver });
+    const answer = JSON.parse(json.stdout) as { unchanged: boolean; deployed: boolean };
+    assert.deepEqual([answer.unchanged, answer.deployed], [true, false]);
+    // Written but not deployed: the step deploys it.
+    const pending = stack({ [K.canaryPercent]: "20" }, { deployed: false });
+    const deploy = await cli(["step", "20", "--stack", "prod"], { cwd: project, driver: pending });
+    assert.equal(deploy.code, EXIT_OK, deploy.stderr);
+    assert.deepEqual(pending.writes.slice(-1), ["up"]);
+  });
 
   it("refuses to run outside a Pulumi project", async () => {
     const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), "canary-none-"));
