@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { isDns1035Label, isDnsHostName, MAX_LABEL_LENGTH } from "./common/dnsNames";
 import { imageRepositoryProblem, pinnedImageProblem } from "./common/images";
 import { repositoryPathProblem } from "./common/repositoryPaths";
+import { PROVIDER_CONFIG_KEYS } from "./common/providerConfigKeys";
 import { closestName } from "./common/suggest";
 import {
   PLATFORM_DEFAULT_VERSIONS,
@@ -511,9 +512,26 @@ export function parseConfig(
   });
 }
 
-/** Any other `canary-release:` key is most likely a typo: refuse it, naming the likely key. */
+/**
+ * Any other `canary-release:` key is most likely a typo: refuse it, naming the likely key. So is
+ * a key a provider the program uses does not declare (common/providerConfigKeys.ts).
+ */
 function reportUnknownKeys(read: ConfigReader, raw: RawConfig): void {
   for (const fullKey of Object.keys(raw).sort()) {
+    const [namespace, ...rest] = fullKey.split(":");
+    const providerKeys = PROVIDER_CONFIG_KEYS[namespace];
+    const providerKey = rest.join(":");
+    if (providerKeys !== undefined && !providerKeys.includes(providerKey)) {
+      const hint = closestName(providerKey, providerKeys);
+      read.problem(
+        fullKey,
+        undefined,
+        `unknown key of the ${namespace} provider` +
+          (hint !== undefined ? ` (did you mean ${namespace}:${hint}?)` : "") +
+          `; its keys: ${providerKeys.join(", ")}`,
+      );
+      continue;
+    }
     if (!fullKey.startsWith(`${PROJECT}:`)) continue;
     const name = fullKey.slice(PROJECT.length + 1);
     if (!(KNOWN_KEYS as readonly string[]).includes(name)) {

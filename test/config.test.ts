@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import { PROVIDER_CONFIG_KEYS } from "../common/providerConfigKeys";
 import { PLATFORM_DEFAULT_VERSIONS } from "../components/platform/platformManifests";
 import {
   closestKnownKey,
@@ -456,6 +457,36 @@ describe("config: bad configs fail before any resource is registered", () => {
   it("the typo's message suggests the key it meant", () => {
     const [problem] = problemsOf(configWith({ "canary-release:canaryPercnt": "20" }));
     assert.match(problem.message, /did you mean canary-release:canaryPercent\?/);
+  });
+
+  it("refuses typos in the kubernetes: and github: namespaces, from the providers' own keys", () => {
+    const [context] = problemsOf(configWith({ "kubernetes:contxt": "prod" }));
+    assert.equal(context.key, "kubernetes:contxt");
+    assert.match(
+      context.message,
+      /unknown key of the kubernetes provider \(did you mean kubernetes:context\?\)/,
+    );
+    const [token] = problemsOf(configWith({ "github:tokn": "x" }), ["github:tokn"]);
+    assert.match(token.message, /did you mean github:token\?/);
+    assert.equal(token.value, undefined, "a secret is never quoted back");
+    // Valid keys, however rarely used, pass; other namespaces are not ours to judge.
+    for (const valid of [
+      "kubernetes:enableServerSideApply",
+      "kubernetes:strictMode",
+      "github:owner",
+      "aws:region",
+    ]) {
+      assert.doesNotThrow(() => parseConfig(configWith({ [valid]: "true" }), []), valid);
+    }
+  });
+
+  it("knows github's keys as @pulumi/github's generated config module declares them", () => {
+    const declared = Object.keys(require("@pulumi/github/config") as object).sort();
+    assert.deepEqual(
+      [...PROVIDER_CONFIG_KEYS.github].sort(),
+      declared,
+      `common/providerConfigKeys.ts github: ${JSON.stringify(declared)}`,
+    );
   });
 
   it("an app too long for the tag host label is caught even where the per-build route fits", () => {
