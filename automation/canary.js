@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `canary` bin. It runs the TypeScript CLI from source through ts-node in transpile-only
-// mode: no build step, so it works right after `npm ci` (ts-node is a dev dependency; `npm test`
-// type-checks the same code).
+// mode: no build step, so it works right after `npm ci`, or `npm ci --omit=dev` (ts-node and
+// typescript are dependencies for this; `npm test` type-checks the same code).
 "use strict";
 const path = require("path");
 
