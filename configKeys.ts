@@ -70,7 +70,7 @@ export const CONFIG_KEY_TABLE = {
     type: "boolean",
     default: true,
     description:
-      "Refuse traffic to a candidate revision that is not Ready (read from the cluster at preview).",
+      "Read the candidate and the stable Revision from the cluster at preview; refuse traffic to one that is missing or not Ready.",
   },
   allowUntestedCandidate: {
     type: "boolean",

@@ -9,7 +9,7 @@ import { GitHubTrigger } from "./components/trigger/githubTrigger";
 import { kubernetesProviderArgs } from "./components/shared/kubernetesProvider";
 import { Platform } from "./components/platform/platform";
 import { GITHUB_TOKEN_SECRET_KEY, pipelineResourceNames } from "./common/pipelineContract";
-import { candidateGateMode } from "./components/route/revisionGate";
+import { candidateGateMode, stableGateMode } from "./components/route/revisionGate";
 import { tagVisibilityMode } from "./components/route/tagVisibility";
 import { webhookRegistration } from "./components/trigger/webhookEntry";
 import { RevisionTester } from "./components/tester/revisionTester";
@@ -55,6 +55,12 @@ const gate = candidateGateMode({
   allowUntestedCandidate: config.allowUntestedCandidate,
 });
 if (gate.warning !== undefined) pulumi.log.warn(gate.warning);
+const stableGate = stableGateMode({
+  hasStable: config.stableRevision !== undefined,
+  verifyCandidate: config.verifyCandidate,
+  renderOnly: config.render !== undefined,
+});
+if (stableGate.warning !== undefined) pulumi.log.warn(stableGate.warning);
 
 // The step guard compares with the traffic this stack last deployed: its own `traffic` output,
 // read from the backend during preview (a stack never deployed has none). At 100 no step can be
@@ -86,6 +92,7 @@ const route = new CanaryRoute(
     candidateRevision: config.candidateRevision,
     canaryPercent: config.canaryPercent,
     candidateGate: gate.gate,
+    verifyStable: stableGate.read,
     ...(stepGuard !== undefined ? { stepGuard } : {}),
     clusterLocalTags: visibility.clusterLocal,
     protect: config.protect,

@@ -285,7 +285,11 @@ describe("canary stack lock: waiting, timing out, crashed holders, and outputs c
         "-e",
         `require(${JSON.stringify(path.join(ROOT, "automation", "stackLock.ts"))})` +
           `.fileStackLock({ stackName: "prod", stackFile: ${JSON.stringify(stackFile)} })` +
-          `.hold("canaryPercent 30", () => { console.log("locked"); return new Promise(() => {}); })`,
+          `.hold("canaryPercent 30", () => { console.log("locked"); return new Promise(() => {}); })` +
+          // A pending promise keeps no process alive, and proper-lockfile's refresh timer is
+          // unref'd: without a timer of its own the holder could exit by itself (releasing the
+          // lock on exit) in the moment before the SIGKILL, which made this test flaky.
+          `; setInterval(() => {}, 1 << 30)`,
       ],
       { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] },
     );

@@ -61,8 +61,15 @@ function testedState(label?: string, result?: Record<string, unknown>): Record<s
   };
 }
 
+/** The stable revision of PROD, Ready, unless `revisions` says otherwise. */
+const STABLE_ID = "hello/hello-1111111";
+
 function clusterWith(revisions: Record<string, Record<string, unknown>>): ClusterState {
-  return (type, id) => (type === REVISION ? revisions[id] : undefined);
+  const all: Record<string, Record<string, unknown>> = {
+    [STABLE_ID]: readyState("True"),
+    ...revisions,
+  };
+  return (type, id) => (type === REVISION ? all[id] : undefined);
 }
 
 describe("committed stack files under mocks", () => {
@@ -123,13 +130,14 @@ describe("committed stack files under mocks", () => {
       { tag: "candidate", revisionName: candidate, percent },
       { tag: "latest", configurationName: "hello", latestRevision: true, percent: 0 },
     ]);
-    // The candidate from the cluster; the last deployed traffic from the backend (step guard).
+    // Both revisions from the cluster; the last deployed traffic from the backend (step guard).
     const reads = run.resources.filter((r) => r.readId !== undefined);
     assert.deepEqual(
       reads.map((r) => [r.type, r.readId]),
       [
         ["pulumi:pulumi:StackReference", "organization/canary-release/prod"],
         [REVISION, `hello/${candidate}`],
+        [REVISION, `hello/${stable}`],
       ],
     );
     assert.deepEqual(only(run, PROVIDER).inputs, { context: config["kubernetes:context"] });
@@ -251,10 +259,11 @@ describe("render mode", () => {
 
   it("warns that the candidate gate is skipped, and that the tag URLs will be public", async () => {
     const run = await runProgram({ config: render, cluster: emptyCluster });
-    assert.equal(run.logs.length, 2);
+    assert.equal(run.logs.length, 3);
     assert.match(run.logs[0], /^warning: Render mode .*candidate gate .*skipped/);
+    assert.match(run.logs[1], /^warning: Render mode has no cluster to read the stable revision/);
     assert.match(
-      run.logs[1],
+      run.logs[2],
       /^warning: Render mode: the candidate and latest tag URLs will be public/,
     );
     assert.equal(ofType(run, "kubernetes:core/v1:Service").length, 0);
@@ -269,7 +278,23 @@ describe("render mode", () => {
       },
       cluster: emptyCluster,
     });
-    assert.deepEqual(run.logs, []);
+    // Only that the stable revision, which still gets all the traffic, is not checked.
+    assert.equal(run.logs.length, 1);
+    assert.match(
+      run.logs[0],
+      /stable revision from: that it exists and is Ready .* is not checked/,
+    );
+    const noStable = await runProgram({
+      config: {
+        ...render,
+        "canary-release:stableRevision": undefined,
+        "canary-release:candidateRevision": undefined,
+        "canary-release:canaryPercent": "0",
+        "canary-release:publicTagUrls": "true",
+      } as unknown as Record<string, string>,
+      cluster: emptyCluster,
+    });
+    assert.deepEqual(noStable.logs, []);
   });
 });
 
@@ -394,7 +419,7 @@ describe("candidate gate", () => {
   });
 
   it("fails when the candidate revision does not exist, naming it", async () => {
-    const run = await runProgram({ config: PROD, cluster: emptyCluster });
+    const run = await runProgram({ config: PROD, cluster: clusterWith({}) });
     assert.match(run.error?.message ?? "", /hello\/hello-2222222.*does not exist/);
     assert.equal(
       run.resources.some((r) => r.type === ROUTE),
@@ -415,9 +440,33 @@ describe("candidate gate", () => {
     // A Route to a missing revision is not Ready: a mistyped candidate would take the Route down.
     const run = await runProgram({
       config: { ...PROD, "canary-release:canaryPercent": "0" },
-      cluster: emptyCluster,
+      cluster: clusterWith({}),
     });
     assert.match(run.error?.message ?? "", /hello\/hello-2222222.*does not exist/);
+  });
+
+  it("refuses a stable revision that does not exist, or is not Ready, and registers no Route", async () => {
+    const missing = await runProgram({
+      config: PROD,
+      cluster: (type, id) =>
+        type === REVISION && id === candidateId ? testedState("passed") : undefined,
+    });
+    assert.match(missing.error?.message ?? "", /hello\/hello-1111111.*does not exist/);
+    const notReady = await runProgram({
+      config: PROD,
+      cluster: clusterWith({
+        [candidateId]: testedState("passed"),
+        [STABLE_ID]: readyState("False", "RevisionFailed", "Container failed"),
+      }),
+    });
+    assert.match(
+      notReady.error?.message ?? "",
+      /Refusing to send traffic to stable revision hello\/hello-1111111: Ready is False: RevisionFailed: Container failed\. Check canary-release:stableRevision/,
+    );
+    assert.equal(
+      notReady.resources.some((r) => r.type === ROUTE),
+      false,
+    );
   });
 
   it("verifyCandidate false skips the read", async () => {

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import {
   CandidateGate,
   judgeCandidate,
+  judgeStable,
   RevisionMetadata,
   RevisionStatus,
   SmokeTestRecord,
@@ -33,6 +34,11 @@ export interface CanaryRouteArgs {
    * candidateGateMode). Unset: the candidate is not read, as without a cluster.
    */
   readonly candidateGate?: CandidateGate;
+  /**
+   * Read the stable Revision from the cluster: it must exist and be Ready (see stableGateMode).
+   * Unset or false: not read.
+   */
+  readonly verifyStable?: boolean;
   /**
    * Refuse an update that grows any revision's share by more than `maxStepPercent` over
    * `deployedTraffic`, the `traffic` this stack last deployed (undefined: never deployed).
@@ -100,6 +106,10 @@ export class CanaryRoute extends pulumi.ComponentResource {
       );
       traffic = verdict.apply(() => table);
       candidateSmokeTest = verdict.apply((v) => v.smokeTest);
+    }
+    if (args.stableRevision !== undefined && args.verifyStable === true) {
+      const stableRead = this.readStable(name, args.stableRevision, args.namespace);
+      traffic = pulumi.all([traffic, stableRead]).apply(([t]) => t);
     }
     if (args.stepGuard !== undefined) traffic = this.guardStep(traffic, args.stepGuard);
 
@@ -205,14 +215,7 @@ export class CanaryRoute extends pulumi.ComponentResource {
     namespace: string,
     gate: CandidateGate,
   ): pulumi.Output<ReturnType<typeof judgeCandidate>> {
-    // CustomResource.get would expose only apiVersion/kind; declaring metadata and status makes
-    // the read return them.
-    const revision = new k8s.apiextensions.CustomResource(
-      `${name}-candidate-revision`,
-      { apiVersion: ROUTE_API_VERSION, kind: "Revision", metadata: undefined, status: undefined },
-      { parent: this, id: pulumi.interpolate`${namespace}/${candidate}` },
-    ) as unknown as RevisionRead;
-
+    const revision = this.readRevision(`${name}-candidate-revision`, namespace, candidate);
     return pulumi
       .all([revision.metadata, revision.status, namespace])
       .apply(([metadata, status, ns]) => {
@@ -221,5 +224,26 @@ export class CanaryRoute extends pulumi.ComponentResource {
         if (verdict.warning !== undefined) void pulumi.log.warn(verdict.warning, this);
         return verdict;
       });
+  }
+
+  /** Reads the stable Revision and refuses the update unless it exists and is Ready. */
+  private readStable(name: string, stable: string, namespace: string): pulumi.Output<true> {
+    const revision = this.readRevision(`${name}-stable-revision`, namespace, stable);
+    return pulumi.all([revision.status, namespace]).apply(([status, ns]) => {
+      const refusal = judgeStable(stable, ns, status);
+      if (refusal !== undefined) throw new pulumi.ResourceError(refusal, this);
+      return true as const;
+    });
+  }
+
+  /** A Revision as the cluster holds it (read-only: Pulumi reads during preview too). */
+  private readRevision(resourceName: string, namespace: string, revision: string): RevisionRead {
+    // CustomResource.get would expose only apiVersion/kind; declaring metadata and status makes
+    // the read return them.
+    return new k8s.apiextensions.CustomResource(
+      resourceName,
+      { apiVersion: ROUTE_API_VERSION, kind: "Revision", metadata: undefined, status: undefined },
+      { parent: this, id: pulumi.interpolate`${namespace}/${revision}` },
+    ) as unknown as RevisionRead;
   }
 }

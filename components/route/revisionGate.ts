@@ -102,6 +102,43 @@ export function candidateGateMode(options: {
   };
 }
 
+/**
+ * Whether this update reads the stable revision: whenever one is set and revisions are verified
+ * (canary-release:verifyCandidate), as for the candidate. It gets the rest of the traffic, so it
+ * must exist and be Ready: a mistyped stableRevision with the right prefix used to pass preview,
+ * since only the candidate was read. Render mode has no cluster: skipped, with a warning.
+ */
+export function stableGateMode(options: {
+  readonly hasStable: boolean;
+  readonly verifyCandidate: boolean;
+  readonly renderOnly: boolean;
+}): { readonly read: boolean; readonly warning?: string } {
+  if (!options.hasStable || !options.verifyCandidate) return { read: false };
+  if (options.renderOnly) {
+    return {
+      read: false,
+      warning:
+        "Render mode has no cluster to read the stable revision from: that it exists and is " +
+        "Ready (canary-release:verifyCandidate) is not checked for these manifests.",
+    };
+  }
+  return { read: true };
+}
+
+/** Why the stable revision must not get traffic; undefined when it may. */
+export function judgeStable(
+  revision: string,
+  namespace: string,
+  status: RevisionStatus | undefined,
+): string | undefined {
+  const notReady = notReadyReason(status);
+  if (notReady === undefined) return undefined;
+  return (
+    `Refusing to send traffic to stable revision ${namespace}/${revision}: ${notReady}. Check ` +
+    "canary-release:stableRevision, or set canary-release:verifyCandidate false to skip this check."
+  );
+}
+
 /** The gate's verdict on the candidate as read from the cluster. */
 export interface CandidateVerdict {
   /** Why the update must not proceed; undefined when it may. */
