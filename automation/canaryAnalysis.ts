@@ -156,10 +156,11 @@ interface Context {
   readonly sampleMs: number;
 }
 
-const query = (ctx: Context, template: string, revision: string, window = ctx.opts.window) =>
+/** One template's instant value for a revision over the analysis window. */
+const query = (ctx: Context, template: string, revision: string) =>
   instantQuery(
     ctx.target,
-    renderQuery(template, { namespace: ctx.opts.namespace, revision, window }),
+    renderQuery(template, { namespace: ctx.opts.namespace, revision, window: ctx.opts.window }),
     ctx.at,
   );
 
