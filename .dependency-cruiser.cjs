@@ -1,4 +1,4 @@
-// The import graph flows one way (issue 14; README.md, Layout, which replaces DESIGN.md's):
+// The import graph flows one way (issue 14; docs/development.md, Layout, which replaces DESIGN.md's):
 //   common (the leaf) <- config.ts, configKeys.ts <- components <- index.ts
 //   components/<feature>/ -> its own folder, components/shared/, common/ and config
 //   automation -> common and config.ts;  conformance, tests, e2e and benchmarks -> anything.

@@ -3,8 +3,9 @@
 // here is refused as a likely typo), the scalar defaults, the whole-number ranges, the secret
 // keys, each object's fields, and the keys the automation library writes. The copies that cannot
 // import it are checked against it by test/configKeys.test.ts, which names the copy that drifted:
-// the `config:` block of Pulumi.yaml (type, default, description), the README's config tables
-// (default) and the CanaryConfig type (checked by the compiler, below in config.ts).
+// the `config:` block of Pulumi.yaml (type, default, description), the config table of
+// docs/configuration.md (generated from this table by `npm run docs`) and the CanaryConfig type
+// (checked by the compiler, below in config.ts).
 //
 // Pure: no Pulumi, so the automation library and the tests read it without a program.
 
@@ -14,7 +15,7 @@ export interface ConfigKeySpec {
   readonly type: ConfigKeyType;
   /** The default of a scalar key, as Pulumi.yaml declares it; unset: no default. */
   readonly default?: string | number | boolean;
-  /** The README's default column, when not the scalar default: `required`, `unset`, … */
+  /** The docs' default column, when not the scalar default: `required`, `unset`, … */
   readonly shownDefault?: string;
   /** Whole numbers: the range config.ts accepts. */
   readonly range?: { readonly min: number; readonly max: number };
@@ -25,7 +26,7 @@ export interface ConfigKeySpec {
   readonly description: string;
 }
 
-/** The table. The order is the README's and Pulumi.yaml's. */
+/** The table. The order is docs/configuration.md's and Pulumi.yaml's. */
 export const CONFIG_KEY_TABLE = {
   app: {
     type: "string",

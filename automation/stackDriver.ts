@@ -107,8 +107,8 @@ export async function openPulumiStack(options: OpenStackOptions): Promise<StackD
     throw new Error(
       `could not run the Pulumi CLI (\`pulumi\` on PATH) in ${options.workDir}: ` +
         `${commandStderr(error)}\nInstall it (https://www.pulumi.com/docs/install/), or build it ` +
-        `with \`npm run cluster:up\` and \`source .e2e/env\`, which puts it on PATH (README, "The ` +
-        `real tier"), and log in to the stack's backend.`,
+        `with \`npm run cluster:up\` and \`source .e2e/env\`, which puts it on PATH ` +
+        `(docs/development.md, "The real tier"), and log in to the stack's backend.`,
       { cause: error },
     );
   }

@@ -174,7 +174,7 @@ describe("every stack applied for real (pulumi up against a real kube-apiserver)
         "canary-release:render": { directory: "rendered" },
         // The step guard is not what this test is about; its self-StackReference on the file
         // backend once failed a first deployment here with "failed to load checkpoint: EOF"
-        // (not reproduced in 24 later tries; see README, "What the real engine showed").
+        // (not reproduced in 24 later tries; see docs/development.md, "What the real engine showed").
         "canary-release:maxStepPercent": "100",
       }),
       standInSecrets("webhookSecret", "registryCredentials", "testerGithubToken"),

@@ -1,6 +1,7 @@
 // configKeys.ts declares every config key once. The copies that cannot import it, Pulumi.yaml
-// (its `config:` block and the comment listing the keys it cannot declare) and the README's
-// config tables, are held to it here; each failure names the copy that drifted.
+// (its `config:` block and the comment listing the keys it cannot declare) and the config table
+// of docs/configuration.md (written by `npm run docs`), are held to it here; each failure names
+// the copy that drifted.
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
@@ -8,10 +9,15 @@ import { parse as parseYaml } from "yaml";
 import { CONFIG_KEYS } from "../automation/stackDriver";
 import { SECRET_KEYS } from "../config";
 import { configKey, ConfigKeyName, KNOWN_KEYS } from "../configKeys";
+import {
+  CONFIGURATION_DOC,
+  defaultCell,
+  generateConfigurationDoc,
+  splitGenerated,
+} from "../docs/generate";
 
 const ROOT = path.join(__dirname, "..");
 const PULUMI_YAML = fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8");
-const README = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
 
 interface Declaration {
   readonly type: string;
@@ -64,35 +70,28 @@ describe("the config key table (configKeys.ts) and its copies", () => {
     );
   });
 
-  it("the README's config tables: a row per key, with the table's default, and no other", () => {
-    // The tables of the two sections that document config: Configuration, Build on push.
-    const section = (title: string): string => {
-      const start = README.indexOf(`\n## ${title}\n`);
-      assert.ok(start >= 0, `README.md has a section "${title}"`);
-      const end = README.indexOf("\n## ", start + 1);
-      return README.slice(start, end === -1 ? undefined : end);
-    };
+  it("docs/configuration.md's config table: what `npm run docs` writes from the table today", async () => {
+    const current = fs.readFileSync(CONFIGURATION_DOC, "utf8");
+    const expected = await generateConfigurationDoc(current);
+    assert.equal(
+      splitGenerated(current).generated,
+      splitGenerated(expected).generated,
+      "docs/configuration.md's config table drifted from configKeys.ts: run npm run docs",
+    );
+  });
+
+  it("docs/configuration.md's config table: a row per key, with the table's default, and no other", () => {
     const rows = new Map<string, string>();
-    for (const text of [section("Configuration"), section("Build on push")]) {
-      for (const match of text.matchAll(/^\| `([\w:]+)` +\| ([^|]+?) +\|/gm)) {
-        if (!rows.has(match[1])) rows.set(match[1], match[2]);
-      }
+    const table = splitGenerated(fs.readFileSync(CONFIGURATION_DOC, "utf8")).generated;
+    for (const match of table.matchAll(
+      /^\| (?:\[)?`([\w:]+)`(?:\]\([^)]*\))? +\| [^|]+ \| ([^|]+?) +\|/gm,
+    )) {
+      rows.set(match[1], match[2]);
     }
-    const drifted: string[] = [];
-    for (const name of rows.keys()) {
-      // Provider keys (kubernetes:context, github:token) are documented beside the project's.
-      if (!name.includes(":") && !(KNOWN_KEYS as readonly string[]).includes(name)) {
-        drifted.push(`${name}: a row, but no such key`);
-      }
-    }
-    for (const name of KNOWN_KEYS) {
-      const spec = configKey(name);
-      const shown = spec.shownDefault ?? `\`${String(spec.default)}\``;
-      const row = rows.get(name);
-      if (row === undefined) drifted.push(`${name}: no row`);
-      else if (row !== shown) drifted.push(`${name}: default ${row}, the table says ${shown}`);
-    }
-    assert.deepEqual(drifted, [], "README.md's config tables drifted from configKeys.ts");
+    const expected = new Map(
+      KNOWN_KEYS.map((name) => [name as string, defaultCell(configKey(name))]),
+    );
+    assert.deepEqual(rows, expected, "run npm run docs");
   });
 
   it("the secrets and the canary command's keys are keys of the table", () => {

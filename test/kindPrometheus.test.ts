@@ -1,7 +1,8 @@
-// examples/kind/prometheus.yaml, the Prometheus the README has users apply to the kind cluster
-// for `canary rollout`: its objects, its RBAC, its image, and its scrape config, checked three
-// ways: by reading it, with the real promtool, and by running the real Prometheus with it
-// against a stand-in queue-proxy and asking the canary analysis for a verdict.
+// examples/kind/prometheus.yaml, the Prometheus the kind walkthrough (docs/walkthrough.md) has
+// users apply to the kind cluster for `canary rollout`: its objects, its RBAC, its image, and its
+// scrape config, checked three ways: by reading it, with the real promtool, and by running the
+// real Prometheus with it against a stand-in queue-proxy and asking the canary analysis for a
+// verdict.
 //
 // No cluster here, so the Kubernetes service discovery is replaced by file-based discovery that
 // yields the targets the pod role would (one per declared container port, with its

@@ -300,11 +300,11 @@ const PERMISSION_SCOPES = [
 const FORK_GUARD = "github.event.pull_request.head.repo.full_name == github.repository";
 const EXPECTED_PATHS = [affected.STACK_FILE_GLOB, ...affected.PROGRAM_PATHS].sort();
 
-/** The README section "Reviewing a step". */
+/** The section "Reviewing a step" of the operations guide. */
 function reviewingSection(): string {
-  const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+  const readme = fs.readFileSync(path.join(ROOT, "docs", "operations.md"), "utf8");
   const start = readme.indexOf("\n## Reviewing a step\n");
-  assert.ok(start >= 0, 'README.md has no section "## Reviewing a step"');
+  assert.ok(start >= 0, 'docs/operations.md has no section "## Reviewing a step"');
   const end = readme.indexOf("\n## ", start + 1);
   return readme.slice(start, end < 0 ? undefined : end);
 }
@@ -565,12 +565,15 @@ describe("CI workflows (.github/workflows)", () => {
       return names;
     };
 
-    it("every secret a workflow names is in README's secrets table", () => {
+    it("every secret a workflow names is in the secrets table of docs/operations.md", () => {
       const documented = documentedSecrets();
       const names = [...referenced()];
       assert.ok(names.length > 0, "no secrets found: is the regex still right?");
       for (const name of names) {
-        assert.ok(documented.includes(name), `secrets.${name} is not in README's secrets table`);
+        assert.ok(
+          documented.includes(name),
+          `secrets.${name} is not in the secrets table of docs/operations.md`,
+        );
       }
     });
 
@@ -594,7 +597,7 @@ describe("CI workflows (.github/workflows)", () => {
         ...managedStacks().map(affected.kubeconfigSecretName),
       ]);
       for (const name of documentedSecrets()) {
-        assert.ok(used.has(name), `README documents ${name}, which no workflow reads`);
+        assert.ok(used.has(name), `docs/operations.md documents ${name}, which no workflow reads`);
       }
     });
 
@@ -1334,7 +1337,7 @@ describe("prepare-stack.js", () => {
       assert.equal(errors.length, 2, result.stderr);
       assert.match(errors[0], /PULUMI_ACCESS_TOKEN/);
       assert.match(errors[1], /KUBECONFIG_PROD is not set/);
-      assert.match(result.stderr, /README\.md, "Reviewing a step"/);
+      assert.match(result.stderr, /docs\/operations\.md, "Reviewing a step"/);
       assert.ok(!fs.existsSync(path.join(dir, "kubeconfig-prod")));
       assert.equal(fs.readFileSync(path.join(dir, "env"), "utf8"), "");
       assert.equal(fs.readFileSync(path.join(dir, "output"), "utf8"), "");

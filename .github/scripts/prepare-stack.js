@@ -244,7 +244,9 @@ function main() {
     for (const problem of access.problems) {
       console.error(`${annotate ? "::error::" : "error: "}${problem}`);
     }
-    console.error('See README.md, "Reviewing a step", for the repository secrets CI needs.');
+    console.error(
+      'See docs/operations.md, "Reviewing a step", for the repository secrets CI needs.',
+    );
     process.exitCode = 1;
     return;
   }

@@ -1,7 +1,7 @@
 // Wrapper module: builds the Pulumi Node.js language host for the e2e tier. Since sdk/v3
 // v3.69 the host is a module of its own, reachable only by a pseudo-version that this machine's
 // module proxy does not serve; sdk/v3 v3.68.0 is the newest release that still carries it as
-// a package (see README, "The real tier").
+// a package (see docs/development.md, "The real tier").
 module canary-release/toolchain/pulumi-language-nodejs
 
 go 1.25.11
