@@ -163,7 +163,7 @@ export function parseStepsArgument(text: string): number[] {
   const bad = parts.filter((part) => !/^\d+$/.test(part));
   if (bad.length > 0) {
     throw new InvalidArgumentError(
-      `steps must be whole percentages separated by commas, e.g. 5,20,50,100 ` +
+      `steps must be whole percentages separated by commas, e.g. 5,20,50 ` +
         `(not ${bad.map((b) => JSON.stringify(b)).join(", ")}).`,
     );
   }
@@ -1080,7 +1080,7 @@ export function buildProgram(
 
   helpAfter(
     rollout,
-    "  canary rollout --stack prod --steps 5,20,50,100 --interval 5m \\\n" +
+    "  canary rollout --stack prod --steps 5,20,50 --interval 5m --promote \\\n" +
       "    --prometheus http://prometheus:9090 --report reports/\n" +
       "  canary rollout --stack prod --steps 5,20,50,100 --prometheus http://prometheus:9090 \\\n" +
       "    --min-success-rate 99 --max-p99-ms 500 --no-compare\n" +

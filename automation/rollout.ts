@@ -27,7 +27,7 @@ export const DEFAULT_MAX_INCONCLUSIVE = 3;
  * accepts (its rule, WHOLE_NUMBER_KEYS), strictly increasing. Empty when the steps are fine.
  */
 export function stepsProblems(steps: readonly number[]): string[] {
-  if (steps.length === 0) return ["give at least one step, e.g. --steps 5,20,50,100"];
+  if (steps.length === 0) return ["give at least one step, e.g. --steps 5,20,50"];
   const { min, max } = WHOLE_NUMBER_KEYS.canaryPercent;
   const problems: string[] = [];
   steps.forEach((step, i) => {

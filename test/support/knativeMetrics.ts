@@ -1,7 +1,7 @@
 // Deterministic queue-proxy metrics of Knative revisions, under both naming schemes, for a real
 // Prometheus: scraped every 15 s over the 10 minutes before AT, a fixed date in the past (a date
 // relative to today would change the data from one day to the next). Label sets follow what
-// each scheme really exports (see the header of automation/analysis.ts); job and instance are
+// each scheme really exports (see the built-in metrics in automation/metricSet.ts); job and instance are
 // what a Prometheus scrape adds.
 //
 // Every revision gets the same traffic at every scrape, so counters grow linearly and every
