@@ -28,11 +28,11 @@
 // and {window} a PromQL range. A proportion's `events` query with no sample counts 0 events (no
 // 5xx series: no 5xx); its `total` must answer, and at least minTotal (default: the command's
 // --min-requests) for a verdict. The statistics of each comparison are in canaryAnalysis.ts.
-import * as fs from "fs";
 import { parseDocument } from "yaml";
 import { closestName } from "../common/suggest";
 import { isRecord } from "../common/json";
 import type { MetricsScheme } from "./analysisTypes";
+import { readTextOrWhy } from "./project";
 
 export type Direction = "lower" | "higher";
 
@@ -297,14 +297,9 @@ export function parseMetricSet(raw: unknown, source: string): MetricSet {
 
 /** Reads and checks a metrics file; every problem (YAML syntax included) in one MetricSetError. */
 export function loadMetricsFile(file: string): MetricSet {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (error) {
-    const code = isRecord(error) && typeof error.code === "string" ? ` (${error.code})` : "";
-    throw new MetricSetError(file, [`cannot be read${code}`]);
-  }
-  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const read = readTextOrWhy(file);
+  if ("why" in read) throw new MetricSetError(file, [read.why]);
+  const document = parseDocument(read.text, { prettyErrors: true, uniqueKeys: true });
   if (document.errors.length > 0) {
     throw new MetricSetError(
       file,

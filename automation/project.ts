@@ -47,6 +47,19 @@ export function stackFilePath(projectDir: string, stackName: string): string {
   return path.join(projectDir, `Pulumi.${shortName}.yaml`);
 }
 
+/**
+ * The file's text, or why it cannot be read, as people read it: `cannot be read (ENOENT)`.
+ * For inputs the user names (a metrics file, a rollout record), where any failure is refused.
+ */
+export function readTextOrWhy(file: string): { text: string } | { why: string } {
+  try {
+    return { text: fs.readFileSync(file, "utf8") };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return { why: `cannot be read${typeof code === "string" ? ` (${code})` : ""}` };
+  }
+}
+
 /** The file's text, or undefined when it does not exist. */
 export function readFileIfExists(file: string): string | undefined {
   try {

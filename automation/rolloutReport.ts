@@ -7,6 +7,7 @@ import * as path from "path";
 import { isRecord } from "../common/json";
 import type { MetricVerdict } from "./analysisTypes";
 import type { Metric, MetricSet } from "./metricSet";
+import { readTextOrWhy } from "./project";
 import type { AnalysisRecord, RolloutReport } from "./rollout";
 
 export const REPORT_FORMAT = "canary-release/rollout-report@1";
@@ -46,16 +47,11 @@ export function rolloutRecord(
 
 /** Reads a record written by writeRolloutReport; throws an Error naming the file and the problem. */
 export function readRolloutRecord(file: string): RolloutRecord {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (error) {
-    const code = isRecord(error) && typeof error.code === "string" ? ` (${error.code})` : "";
-    throw new Error(`${file} cannot be read${code}`);
-  }
+  const read = readTextOrWhy(file);
+  if ("why" in read) throw new Error(`${file} ${read.why}`);
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(read.text);
   } catch (error) {
     throw new Error(`${file} is not JSON: ${(error as Error).message}`);
   }

@@ -45,6 +45,7 @@ import { builtInMetricSet } from "../automation/metricSet";
 import { readRolloutRecord } from "../automation/rolloutReport";
 import { preflightOk } from "./support/analysisStubs";
 import { FakeServer, sendJson } from "./support/fakeHttp";
+import { promVector } from "./support/prometheus";
 import { PROJECT } from "../config";
 import { FakePulumiProject, fakePulumiProject } from "./support/fakePulumiProject";
 import {
@@ -745,6 +746,16 @@ const ROLLOUT_FLAGS = [
   "500",
 ];
 
+/** `canary rollout --stack prod --steps STEPS ...rest`. */
+const rolloutArgs = (steps: string, ...rest: string[]): string[] => [
+  "rollout",
+  "--stack",
+  "prod",
+  "--steps",
+  steps,
+  ...rest,
+];
+
 describe("canary command (automation/cli.ts)", () => {
   let project: string;
   beforeEach(() => {
@@ -982,15 +993,12 @@ describe("canary command (automation/cli.ts)", () => {
 
   it("rollout: a hold judges all the step's traffic so far, in samples of a tenth of it", async () => {
     const requests: CanaryAnalysisOptions[] = [];
-    const run = await cli(
-      ["rollout", "--stack", "prod", "--steps", "5", "--interval", "10m", ...ROLLOUT_FLAGS],
-      {
-        cwd: project,
-        driver: stack(),
-        verdicts: ["inconclusive", "inconclusive", "pass"],
-        analysisRequests: requests,
-      },
-    );
+    const run = await cli(rolloutArgs("5", "--interval", "10m", ...ROLLOUT_FLAGS), {
+      cwd: project,
+      driver: stack(),
+      verdicts: ["inconclusive", "inconclusive", "pass"],
+      analysisRequests: requests,
+    });
     assert.equal(run.code, EXIT_OK, run.stderr);
     assert.deepEqual(
       requests.map((r) => [r.window, r.sampleInterval]),
@@ -1028,20 +1036,11 @@ describe("canary command (automation/cli.ts)", () => {
 
   it("rollout --report writes the record and its page, and names them", async () => {
     const dir = path.join(project, "reports");
-    const run = await cli(
-      [
-        "rollout",
-        "--stack",
-        "prod",
-        "--steps",
-        "5,20",
-        "--report",
-        dir,
-        "--json",
-        ...ROLLOUT_FLAGS,
-      ],
-      { cwd: project, driver: stack(), verdicts: ["pass", "inconclusive", "fail"] },
-    );
+    const run = await cli(rolloutArgs("5,20", "--report", dir, "--json", ...ROLLOUT_FLAGS), {
+      cwd: project,
+      driver: stack(),
+      verdicts: ["pass", "inconclusive", "fail"],
+    });
     assert.equal(run.code, EXIT_ROLLED_BACK, run.stderr);
     const result = JSON.parse(run.stdout) as { reportFiles: { json: string; html: string } };
     assert.deepEqual(fs.readdirSync(dir).sort(), [
@@ -1073,7 +1072,7 @@ describe("canary command (automation/cli.ts)", () => {
 
   it("rollout refuses a step of 100 % when comparing, and flags that judge nothing", async () => {
     const driver = stack();
-    const at100 = await cli(["rollout", "--stack", "prod", "--steps", "50,100", ...ROLLOUT_FLAGS], {
+    const at100 = await cli(rolloutArgs("50,100", ...ROLLOUT_FLAGS), {
       cwd: project,
       driver,
     });
@@ -1082,19 +1081,10 @@ describe("canary command (automation/cli.ts)", () => {
       at100.stderr,
       /at 100 % the stable revision serves nothing to compare the candidate with/,
     );
-    const nothing = await cli(
-      [
-        "rollout",
-        "--stack",
-        "prod",
-        "--steps",
-        "5",
-        "--prometheus",
-        "http://p:9090",
-        "--no-compare",
-      ],
-      { cwd: project, driver },
-    );
+    const nothing = await cli(rolloutArgs("5", "--prometheus", "http://p:9090", "--no-compare"), {
+      cwd: project,
+      driver,
+    });
     assert.equal(nothing.code, EXIT_REFUSED);
     assert.match(
       nothing.stderr,
@@ -1102,34 +1092,13 @@ describe("canary command (automation/cli.ts)", () => {
     );
     // One threshold alone would leave the other metric unjudged: a 3 % 5xx candidate would pass.
     const half = await cli(
-      [
-        "rollout",
-        "--stack",
-        "prod",
-        "--steps",
-        "5",
-        "--prometheus",
-        "http://p:9090",
-        "--no-compare",
-        "--max-p99-ms",
-        "500",
-      ],
+      rolloutArgs("5", "--prometheus", "http://p:9090", "--no-compare", "--max-p99-ms", "500"),
       { cwd: project, driver },
     );
     assert.equal(half.code, EXIT_REFUSED);
     assert.match(half.stderr, /give both --min-success-rate and --max-p99-ms/);
     const marginIgnored = await cli(
-      [
-        "rollout",
-        "--stack",
-        "prod",
-        "--steps",
-        "5",
-        "--no-compare",
-        "--success-margin",
-        "3",
-        ...ROLLOUT_FLAGS,
-      ],
+      rolloutArgs("5", "--no-compare", "--success-margin", "3", ...ROLLOUT_FLAGS),
       { cwd: project, driver },
     );
     assert.equal(marginIgnored.code, EXIT_REFUSED);
@@ -1137,10 +1106,11 @@ describe("canary command (automation/cli.ts)", () => {
       marginIgnored.stderr,
       /option '--no-compare' cannot be used with option '--success-margin <points>'/,
     );
-    const thresholdsOnly = await cli(
-      ["rollout", "--stack", "prod", "--steps", "50,100", "--no-compare", ...ROLLOUT_FLAGS],
-      { cwd: project, driver, verdicts: ["pass", "pass"] },
-    );
+    const thresholdsOnly = await cli(rolloutArgs("50,100", "--no-compare", ...ROLLOUT_FLAGS), {
+      cwd: project,
+      driver,
+      verdicts: ["pass", "pass"],
+    });
     assert.equal(thresholdsOnly.code, EXIT_OK, thresholdsOnly.stderr);
   });
 
@@ -1151,27 +1121,17 @@ describe("canary command (automation/cli.ts)", () => {
       "metrics:\n  - name: p99\n    type: value\n    query: x\n    direction: down\n",
     );
     const run = await cli(
-      [
-        "rollout",
-        "--stack",
-        "prod",
-        "--steps",
-        "5",
-        "--prometheus",
-        "http://p:9090",
-        "--metrics-file",
-        file,
-      ],
+      rolloutArgs("5", "--prometheus", "http://p:9090", "--metrics-file", file),
       { cwd: project, driver: stack() },
     );
     assert.equal(run.code, EXIT_REFUSED);
     assert.match(run.stderr, /metric "p99": direction must be lower or higher/);
     assert.match(run.stderr, /metric "p99": query must select the revision with \{revision\}/);
     assert.deepEqual(run.opened, []);
-    const conflict = await cli(
-      ["rollout", "--stack", "prod", "--steps", "5", "--metrics-file", file, ...ROLLOUT_FLAGS],
-      { cwd: project, driver: stack() },
-    );
+    const conflict = await cli(rolloutArgs("5", "--metrics-file", file, ...ROLLOUT_FLAGS), {
+      cwd: project,
+      driver: stack(),
+    });
     assert.equal(conflict.code, EXIT_REFUSED);
     assert.match(
       conflict.stderr,
@@ -1490,12 +1450,7 @@ describe("the Automation API driver against a stand-in Pulumi CLI (test/support/
   it("the bin: Ctrl-C during a rollout's wait stops it, says where, exits 130", async () => {
     // A stand-in Prometheus for the preflight: every query answers 1000. The analysis would
     // ask it too, but never runs.
-    const prometheus = new FakeServer((_req, res) =>
-      sendJson(res, 200, {
-        status: "success",
-        data: { resultType: "vector", result: [{ metric: {}, value: [0, "1000"] }] },
-      }),
-    );
+    const prometheus = new FakeServer((_req, res) => sendJson(res, 200, promVector("1000")));
     const prometheusUrl = await prometheus.start();
     after(() => prometheus.stop());
     const child = execFile(

@@ -32,7 +32,7 @@ import {
   startKnativePrometheus,
   WINDOW,
 } from "./support/knativeMetrics";
-import { freePort, requirePrometheus } from "./support/prometheus";
+import { freePort, promMatrix, promVector, requirePrometheus } from "./support/prometheus";
 
 // Counters grow linearly in the fixture: requests and shares are exact up to float rounding, and
 // so is the p99, Prometheus' interpolation inside one bucket (knativeMetrics explains each).
@@ -614,19 +614,13 @@ metrics:
       const at = AT.getTime() / 1000;
       fake = new FakeServer((req, res) => {
         if (req.path === "/api/v1/query") {
-          sendJson(res, 200, {
-            status: "success",
-            data: { resultType: "vector", result: [{ metric: {}, value: [at, "1000"] }] },
-          });
+          sendJson(res, 200, promVector("1000", at));
         } else {
           // p99 samples of 50 ms, each behind 150 requests (the sample counts).
           const query = new URLSearchParams(req.body).get("query") ?? "";
           const value = query.startsWith("histogram_quantile") ? "50" : "150";
-          const values = Array.from({ length: 10 }, (_, i) => [at - 270 + 30 * i, value]);
-          sendJson(res, 200, {
-            status: "success",
-            data: { resultType: "matrix", result: [{ metric: {}, values }] },
-          });
+          const values = Array.from({ length: 10 }, (_, i) => [at - 270 + 30 * i, value] as const);
+          sendJson(res, 200, promMatrix(values));
         }
       });
       const url = await fake.start();
@@ -634,7 +628,7 @@ metrics:
         ...options(NAMESPACES.opencensus, REVISIONS.healthy, REVISIONS.stable, set),
         prometheusUrl: url,
       });
-      // Every count 1000 (no share can be made of 1000 events in 1000), every sample 50.
+      // Every count 1000 (events and total alike: 100 %), every p99 sample 50 ms.
       assert.deepEqual(metric(result, "p99-latency").samples, { candidate: 10, stable: 10 });
       const instant = fake.requests.filter((r) => r.path === "/api/v1/query");
       assert.equal(instant.length, 6, "4 counts and 2 values");
@@ -660,23 +654,16 @@ metrics:
         const query = new URLSearchParams(req.body).get("query") ?? "";
         const candidate = query.includes(REVISIONS.healthy);
         const latency = query.startsWith("histogram_quantile");
-        const vector = (value: string) =>
-          sendJson(res, 200, {
-            status: "success",
-            data: { resultType: "vector", result: [{ metric: {}, value: [at, value] }] },
-          });
+        const vector = (value: string) => sendJson(res, 200, promVector(value, at));
         if (req.path === "/api/v1/query") {
           if (!latency) return vector("1200"); // events and total alike: every request a success
           return vector(candidate ? "814.3" : "76");
         }
         const values = Array.from({ length: 10 }, (_, i) => {
           const sample = !latency ? "150" : candidate ? (i % 5 === 0 ? "860" : "39.97") : "76";
-          return [at - 270 + 30 * i, sample];
+          return [at - 270 + 30 * i, sample] as const;
         });
-        sendJson(res, 200, {
-          status: "success",
-          data: { resultType: "matrix", result: [{ metric: {}, values }] },
-        });
+        sendJson(res, 200, promMatrix(values));
       });
       const url = await fake.start();
       const result = await analyseCanary({
@@ -697,10 +684,7 @@ metrics:
       fake = new FakeServer((req, res) => {
         const query = new URLSearchParams(req.body).get("query");
         if (query === "vector(1)") {
-          sendJson(res, 200, {
-            status: "success",
-            data: { resultType: "vector", result: [{ metric: {}, value: [0, "1"] }] },
-          });
+          sendJson(res, 200, promVector("1"));
         } else {
           sendJson(res, 503, { status: "error", errorType: "timeout", error: "query timed out" });
         }

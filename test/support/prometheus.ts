@@ -244,3 +244,16 @@ export function makeTempRoot(prefix: string): { root: string; dataDir: string } 
   const root = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   return { root, dataDir: path.join(root, "data") };
 }
+
+/** A Prometheus API answer for a stand-in server: an instant query's one sample. */
+export function promVector(value: string, at = 0): unknown {
+  return {
+    status: "success",
+    data: { resultType: "vector", result: [{ metric: {}, value: [at, value] }] },
+  };
+}
+
+/** A Prometheus API answer for a stand-in server: a range query's one series. */
+export function promMatrix(values: ReadonlyArray<readonly [number, string]>): unknown {
+  return { status: "success", data: { resultType: "matrix", result: [{ metric: {}, values }] } };
+}
