@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { parseConfig, TesterConfig } from "../config";
 import { loadStackConfig, stackFiles, withStandInSecrets } from "../conformance/programRunner";
-import { RevisionMetadata, smokeTestOf } from "../components/route/revisionGate";
+import { RevisionMetadata, smokeTestOf } from "../common/revisionRecord";
 import { testerServiceManifest } from "../components/tester/revisionTesterManifests";
 import { httpCall, waitFor } from "./support/fakeHttp";
 import {

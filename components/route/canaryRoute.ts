@@ -1,13 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import {
-  CandidateGate,
-  judgeCandidate,
-  judgeStable,
+import type {
   RevisionMetadata,
   RevisionStatus,
   SmokeTestRecord,
-} from "./revisionGate";
+} from "../../common/revisionRecord";
+import { CandidateGate, judgeCandidate, judgeStable } from "./revisionGate";
 import { routeUrl, tagUrl } from "./routeUrls";
 import { clusterLocalTags, placeholderServiceManifest } from "./tagVisibility";
 import { judgeStep, StepGuardSettings } from "../../common/stepGuard";

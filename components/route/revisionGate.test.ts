@@ -3,13 +3,12 @@
 import { strict as assert } from "assert";
 import * as path from "path";
 import {
-  CandidateGate,
-  judgeCandidate,
   SMOKE_TEST_LABEL,
   SMOKE_TEST_RESULT_ANNOTATION,
   SMOKE_TEST_VERDICTS,
   smokeTestOf,
-} from "./revisionGate";
+} from "../../common/revisionRecord";
+import { CandidateGate, judgeCandidate } from "./revisionGate";
 
 const READY = { conditions: [{ type: "Ready", status: "True" }] };
 const REQUIRE: CandidateGate = { requireReady: true, requireSmokeTest: true, warnUntested: false };

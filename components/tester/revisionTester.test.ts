@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { REVISION_ANNOTATIONS } from "../../common/pipelineContract";
-import { SMOKE_TEST_LABEL, SMOKE_TEST_RESULT_ANNOTATION } from "../route/revisionGate";
+import { SMOKE_TEST_LABEL, SMOKE_TEST_RESULT_ANNOTATION } from "../../common/revisionRecord";
 import {
   RevisionTesterSpec,
   testerCodeManifest,

@@ -7,7 +7,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { REVISION_ANNOTATIONS } from "../../common/pipelineContract";
-import { SMOKE_TEST_LABEL, SMOKE_TEST_RESULT_ANNOTATION } from "../route/revisionGate";
+import { SMOKE_TEST_LABEL, SMOKE_TEST_RESULT_ANNOTATION } from "../../common/revisionRecord";
 import { FakeServer, httpCall, sendJson, waitFor } from "../../test/support/fakeHttp";
 import { TESTER_CODE, testerCodeManifest } from "./revisionTesterManifests";
 import {

@@ -9,7 +9,7 @@ import {
   STAND_IN_SECRETS,
 } from "../../conformance/programRunner";
 import { PolicyRule, rbacProblems } from "../shared/rbac";
-import { SMOKE_TEST_LABEL, SMOKE_TEST_RESULT_ANNOTATION } from "../route/revisionGate";
+import { SMOKE_TEST_LABEL, SMOKE_TEST_RESULT_ANNOTATION } from "../../common/revisionRecord";
 import { FUNCTIONS_DIR } from "../shared/inClusterCode";
 import { SMOKE_ROUTE_LABEL, TESTER_CODE } from "./revisionTesterManifests";
 import { REVISION_ANNOTATIONS } from "../../common/pipelineContract";

@@ -34,7 +34,7 @@ const {
   readyCondition,
 } = require("../shared/kubernetes");
 
-/** The tester's record on a Revision (the result names match components/route/revisionGate.ts). */
+/** The tester's record on a Revision (the result names match common/revisionRecord.ts). */
 const SMOKE_TEST_LABEL = "canary-release.dev/smoke-test";
 /** The values of SMOKE_TEST_LABEL: the app's verdict, or `error` when the test could not run. */
 const VERDICTS = Object.freeze(["passed", "failed", "error"]);
