@@ -24,11 +24,22 @@ import {
 import { CanaryRefusedError, errorMessage, exitCodeOf } from "./errors";
 import { EXIT_CODES_HELP, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED } from "./exitCodes";
 import { commitStackFile, isGitCheckout, stackFileDiff } from "./git";
+import { formatRevisions, formatTraffic, resolveRevision, smokeTestSummary } from "./canaryView";
+import { openCluster } from "./cluster";
+import {
+  openStackCluster,
+  readLiveStatus,
+  readRevisions,
+  type LiveStatus,
+  type OpenCluster,
+} from "./clusterStatus";
 import {
   promoteCandidate,
+  readCanaryConfig,
   readStatus,
   rollbackCanary,
   setCanaryPercent,
+  startCandidate,
   type CanaryStatus,
   type ChangeResult,
   type CommandOptions,
@@ -62,6 +73,8 @@ import { formatDuration, parseDuration, promqlDuration, realSleep, type Sleep } 
 /** Default of `--min-requests`: below it, a window says too little to judge. */
 export const DEFAULT_MIN_REQUESTS = 50;
 export const DEFAULT_INTERVAL = "5m";
+/** Default of `status --watch --interval`. */
+export const DEFAULT_WATCH_INTERVAL = "2s";
 /** Default of `--success-margin`, percentage points. */
 export const DEFAULT_SUCCESS_MARGIN = 0.5;
 /** Default of `--latency-margin`, percent of the stable p99. */
@@ -75,11 +88,15 @@ export interface CliDeps {
   readonly stderr: (text: string) => void;
   /** Opens the stack; called only once the arguments are valid. */
   readonly openStack: (options: OpenStackOptions) => Promise<StackDriver>;
+  /** Opens the stack's cluster (its `kubernetes:` config) to read Revisions and the Route. */
+  readonly openCluster: OpenCluster;
   readonly analyse: (options: CanaryAnalysisOptions) => Promise<AnalysisResult>;
   /** Before a rollout moves traffic: Prometheus, the queries, the stable revision's series. */
   readonly preflight: (options: PreflightOptions) => Promise<PreflightResult>;
   readonly sleep: Sleep;
   readonly now: () => Date;
+  /** stdout is a terminal: `status --watch` redraws the screen instead of appending. */
+  readonly isTerminal?: boolean;
   /** Aborted on Ctrl-C: a rollout stops between two actions. */
   readonly signal?: AbortSignal;
   readonly retryPolicy?: RetryPolicy;
@@ -91,10 +108,12 @@ export function defaultCliDeps(signal?: AbortSignal): CliDeps {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
     openStack: openPulumiStack,
+    openCluster,
     analyse: analyseCanary,
     preflight: preflightCanary,
     sleep: realSleep,
     now: () => new Date(),
+    isTerminal: process.stdout.isTTY === true,
     ...(signal !== undefined ? { signal } : {}),
   };
 }
@@ -140,6 +159,12 @@ interface RolloutFlags extends CommonFlags, LockFlags {
   readonly metricsFile?: string;
   /** A directory for the rollout's record (JSON) and page (HTML). */
   readonly report?: string;
+}
+
+interface StatusFlags extends CommonFlags {
+  readonly watch: boolean;
+  /** `--interval` of --watch, in milliseconds. */
+  readonly interval: number;
 }
 
 interface ReportFlags {
@@ -458,17 +483,43 @@ async function runChange(
   return EXIT_OK;
 }
 
-async function runStatus(flags: CommonFlags, deps: CliDeps): Promise<number> {
+async function runStatus(flags: StatusFlags, deps: CliDeps): Promise<number> {
   const output = new Output(deps, flags.json, flags.verbose);
+  let driver: StackDriver;
   try {
     const session = await startSession(flags, deps, output);
-    const driver = await openDriver(flags, session, deps);
-    const status = await readStatus(driver);
-    if (flags.json) output.result({ ok: true, exitCode: EXIT_OK, ...status });
-    else deps.stdout(formatStatus(status));
-    return EXIT_OK;
+    driver = await openDriver(flags, session, deps);
   } catch (error) {
     return fail(output, error);
+  }
+  // --watch: one screen (or one JSON line) per refresh, until Ctrl-C; bounded by the signal.
+  for (let refresh = 0; ; refresh++) {
+    try {
+      const status = await readStatus(driver);
+      const config = await readCanaryConfig(driver);
+      const live = await readLiveStatus(driver, config, status.traffic, deps.openCluster);
+      const now = deps.now();
+      if (flags.json) {
+        const value = { ok: true, exitCode: EXIT_OK, ...status, live, at: now.toISOString() };
+        deps.stdout(`${JSON.stringify(value, null, flags.watch ? undefined : 2)}\n`);
+      } else {
+        const screen = formatStatus(status, live);
+        deps.stdout(
+          flags.watch
+            ? `${refresh > 0 && deps.isTerminal === true ? "\x1b[2J\x1b[H" : refresh > 0 ? "\n" : ""}` +
+                `${now.toISOString()}  (every ${formatDuration(flags.interval)}, Ctrl-C to stop)\n${screen}`
+            : screen,
+        );
+      }
+    } catch (error) {
+      if (!flags.watch) return fail(output, error);
+      // A watch outlives one failed read (a busy backend, a cluster restarting): said, not fatal.
+      output.progress(`${deps.now().toISOString()} status not read: ${errorMessage(error)}`);
+    }
+    const stopped = (): boolean => deps.signal?.aborted === true;
+    if (!flags.watch || stopped()) return EXIT_OK;
+    await deps.sleep(flags.interval, deps.signal);
+    if (stopped()) return EXIT_OK;
   }
 }
 
@@ -477,7 +528,21 @@ function text(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 
-export function formatStatus(status: CanaryStatus): string {
+function smokeText(smoke: unknown): string {
+  if (smoke === null || typeof smoke !== "object") return text(smoke);
+  const record = smoke as { state?: unknown; result?: unknown };
+  const state = record.state;
+  if (state !== "passed" && state !== "failed" && state !== "error" && state !== "untested") {
+    return text(smoke);
+  }
+  const result =
+    record.result !== null && typeof record.result === "object"
+      ? (record.result as Record<string, unknown>)
+      : null;
+  return smokeTestSummary({ state, result });
+}
+
+export function formatStatus(status: CanaryStatus, live?: LiveStatus): string {
   const shown = status.deployed ?? status.config;
   const lines = [`stack ${status.stack}${status.deployed === null ? " (never deployed)" : ""}`];
   const row = (name: string, value: string): void => {
@@ -491,15 +556,15 @@ export function formatStatus(status: CanaryStatus): string {
       : `${shown.candidateRevision} at ${text(shown.canaryPercent)} %`,
   );
   row("percent", text(shown.canaryPercent));
-  const smoke = status.candidateSmokeTest;
-  if (smoke !== null && typeof smoke === "object") {
-    const record = smoke as Record<string, unknown>;
-    // {state: passed|failed|error|untested, result: what the tester measured, or null}
-    const result =
-      record.result === null || record.result === undefined ? "" : ` ${text(record.result)}`;
-    row("smoke test", `${text(record.state)}${result}`);
+  if (live?.candidate != null) {
+    const candidate = live.candidate;
+    row(
+      "smoke test",
+      `${smokeTestSummary(candidate.smokeTest)}` +
+        (candidate.ready ? "" : ` · not Ready: ${candidate.notReady ?? "unknown"}`),
+    );
   } else {
-    row("smoke test", text(smoke));
+    row("smoke test", smokeText(status.candidateSmokeTest));
   }
   row("url", text(status.url));
   if (status.urls !== null && typeof status.urls === "object") {
@@ -511,7 +576,58 @@ export function formatStatus(status: CanaryStatus): string {
   for (const pending of status.pending) {
     row("pending", `${pending} (not deployed yet: \`pulumi up\`)`);
   }
+  if (live !== undefined) {
+    lines.push("");
+    // The reason names the cluster already.
+    if (live.notRead !== null) row("cluster", `not read: ${live.notRead}`);
+    else if (live.cluster !== null) row("cluster", live.cluster);
+    if (live.traffic.routeReady !== null) row("route Ready", live.traffic.routeReady);
+    if (live.traffic.rows.length > 0) {
+      lines.push("  traffic");
+      for (const line of formatTraffic(live.traffic)) lines.push(`    ${line}`);
+    }
+    if (live.notRead === null) {
+      if (live.traffic.drift.length === 0)
+        row("drift", "none: the cluster serves what the stack deployed");
+      for (const drift of live.traffic.drift) row("DRIFT", drift);
+    }
+  }
   return `${lines.join("\n")}\n`;
+}
+
+async function runRevisions(flags: CommonFlags, deps: CliDeps): Promise<number> {
+  const output = new Output(deps, flags.json, flags.verbose);
+  try {
+    const session = await startSession(flags, deps, output);
+    const driver = await openDriver(flags, session, deps);
+    const config = await readCanaryConfig(driver);
+    const cluster = await openStackCluster(driver, deps.openCluster);
+    const { rows, route } = await readRevisions(cluster, config);
+    if (flags.json) {
+      output.result({
+        ok: true,
+        exitCode: EXIT_OK,
+        stack: flags.stack,
+        app: config.app,
+        namespace: config.namespace,
+        cluster: cluster.where,
+        route: route === undefined ? null : config.app,
+        revisions: rows,
+      });
+    } else {
+      deps.stdout(
+        formatRevisions(
+          `revisions of ${config.app} in namespace ${config.namespace}, ${cluster.where}, newest ` +
+            `first${route === undefined ? " (no Route yet: no live shares)" : ""}`,
+          rows,
+          deps.now(),
+        ),
+      );
+    }
+    return EXIT_OK;
+  } catch (error) {
+    return fail(output, error);
+  }
 }
 
 function rolloutProgress(event: RolloutEvent, intervalMs: number, maxInconclusive: number): string {
@@ -900,11 +1016,80 @@ export function buildProgram(
       program
         .command("status")
         .description(
-          "show the stable and candidate revisions, canaryPercent, the candidate's smoke test and the URLs",
+          "show the stable and candidate revisions, the candidate's smoke test, the URLs, and " +
+            "the stack's traffic beside the Route's in the cluster, flagging any drift",
+        ),
+    )
+      .option("-w, --watch", "refresh until Ctrl-C (with --json: one JSON object per line)", false)
+      .addOption(
+        new Option("--interval <duration>", "how often --watch refreshes")
+          .argParser(parseDurationArgument)
+          .default(parseDuration(DEFAULT_WATCH_INTERVAL), DEFAULT_WATCH_INTERVAL),
+      ),
+    "  canary status --stack prod\n  canary status --stack prod --watch\n" +
+      "  canary status --stack prod --json",
+    `The stack's side is its config and its last update's outputs; the cluster's side is the
+Route's status (what Knative serves) and the candidate Revision, read with the stack's own
+kubeconfig and kubernetes:context. DRIFT lines name each difference and what resolves it.
+A cluster that cannot be read is said, and the stack's side is still shown.`,
+  ).action(async (flags: StatusFlags) => setExitCode(await runStatus(flags, deps)));
+
+  helpAfter(
+    addCommonOptions(
+      program
+        .command("revisions")
+        .description(
+          "list the app's Revisions in the stack's cluster, newest first: age, commit, Ready, " +
+            "smoke test, live share, and their part in the stack",
         ),
     ),
-    "  canary status --stack prod\n  canary status --stack prod --json",
-  ).action(async (flags: CommonFlags) => setExitCode(await runStatus(flags, deps)));
+    "  canary revisions --stack prod\n  canary revisions --stack prod --json",
+  ).action(async (flags: CommonFlags) => setExitCode(await runRevisions(flags, deps)));
+
+  helpAfter(
+    addChangeOptions(
+      program
+        .command("start")
+        .description(
+          "make a Revision the candidate at 0 % (by name or by commit): one pulumi up; then " +
+            "step, rollout, promote or rollback",
+        )
+        .addArgument(
+          new Argument(
+            "<revision>",
+            "a Revision's name (hello-5d6e7f8) or its commit (4 to 40 hex digits, e.g. 5d6e7f8)",
+          ),
+        ),
+    ),
+    "  canary start 5d6e7f8 --stack prod --commit\n  canary start hello-5d6e7f8 --stack prod",
+    `The Revision is looked up in the stack's cluster (see \`canary revisions\`). At 0 % the
+candidate gate only checks that it exists; a step above 0 needs it Ready and, with the tester,
+passed. Refused while another candidate has traffic: roll it back or promote it first.
+${STACK_FILE_HELP}`,
+  ).action(async (argument: string, flags: ChangeFlags) =>
+    setExitCode(
+      await runChange(flags, deps, `start ${argument}`, async (driver, options) => {
+        const config = await readCanaryConfig(driver);
+        const cluster = await openStackCluster(driver, deps.openCluster);
+        const { rows } = await readRevisions(cluster, config);
+        const revision = resolveRevision(argument, rows, config.app);
+        const progress = (line: string): void =>
+          (flags.json ? deps.stderr : deps.stdout)(`${line}\n`);
+        progress(
+          `${revision.name}: commit ${revision.commit?.slice(0, 7) ?? "unknown"}, ` +
+            `${revision.ready ? "Ready" : `not Ready (${revision.notReady ?? "unknown"})`}, ` +
+            `smoke test ${smokeTestSummary(revision.smokeTest)}`,
+        );
+        if (!revision.ready || revision.smokeTest.state !== "passed") {
+          progress(
+            "  it may start at 0 %, but a step above 0 needs it Ready and its smoke test passed " +
+              "(the candidate gate, canary-release:verifyCandidate)",
+          );
+        }
+        return startCandidate(driver, revision.name, options);
+      }),
+    ),
+  );
 
   helpAfter(
     addChangeOptions(

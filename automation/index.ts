@@ -57,6 +57,7 @@ export {
   readStatus,
   rollbackCanary,
   setCanaryPercent,
+  startCandidate,
   type CanaryConfigView,
   type CanaryStatus,
   type ChangeOptions,
@@ -79,6 +80,34 @@ export {
   type RolloutReport,
   type RolloutStatus,
 } from "./rollout";
+export {
+  ClusterReadError,
+  openCluster,
+  type ClusterReader,
+  type ClusterTarget,
+  type KnativeRevision,
+  type KnativeRoute,
+} from "./cluster";
+export {
+  clusterTargetOf,
+  openStackCluster,
+  readLiveStatus,
+  readRevisions,
+  type LiveStatus,
+  type OpenCluster,
+} from "./clusterStatus";
+export {
+  bar,
+  formatRevisions,
+  formatTraffic,
+  resolveRevision,
+  revisionRows,
+  smokeTestSummary,
+  trafficView,
+  type RevisionRow,
+  type TrafficRow,
+  type TrafficView,
+} from "./canaryView";
 export { commitStackFile, isGitCheckout, runGit, stackFileDiff, type GitResult } from "./git";
 export { findProjectDir, resolveProjectDir, stackFilePath } from "./project";
 export { formatDuration, parseDuration, promqlDuration, realSleep, type Sleep } from "./time";

@@ -405,6 +405,62 @@ export async function promoteCandidate(
   });
 }
 
+/**
+ * `canary start`: `revision` becomes the candidate at 0 %, in one update; the program's
+ * candidate gate reads it at preview (it must exist). Refused while another candidate has
+ * traffic (roll it back or promote it first), and for the stable revision itself. Starting the
+ * candidate that is already set at 0 % and deployed changes nothing.
+ */
+export async function startCandidate(
+  driver: StackDriver,
+  revision: string,
+  options: CommandOptions = {},
+): Promise<ChangeResult> {
+  const change = {
+    [CONFIG_KEYS.candidateRevision]: revision,
+    [CONFIG_KEYS.canaryPercent]: "0",
+  };
+  return withStackLock(driver.lock, describeChange(change), async () => {
+    const config = await readCanaryConfig(driver);
+    const stack = driver.stackName;
+    if (config.stableRevision === revision) {
+      throw new CanaryRefusedError(
+        `${revision} is stack ${stack}'s stable revision already; a candidate is a newer one`,
+      );
+    }
+    if (config.candidateRevision === revision && config.canaryPercent === 0) {
+      const deployed = deployedFromOutputs(await driver.outputs());
+      if (
+        options.up === false ||
+        (deployed?.candidateRevision === revision && deployed.canaryPercent === 0)
+      ) {
+        return {
+          stack,
+          message: `${revision} is the candidate at 0 % already: nothing changed`,
+          change: {},
+          previous: {},
+          unchanged: true,
+        };
+      }
+    }
+    if (
+      config.candidateRevision !== undefined &&
+      config.candidateRevision !== revision &&
+      config.canaryPercent > 0
+    ) {
+      throw new CanaryRefusedError(
+        `candidate ${config.candidateRevision} has ${config.canaryPercent} % of stack ${stack}'s ` +
+          `traffic: finish that canary first, with \`canary rollback --stack ${stack}\` or ` +
+          `\`canary promote --stack ${stack}\``,
+      );
+    }
+    return applyConfigChangeLocked(driver, change, {
+      ...options,
+      message: `canary ${stack}: start ${revision}, canaryPercent 0`,
+    });
+  });
+}
+
 /** `canary rollback`: canaryPercent 0 in one update; the candidate stays, at 0 %. */
 export async function rollbackCanary(
   driver: StackDriver,

@@ -24,6 +24,7 @@ const CANARY_KEYS = [
   "candidateRevision",
   "namespace",
   "maxStepPercent",
+  "render",
 ] as const satisfies readonly ConfigKeyName[];
 
 /** Each of them with the project prefix, as the stack file spells it. */

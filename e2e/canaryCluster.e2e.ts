@@ -14,6 +14,7 @@ import {
   EXIT_ROLLED_BACK,
   preflightCanary,
   main,
+  openCluster,
   openPulumiStack,
   type CliDeps,
 } from "../automation";
@@ -84,6 +85,8 @@ describe("the canary command for real (Automation API, real CLI, real API server
       stdout: (text) => (out.stdout += text),
       stderr: (text) => (out.stderr += text),
       openStack: (open) => openPulumiStack({ ...open, envVars: env }),
+      // The stack has no kubernetes:kubeconfig: its provider reads $KUBECONFIG, as this does.
+      openCluster: (target) => openCluster({ kubeconfig: env.KUBECONFIG, ...target }),
       analyse: analyseCanary,
       preflight: preflightCanary,
       // The metrics were recorded at AT: the analysis looks there, and waits take no time.

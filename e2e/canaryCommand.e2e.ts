@@ -10,6 +10,7 @@ import {
   EXIT_ERROR,
   EXIT_OK,
   main,
+  openCluster,
   openPulumiStack,
   type CliDeps,
 } from "../automation";
@@ -67,6 +68,8 @@ describe("the canary command with the real Pulumi CLI (file backend, render mode
         stdout: (text) => (outputs.stdout += text),
         stderr: (text) => process.stderr.write(text),
         openStack: (open) => openPulumiStack({ ...open, envVars }),
+        // A render-mode stack: status says it has no cluster, and opens none.
+        openCluster,
         analyse: async () => ({ verdict: "inconclusive", reason: "not used" }),
         preflight: preflightOk,
         sleep: async () => undefined,

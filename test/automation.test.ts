@@ -39,11 +39,20 @@ import {
   type RolloutEvent,
   type RolloutOptions,
   type StackDriver,
+  openCluster,
+  type OpenCluster,
 } from "../automation";
+import { trafficFor, type TrafficTarget } from "../common/traffic";
 import { analysisWindow, interruptHandler, sampleIntervalFor } from "../automation/cli";
 import { builtInMetricSet } from "../automation/metricSet";
 import { readRolloutRecord } from "../automation/rolloutReport";
 import { preflightOk } from "./support/analysisStubs";
+import {
+  noCluster,
+  revision,
+  startStandInCluster,
+  type StandInCluster,
+} from "./support/standInCluster";
 import { FakeServer, sendJson } from "./support/fakeHttp";
 import { promVector } from "./support/prometheus";
 import { PROJECT } from "../config";
@@ -678,7 +687,7 @@ describe("canary step, promote, rollback, status (automation/operations.ts)", ()
     assert.deepEqual(status.pending, ["canaryPercent: config 30, deployed 20"]);
     assert.deepEqual(status.candidateSmokeTest, {
       state: "passed",
-      result: { status: 200, ms: 12 },
+      result: { status: 200, latencyMs: 12 },
     });
     assert.deepEqual(driver.log, [], "status writes nothing");
   });
@@ -710,6 +719,9 @@ async function cli(
     driver?: StackDriver;
     verdicts?: Parameters<typeof scriptedAnalysis>[0];
     analysisRequests?: CanaryAnalysisOptions[];
+    openCluster?: OpenCluster;
+    signal?: AbortSignal;
+    isTerminal?: boolean;
   },
 ): Promise<CliRun> {
   let stdout = "";
@@ -730,8 +742,11 @@ async function cli(
       return analysis.analyse(request);
     },
     preflight: preflightOk,
+    openCluster: options.openCluster ?? noCluster,
     ...fakeTime(),
     retryPolicy: { attempts: 2, initialDelayMs: 1, maxDelayMs: 1 },
+    ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    ...(options.isTerminal !== undefined ? { isTerminal: options.isTerminal } : {}),
   };
   const code = await main(argv, deps);
   return { code, stdout, stderr, opened };
@@ -763,7 +778,15 @@ describe("canary command (automation/cli.ts)", () => {
   });
   afterEach(() => fs.rmSync(project, { recursive: true, force: true }));
 
-  for (const command of ["status", "step", "promote", "rollback", "rollout"]) {
+  for (const command of [
+    "status",
+    "revisions",
+    "start",
+    "step",
+    "promote",
+    "rollback",
+    "rollout",
+  ]) {
     it(`${command} --help shows usage and the exit codes`, async () => {
       const run = await cli([command, "--help"], { cwd: project });
       assert.equal(run.code, EXIT_OK);
@@ -951,7 +974,7 @@ describe("canary command (automation/cli.ts)", () => {
     assert.equal(human.code, EXIT_OK);
     assert.match(human.stdout, /stable +hello-1a2b3c4/);
     assert.match(human.stdout, /candidate +hello-5d6e7f8 at 20 %/);
-    assert.match(human.stdout, /smoke test +passed \{"status":200,"ms":12\}/);
+    assert.match(human.stdout, /smoke test +passed · HTTP 200 in 12 ms/);
     assert.match(human.stdout, /url candidate +http:\/\/candidate-hello/);
     const json = await cli(["status", "--stack", "prod", "--json"], { cwd: project, driver });
     const status = JSON.parse(json.stdout) as { deployed: { canaryPercent: number } };
@@ -1437,6 +1460,7 @@ describe("the Automation API driver against a stand-in Pulumi CLI (test/support/
       stdout: () => undefined,
       stderr: (text) => (stderr += text),
       openStack: openPulumiStack,
+      openCluster: noCluster,
       analyse: async () => ({ verdict: "inconclusive", reason: "unused" }),
       preflight: preflightOk,
       ...fakeTime(),
@@ -1494,5 +1518,317 @@ describe("the Automation API driver against a stand-in Pulumi CLI (test/support/
       /interrupted while waiting at step 1\/2, before its analysis; canaryPercent 5 is deployed/,
     );
     assert.match(stackYaml(), /canary-release:canaryPercent: "5"/);
+  });
+});
+
+describe("canary revisions, start and status against the stack's cluster (stand-in API, real client-node)", () => {
+  const NEWEST = "hello-9f0e1d2";
+  let project: string;
+  let cluster: StandInCluster;
+  beforeEach(async () => {
+    project = tempProject();
+    cluster = await startStandInCluster("hello");
+    cluster.revisions.push(
+      revision("hello", "hello", STABLE, {
+        commit: "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d",
+        createdAt: "2026-02-25T12:00:00Z",
+        smokeTest: "passed",
+        result: { status: 200, latencyMs: 41 },
+      }),
+      revision("hello", "hello", CANDIDATE, {
+        commit: "5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f80",
+        createdAt: "2026-03-01T10:00:00Z",
+        smokeTest: "passed",
+        result: { status: 200, latencyMs: 35 },
+      }),
+      revision("hello", "hello", NEWEST, {
+        commit: "9f0e1d2c3b4a5968778695a4b3c2d1e0f9e8d7c6",
+        createdAt: "2026-03-01T11:30:00Z",
+        smokeTest: "failed",
+        result: { status: 500, latencyMs: 9, reason: "expected status 200" },
+      }),
+      // Another app's Revision in the same namespace is not listed.
+      revision("other", "hello", "other-1111111", { createdAt: "2026-03-01T11:00:00Z" }),
+    );
+  });
+  afterEach(async () => {
+    await cluster.close();
+    fs.rmSync(project, { recursive: true, force: true });
+  });
+
+  /** The stack's config pointing at the stand-in, through `kubernetes:kubeconfig` itself. */
+  const onCluster = (config: Record<string, string> = {}): MemoryStackDriver =>
+    stack({
+      "kubernetes:kubeconfig": cluster.kubeconfig,
+      "kubernetes:context": "stand-in",
+      ...config,
+    });
+
+  /** The Route as Knative serves what `driver` deployed. */
+  async function serveDeployed(driver: MemoryStackDriver, spec?: TrafficTarget[]): Promise<void> {
+    const traffic = (spec ?? (await driver.outputs()).traffic) as TrafficTarget[];
+    cluster.route = {
+      metadata: { name: "hello", generation: 1 },
+      spec: { traffic },
+      status: {
+        observedGeneration: 1,
+        conditions: [{ type: "Ready", status: "True" }],
+        traffic: traffic.map((target) =>
+          target.latestRevision === true ? { ...target, revisionName: NEWEST } : target,
+        ),
+      },
+    };
+  }
+
+  it("revisions lists the app's Revisions newest first, from the stack's own context; --json too", async () => {
+    const driver = onCluster({ [K.canaryPercent]: "20" });
+    await serveDeployed(driver);
+    const run = await cli(["revisions", "--stack", "prod"], { cwd: project, driver, openCluster });
+    assert.equal(run.code, EXIT_OK, run.stderr);
+    const lines = run.stdout.trimEnd().split("\n");
+    assert.match(
+      lines[0],
+      new RegExp(
+        `revisions of hello in namespace hello, context stand-in \\(${cluster.url}\\), newest first`,
+      ),
+    );
+    assert.match(
+      lines[2],
+      /hello-9f0e1d2 +30m +9f0e1d2 +yes +failed · HTTP 500 in 9 ms: expected status 200 +0 % +tag latest/,
+    );
+    assert.match(
+      lines[3],
+      /hello-5d6e7f8 +2h +5d6e7f8 +yes +passed · HTTP 200 in 35 ms +20 % +candidate/,
+    );
+    assert.match(
+      lines[4],
+      /hello-1a2b3c4 +4d +1a2b3c4 +yes +passed · HTTP 200 in 41 ms +80 % +stable/,
+    );
+    assert.equal(lines.length, 5, "other apps' Revisions are not listed");
+    assert.ok(
+      cluster.requests.includes(
+        "GET /apis/serving.knative.dev/v1/namespaces/hello/revisions?labelSelector=serving.knative.dev%2Fconfiguration%3Dhello",
+      ),
+      cluster.requests.join("\n"),
+    );
+    const json = await cli(["revisions", "--stack", "prod", "--json"], {
+      cwd: project,
+      driver,
+      openCluster,
+    });
+    const body = JSON.parse(json.stdout) as {
+      ok: boolean;
+      revisions: { name: string; livePercent: number }[];
+    };
+    assert.deepEqual(
+      body.revisions.map((row) => [row.name, row.livePercent]),
+      [
+        [NEWEST, 0],
+        [CANDIDATE, 20],
+        [STABLE, 80],
+      ],
+    );
+  });
+
+  it("revisions refuses, naming the key, a context the kubeconfig lacks, a render stack, and says why the API refused", async () => {
+    const typo = await cli(["revisions", "--stack", "prod"], {
+      cwd: project,
+      driver: onCluster({ "kubernetes:context": "prdo" }),
+      openCluster,
+    });
+    assert.equal(typo.code, EXIT_ERROR);
+    assert.match(
+      typo.stderr,
+      /kubernetes:context is "prdo", which kubernetes:kubeconfig \(the kubeconfig itself\) does not have \(its contexts: stand-in\)/,
+    );
+    const render = await cli(["revisions", "--stack", "prod", "--json"], {
+      cwd: project,
+      driver: onCluster({ "canary-release:render": '{"directory":"out"}' }),
+      openCluster,
+    });
+    assert.equal(render.code, EXIT_REFUSED);
+    assert.match(
+      JSON.parse(render.stdout).error,
+      /renders manifests to a directory \(canary-release:render\)/,
+    );
+    cluster.failWith = 403;
+    const refused = await cli(["revisions", "--stack", "prod"], {
+      cwd: project,
+      driver: onCluster(),
+      openCluster,
+    });
+    assert.equal(refused.code, EXIT_ERROR);
+    assert.match(
+      refused.stderr,
+      /cannot read the revisions of hello\/hello from context stand-in \(http:\/\/127\.0\.0\.1:\d+\): 403 stand-in refuses with 403; the kubeconfig's user may not read it/,
+    );
+  });
+
+  it("start makes a Revision found by its commit the candidate at 0 %, in one update", async () => {
+    const driver = onCluster({ [K.candidateRevision]: "" });
+    delete driver.config[K.candidateRevision];
+    driver.deployed = { ...driver.config };
+    const run = await cli(["start", "9f0e1d2", "--stack", "prod"], {
+      cwd: project,
+      driver,
+      openCluster,
+    });
+    assert.equal(run.code, EXIT_OK, run.stderr);
+    assert.match(
+      run.stdout,
+      /hello-9f0e1d2: commit 9f0e1d2, Ready, smoke test failed · HTTP 500 in 9 ms: expected status 200/,
+    );
+    assert.match(run.stdout, /a step above 0 needs it Ready and its smoke test passed/);
+    assert.match(run.stdout, /done: canary prod: start hello-9f0e1d2, canaryPercent 0/);
+    assert.deepEqual(driver.writes, [set(K.candidateRevision, NEWEST), percent(0), "up"]);
+    // Again: nothing to do.
+    const again = await cli(["start", NEWEST, "--stack", "prod", "--json"], {
+      cwd: project,
+      driver,
+      openCluster,
+    });
+    const body = JSON.parse(again.stdout) as { unchanged: boolean; message: string };
+    assert.deepEqual([again.code, body.unchanged], [EXIT_OK, true]);
+    assert.match(body.message, /hello-9f0e1d2 is the candidate at 0 % already: nothing changed/);
+    assert.equal(driver.upCalls, 1);
+  });
+
+  it("start refuses while another candidate has traffic, the stable revision, and an unknown commit; nothing written", async () => {
+    const driver = onCluster({ [K.canaryPercent]: "20" });
+    const busy = await cli(["start", "9f0e1d2", "--stack", "prod"], {
+      cwd: project,
+      driver,
+      openCluster,
+    });
+    assert.equal(busy.code, EXIT_REFUSED);
+    assert.match(
+      busy.stderr,
+      /candidate hello-5d6e7f8 has 20 % of stack prod's traffic: finish that canary first, with `canary rollback --stack prod` or `canary promote --stack prod`/,
+    );
+    const stable = await cli(["start", "1a2b3c4", "--stack", "prod"], {
+      cwd: project,
+      driver,
+      openCluster,
+    });
+    assert.match(stable.stderr, /hello-1a2b3c4 is stack prod's stable revision already/);
+    const unknown = await cli(["start", "abcdef0", "--stack", "prod"], {
+      cwd: project,
+      driver,
+      openCluster,
+    });
+    assert.equal(unknown.code, EXIT_REFUSED);
+    assert.match(
+      unknown.stderr,
+      /no revision of hello was built from commit abcdef0: newest revisions: hello-9f0e1d2 \(9f0e1d2\)/,
+    );
+    assert.deepEqual(driver.writes, []);
+  });
+
+  it("status shows the stack's traffic beside the Route's with bars, and flags a hand edit as DRIFT", async () => {
+    const driver = onCluster({ [K.canaryPercent]: "20" });
+    await serveDeployed(driver);
+    const run = await cli(["status", "--stack", "prod"], { cwd: project, driver, openCluster });
+    assert.equal(run.code, EXIT_OK, run.stderr);
+    assert.match(run.stdout, /smoke test +passed · HTTP 200 in 35 ms/);
+    assert.match(run.stdout, new RegExp(`cluster +context stand-in \\(${cluster.url}\\)`));
+    assert.match(run.stdout, /route Ready +True/);
+    assert.match(run.stdout, /hello-1a2b3c4 +█{16}░{4} +80 % +█{16}░{4} +80 % +stable/);
+    assert.match(run.stdout, /hello-5d6e7f8 +█{4}░{16} +20 % +█{4}░{16} +20 % +candidate/);
+    assert.match(run.stdout, /drift +none: the cluster serves what the stack deployed/);
+
+    await serveDeployed(
+      driver,
+      trafficFor({
+        app: "hello",
+        stableRevision: STABLE,
+        candidateRevision: CANDIDATE,
+        canaryPercent: 60,
+      }),
+    );
+    const drifted = await cli(["status", "--stack", "prod", "--json"], {
+      cwd: project,
+      driver,
+      openCluster,
+    });
+    const body = JSON.parse(drifted.stdout) as {
+      live: {
+        traffic: { drift: string[]; rows: { target: string; desired: number; live: number }[] };
+      };
+    };
+    assert.deepEqual(
+      body.live.traffic.rows.map((row) => [row.target, row.desired, row.live]),
+      [
+        [STABLE, 80, 40],
+        [CANDIDATE, 20, 60],
+        ["latest", 0, 0],
+      ],
+    );
+    assert.equal(body.live.traffic.drift.length, 2);
+    assert.match(
+      body.live.traffic.drift[1],
+      /hello-5d6e7f8: the stack deployed 20 %, the Route's spec says 60 %: the Route was changed outside the stack/,
+    );
+    const human = await cli(["status", "--stack", "prod"], { cwd: project, driver, openCluster });
+    assert.match(human.stdout, /DRIFT +hello-5d6e7f8: the stack deployed 20 %/);
+  });
+
+  it("status still shows the stack's side when the cluster cannot be read", async () => {
+    cluster.failWith = 500;
+    const run = await cli(["status", "--stack", "prod"], {
+      cwd: project,
+      driver: onCluster(),
+      openCluster,
+    });
+    assert.equal(run.code, EXIT_OK, run.stderr);
+    assert.match(run.stdout, /stable +hello-1a2b3c4/);
+    assert.match(
+      run.stdout,
+      /cluster +not read: cannot read the revisions of hello\/hello from context stand-in .*500/,
+    );
+    assert.doesNotMatch(run.stdout, /drift/i);
+  });
+
+  it("status --watch refreshes until interrupted; with --json one object per line", async () => {
+    const driver = onCluster({ [K.canaryPercent]: "20" });
+    await serveDeployed(driver);
+    const controller = new AbortController();
+    let refreshes = 0;
+    const counting: OpenCluster = async (target) => {
+      refreshes += 1;
+      // The third refresh is the last: Ctrl-C arrives while it is shown.
+      if (refreshes === 3) controller.abort();
+      return openCluster(target);
+    };
+    const run = await cli(["status", "--stack", "prod", "--watch", "--interval", "5s"], {
+      cwd: project,
+      driver,
+      openCluster: counting,
+      signal: controller.signal,
+      isTerminal: true,
+    });
+    assert.equal(run.code, EXIT_OK, run.stderr);
+    assert.equal(run.stdout.match(/\(every 5s, Ctrl-C to stop\)/g)?.length, 3);
+    assert.equal(
+      run.stdout.match(/\x1b\[2J\x1b\[H/g)?.length,
+      2,
+      "the screen is redrawn between refreshes",
+    );
+    const jsonController = new AbortController();
+    let jsonRefreshes = 0;
+    const json = await cli(["status", "--stack", "prod", "--watch", "--json"], {
+      cwd: project,
+      driver,
+      openCluster: async (target) => {
+        if (++jsonRefreshes === 2) jsonController.abort();
+        return openCluster(target);
+      },
+      signal: jsonController.signal,
+    });
+    const lines = json.stdout.trimEnd().split("\n");
+    assert.equal(lines.length, 2);
+    for (const line of lines) {
+      const value = JSON.parse(line) as { ok: boolean; live: { traffic: { drift: string[] } } };
+      assert.deepEqual([value.ok, value.live.traffic.drift], [true, []]);
+    }
   });
 });

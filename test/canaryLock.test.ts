@@ -25,6 +25,7 @@ import {
 import { MemoryStackDriver } from "./support/memoryStackDriver";
 import { realSleep } from "../automation/time";
 import { fakePulumiProject, type FakePulumiProject } from "./support/fakePulumiProject";
+import { noCluster } from "./support/standInCluster";
 import { preflightOk } from "./support/analysisStubs";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -169,6 +170,7 @@ async function cli(
     },
     analyse: async () => ({ verdict: "pass", reason: "scripted pass" }),
     preflight: preflightOk,
+    openCluster: noCluster,
     // The lock's waits are real: they are short (--lock-wait) and bounded.
     sleep: realSleep,
     now: () => new Date(),

@@ -13,6 +13,7 @@ import {
   writeRolloutReport,
 } from "../automation/rolloutReport";
 import { EXIT_OK, EXIT_REFUSED } from "../automation/exitCodes";
+import { noCluster } from "./support/standInCluster";
 import { preflightOk } from "./support/analysisStubs";
 import { sampleRecord } from "./support/rolloutRecords";
 
@@ -149,6 +150,7 @@ describe("rollout reports", () => {
       },
       analyse: async () => ({ verdict: "inconclusive" as const, reason: "unused" }),
       preflight: preflightOk,
+      openCluster: noCluster,
       sleep: async () => undefined,
       now: () => new Date(),
     };

@@ -3,6 +3,7 @@
 import * as fs from "fs";
 import { ConcurrentUpdateError } from "@pulumi/pulumi/automation";
 import * as YAML from "yaml";
+import { trafficFor } from "../../common/traffic";
 import type { StackConfig, StackDriver, StackLock, UpOptions, UpSummary } from "../../automation";
 
 export type UpScript = (call: number, config: Readonly<Record<string, string>>) => Error | void;
@@ -122,8 +123,17 @@ export class MemoryStackDriver implements StackDriver {
       stableRevision: value("stableRevision"),
       candidateRevision: candidate,
       canaryPercent: percent,
+      // The Route's spec.traffic as the program deploys it.
+      traffic: trafficFor({
+        app: value("app") ?? "hello",
+        ...(value("stableRevision") !== null
+          ? { stableRevision: value("stableRevision") as string }
+          : {}),
+        ...(candidate !== null ? { candidateRevision: candidate } : {}),
+        canaryPercent: percent,
+      }),
       candidateSmokeTest:
-        candidate !== null ? { state: "passed", result: { status: 200, ms: 12 } } : null,
+        candidate !== null ? { state: "passed", result: { status: 200, latencyMs: 12 } } : null,
       pipelineName: null,
       webhookUrl: null,
     };

@@ -1,0 +1,200 @@
+// Reads the stack's cluster for the `canary` command: the app's Revisions and its Route, with
+// @kubernetes/client-node, through the same kubeconfig and context the stack's provider uses
+// (`kubernetes:kubeconfig`, else $KUBECONFIG or ~/.kube/config; `kubernetes:context`, else the
+// kubeconfig's current context). It only reads: the stack owns traffic, the pipeline owns
+// Revisions.
+import * as fs from "fs";
+import type { KnativeCondition, RevisionMetadata } from "../common/revisionRecord";
+import type { TrafficTarget } from "../common/traffic";
+
+/** Where the stack's cluster is, from the stack's `kubernetes:` config. */
+export interface ClusterTarget {
+  /** `kubernetes:context`; unset: the kubeconfig's current context. */
+  readonly context?: string;
+  /** `kubernetes:kubeconfig`: a path, or the kubeconfig itself (as the provider takes it). */
+  readonly kubeconfig?: string;
+}
+
+/** The part of a Knative Revision the command shows. */
+export interface KnativeRevision {
+  readonly metadata: RevisionMetadata & {
+    readonly name: string;
+    readonly namespace?: string;
+    readonly creationTimestamp?: string;
+  };
+  readonly status?: { readonly conditions?: readonly KnativeCondition[] };
+}
+
+/** A Route's traffic target in `status`: Knative resolves `latestRevision` to its name there. */
+export type LiveTrafficTarget = TrafficTarget;
+
+/** The part of a Knative Route the command shows. */
+export interface KnativeRoute {
+  readonly metadata: { readonly name: string; readonly generation?: number };
+  readonly spec?: { readonly traffic?: readonly TrafficTarget[] };
+  readonly status?: {
+    readonly observedGeneration?: number;
+    readonly url?: string;
+    readonly conditions?: readonly KnativeCondition[];
+    readonly traffic?: readonly LiveTrafficTarget[];
+  };
+}
+
+/** A cluster the command may read, once opened for one stack. */
+export interface ClusterReader {
+  /** `context kind-canary (https://127.0.0.1:6443)`, for messages. */
+  readonly where: string;
+  /** The Revisions of the app's Configuration, in any order. */
+  listRevisions(namespace: string, app: string): Promise<KnativeRevision[]>;
+  /** The Route, or undefined when there is none. */
+  readRoute(namespace: string, name: string): Promise<KnativeRoute | undefined>;
+}
+
+/** The cluster could not be reached or read; the message says which cluster and why. */
+export class ClusterReadError extends Error {
+  override readonly name = "ClusterReadError";
+}
+
+const SERVING = { group: "serving.knative.dev", version: "v1" } as const;
+
+/** Does `kubeconfig` (a config value) hold a kubeconfig's text rather than a path to one? */
+export function isKubeconfigText(kubeconfig: string): boolean {
+  return (
+    /\n/.test(kubeconfig.trim()) || /^\s*[{]/.test(kubeconfig) || /apiVersion\s*:/.test(kubeconfig)
+  );
+}
+
+interface ErrorWithCode {
+  readonly code?: unknown;
+  readonly body?: unknown;
+  readonly message?: unknown;
+  readonly cause?: unknown;
+}
+
+/** `404`, `connect ECONNREFUSED 127.0.0.1:6443`, or the API's own Status message. */
+export function describeApiFailure(error: unknown): { status?: number; message: string } {
+  const value = (error ?? {}) as ErrorWithCode;
+  const status = typeof value.code === "number" ? value.code : undefined;
+  let message = typeof value.message === "string" ? value.message : String(error);
+  const body = value.body;
+  const text = typeof body === "string" ? body : undefined;
+  if (text !== undefined) {
+    try {
+      const parsed = JSON.parse(text) as { message?: unknown };
+      if (typeof parsed.message === "string") message = parsed.message;
+    } catch {
+      // Not a Status object: keep the client's message.
+    }
+  } else if (typeof body === "object" && body !== null) {
+    const said = (body as { message?: unknown }).message;
+    if (typeof said === "string") message = said;
+  }
+  const cause = value.cause as ErrorWithCode | undefined;
+  if (status === undefined && typeof cause?.message === "string") {
+    message = `${message}: ${cause.message}`;
+  }
+  return { ...(status !== undefined ? { status } : {}), message: message.split("\n")[0] };
+}
+
+/**
+ * Opens the stack's cluster with @kubernetes/client-node. A context the kubeconfig does not
+ * have is refused here, naming the config key, before any request.
+ */
+export async function openCluster(target: ClusterTarget): Promise<ClusterReader> {
+  // Loaded on first use: the other commands never pay for it.
+  const k8s = await import("@kubernetes/client-node");
+  const config = new k8s.KubeConfig();
+  let source: string;
+  try {
+    if (target.kubeconfig !== undefined && target.kubeconfig.trim() !== "") {
+      if (isKubeconfigText(target.kubeconfig)) {
+        config.loadFromString(target.kubeconfig);
+        source = "kubernetes:kubeconfig (the kubeconfig itself)";
+      } else {
+        const file = target.kubeconfig.trim();
+        if (!fs.existsSync(file)) {
+          throw new ClusterReadError(`kubernetes:kubeconfig names ${file}, which does not exist`);
+        }
+        config.loadFromFile(file);
+        source = file;
+      }
+    } else {
+      config.loadFromDefault();
+      source = process.env.KUBECONFIG ?? "~/.kube/config";
+    }
+  } catch (error) {
+    if (error instanceof ClusterReadError) throw error;
+    throw new ClusterReadError(`cannot load the kubeconfig: ${describeApiFailure(error).message}`);
+  }
+  if (target.context !== undefined) {
+    const names = config.getContexts().map((context) => context.name);
+    if (!names.includes(target.context)) {
+      throw new ClusterReadError(
+        `kubernetes:context is ${JSON.stringify(target.context)}, which ${source} does not have` +
+          (names.length > 0 ? ` (its contexts: ${names.join(", ")})` : " (it has no contexts)"),
+      );
+    }
+    config.setCurrentContext(target.context);
+  }
+  const cluster = config.getCurrentCluster();
+  if (cluster === null) {
+    throw new ClusterReadError(
+      `no cluster to read: ${source} has no current context; set kubernetes:context`,
+    );
+  }
+  const where = `context ${config.getCurrentContext()} (${cluster.server})`;
+  const api = config.makeApiClient(k8s.CustomObjectsApi);
+  const failed = (what: string, error: unknown): ClusterReadError => {
+    const { status, message } = describeApiFailure(error);
+    const hint =
+      status === 404
+        ? `; is Knative Serving installed there? (${SERVING.group}/${SERVING.version} not served)`
+        : status === 401 || status === 403
+          ? "; the kubeconfig's user may not read it"
+          : "";
+    return new ClusterReadError(
+      `cannot read ${what} from ${where}: ${status !== undefined ? `${status} ` : ""}${message}${hint}`,
+    );
+  };
+  return {
+    where,
+    async listRevisions(namespace, app) {
+      try {
+        const list = (await api.listNamespacedCustomObject({
+          ...SERVING,
+          namespace,
+          plural: "revisions",
+          labelSelector: `serving.knative.dev/configuration=${app}`,
+        })) as { items?: KnativeRevision[] };
+        return list.items ?? [];
+      } catch (error) {
+        throw failed(`the revisions of ${namespace}/${app}`, error);
+      }
+    },
+    async readRoute(namespace, name) {
+      try {
+        return (await api.getNamespacedCustomObject({
+          ...SERVING,
+          namespace,
+          plural: "routes",
+          name,
+        })) as KnativeRoute;
+      } catch (error) {
+        // A Route that is not there (yet) is an answer; a cluster without Knative is not.
+        if (describeApiFailure(error).status === 404 && (await routesServed(namespace))) {
+          return undefined;
+        }
+        throw failed(`route ${namespace}/${name}`, error);
+      }
+    },
+  };
+
+  async function routesServed(namespace: string): Promise<boolean> {
+    try {
+      await api.listNamespacedCustomObject({ ...SERVING, namespace, plural: "routes", limit: 1 });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,118 @@
+// The cluster's side of `canary status`, `canary revisions` and `canary start`: where the stack's
+// cluster is (its own `kubernetes:` config), and what the app's Route and Revisions say there.
+import { revisionRows, trafficView, type RevisionRow, type TrafficView } from "./canaryView";
+import type { ClusterReader, ClusterTarget, KnativeRoute } from "./cluster";
+import { CanaryRefusedError, errorMessage } from "./errors";
+import type { CanaryConfigView } from "./operations";
+import { CONFIG_KEYS, type StackDriver } from "./stackDriver";
+import type { TrafficTarget } from "../common/traffic";
+
+export type OpenCluster = (target: ClusterTarget) => Promise<ClusterReader>;
+
+/** The stack's cluster, as its provider finds it; a render-mode stack has none. */
+export async function clusterTargetOf(
+  driver: StackDriver,
+): Promise<{ readonly target: ClusterTarget } | { readonly none: string }> {
+  const render = await driver.getConfig(CONFIG_KEYS.render);
+  if (render !== undefined && render.trim() !== "") {
+    return {
+      none:
+        `stack ${driver.stackName} renders manifests to a directory (${CONFIG_KEYS.render}) ` +
+        "instead of applying them: it has no cluster to read",
+    };
+  }
+  const context = (await driver.getConfig("kubernetes:context"))?.trim();
+  const kubeconfig = await driver.getConfig("kubernetes:kubeconfig");
+  return {
+    target: {
+      ...(context !== undefined && context !== "" ? { context } : {}),
+      ...(kubeconfig !== undefined && kubeconfig.trim() !== "" ? { kubeconfig } : {}),
+    },
+  };
+}
+
+/** Opens the stack's cluster, or refuses (exit 2) for a stack that has none. */
+export async function openStackCluster(
+  driver: StackDriver,
+  openCluster: OpenCluster,
+): Promise<ClusterReader> {
+  const found = await clusterTargetOf(driver);
+  if ("none" in found) throw new CanaryRefusedError(found.none);
+  return openCluster(found.target);
+}
+
+/** The app's Revisions and Route as `canary revisions` shows them. */
+export async function readRevisions(
+  cluster: ClusterReader,
+  config: CanaryConfigView,
+): Promise<{ readonly rows: RevisionRow[]; readonly route: KnativeRoute | undefined }> {
+  const [revisions, route] = await Promise.all([
+    cluster.listRevisions(config.namespace, config.app),
+    cluster.readRoute(config.namespace, config.app),
+  ]);
+  return {
+    rows: revisionRows(revisions, route, {
+      ...(config.stableRevision !== undefined ? { stableRevision: config.stableRevision } : {}),
+      ...(config.candidateRevision !== undefined
+        ? { candidateRevision: config.candidateRevision }
+        : {}),
+    }),
+    route,
+  };
+}
+
+/** The live half of `canary status`; JSON-ready. */
+export interface LiveStatus {
+  /** `context prod (https://…)`; null when the cluster was not read. */
+  readonly cluster: string | null;
+  /** Why the cluster was not read (render mode, unreachable); null when it was. */
+  readonly notRead: string | null;
+  readonly traffic: TrafficView;
+  /** The candidate Revision as the cluster has it now; null without a candidate or a read. */
+  readonly candidate: RevisionRow | null;
+}
+
+function isTrafficTable(value: unknown): value is TrafficTarget[] {
+  return (
+    Array.isArray(value) && value.every((entry) => typeof entry === "object" && entry !== null)
+  );
+}
+
+/**
+ * Reads the Route and the candidate from the stack's cluster and sets them beside the stack's
+ * deployed traffic (`outputs.traffic`). A cluster that cannot be read is reported, not thrown:
+ * status still shows the stack's side.
+ */
+export async function readLiveStatus(
+  driver: StackDriver,
+  config: CanaryConfigView,
+  deployedTraffic: unknown,
+  openCluster: OpenCluster,
+): Promise<LiveStatus> {
+  const desired = isTrafficTable(deployedTraffic) ? deployedTraffic : null;
+  const notRead = (why: string): LiveStatus => ({
+    cluster: null,
+    notRead: why,
+    traffic: trafficView(desired, null, driver.stackName),
+    candidate: null,
+  });
+  const found = await clusterTargetOf(driver);
+  if ("none" in found) return notRead(found.none);
+  let cluster: ClusterReader;
+  try {
+    cluster = await openCluster(found.target);
+  } catch (error) {
+    return notRead(errorMessage(error));
+  }
+  try {
+    const { rows, route } = await readRevisions(cluster, config);
+    return {
+      cluster: cluster.where,
+      notRead: null,
+      traffic: trafficView(desired, route, driver.stackName),
+      candidate: rows.find((row) => row.name === config.candidateRevision) ?? null,
+    };
+  } catch (error) {
+    return { ...notRead(errorMessage(error)), cluster: cluster.where };
+  }
+}
