@@ -4,6 +4,8 @@
 // kubeconfig's current context). It only reads: the stack owns traffic, the pipeline owns
 // Revisions.
 import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import type { KnativeCondition, RevisionMetadata } from "../common/revisionRecord";
 import type { TrafficTarget } from "../common/traffic";
 
@@ -97,6 +99,29 @@ export function describeApiFailure(error: unknown): { status?: number; message: 
 }
 
 /**
+ * Where the provider would find a kubeconfig without `kubernetes:kubeconfig`: $KUBECONFIG's
+ * files, else ~/.kube/config, else the Pod's own ServiceAccount. Without any, client-node would
+ * quietly try http://localhost:8080; this says what is missing instead.
+ */
+export function defaultKubeconfigSource(
+  env: Readonly<Record<string, string | undefined>>,
+  home: string,
+): string {
+  const listed = (env.KUBECONFIG ?? "").split(path.delimiter).filter((file) => file !== "");
+  if (listed.some((file) => fs.existsSync(file)))
+    return `$KUBECONFIG (${listed.join(path.delimiter)})`;
+  const file = path.join(home, ".kube", "config");
+  if (listed.length === 0 && fs.existsSync(file)) return file;
+  if (env.KUBERNETES_SERVICE_HOST !== undefined) return "the Pod's ServiceAccount (in-cluster)";
+  throw new ClusterReadError(
+    listed.length > 0
+      ? `$KUBECONFIG names ${listed.join(path.delimiter)}, which does not exist`
+      : `no kubeconfig: ${file} does not exist and $KUBECONFIG is not set; set ` +
+          "kubernetes:kubeconfig in the stack (a path, or the kubeconfig itself as a secret)",
+  );
+}
+
+/**
  * Opens the stack's cluster with @kubernetes/client-node. A context the kubeconfig does not
  * have is refused here, naming the config key, before any request.
  */
@@ -119,8 +144,8 @@ export async function openCluster(target: ClusterTarget): Promise<ClusterReader>
         source = file;
       }
     } else {
+      source = defaultKubeconfigSource(process.env, os.homedir());
       config.loadFromDefault();
-      source = process.env.KUBECONFIG ?? "~/.kube/config";
     }
   } catch (error) {
     if (error instanceof ClusterReadError) throw error;

@@ -19,6 +19,8 @@ export interface RevisionState {
   readonly ready?: "True" | "False" | "Unknown";
   readonly reason?: string;
   readonly message?: string;
+  /** Annotations the pipeline and the tester write (commit, smoke-test result). */
+  readonly annotations?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -44,6 +46,7 @@ export async function createRevision(
         "serving.knative.dev/configuration": app,
         ...(smokeTest !== null ? { "canary-release.dev/smoke-test": smokeTest } : {}),
       },
+      ...(state.annotations !== undefined ? { annotations: state.annotations } : {}),
     },
     spec: { containers: [{ image: `registry.example.com/acme/${app}@${DIGEST}` }] },
   });
@@ -72,6 +75,40 @@ export async function writeRevisionStatus(
             ...(state.message !== undefined ? { message: state.message } : {}),
           },
         ],
+      },
+    },
+    "application/merge-patch+json",
+  );
+}
+
+/**
+ * What Knative's route controller writes once it serves a Route's spec: status.traffic with
+ * each `latestRevision` target resolved to `latest`, observedGeneration, Ready and the URL.
+ */
+export async function writeRouteStatus(
+  kube: Kube,
+  namespace: string,
+  name: string,
+  latest: string,
+): Promise<void> {
+  const path = `/apis/serving.knative.dev/v1/namespaces/${namespace}/routes/${name}`;
+  const route = (await kube.ok("GET", path)) as {
+    metadata: { generation?: number };
+    spec: { traffic: { latestRevision?: boolean }[] };
+  };
+  await kube.ok(
+    "PATCH",
+    `${path}/status`,
+    {
+      status: {
+        observedGeneration: route.metadata.generation ?? 1,
+        url: `http://${name}.${namespace}.apps.example.com`,
+        conditions: [
+          { type: "Ready", status: "True", lastTransitionTime: new Date().toISOString() },
+        ],
+        traffic: route.spec.traffic.map((target) =>
+          target.latestRevision === true ? { ...target, revisionName: latest } : target,
+        ),
       },
     },
     "application/merge-patch+json",
