@@ -15,7 +15,7 @@ import { describeTraffic, OutputsRead } from "./stackChecks";
 import { checkStackFiles, DEFAULT_CRDS_DIR, StackReport } from "./stackConformance";
 import { outputsFiles, readBackendOutputs, readOutputsFile } from "./stackOutputs";
 
-const USAGE = `usage: npm run validate -- [CRD source] [--stack NAME]... [--outputs [STACK=]FILE]... [--json]
+export const USAGE = `usage: npm run validate -- [CRD source] [--stack NAME]... [--outputs [STACK=]FILE]... [--json]
 
 CRD source (one; default: $CANARY_CRDS_DIR, else ../shared/crds):
   --crds DIR                directory (or file) of CRD YAML, e.g. the output of
