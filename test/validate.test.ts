@@ -119,6 +119,15 @@ describe("validate: choosing the CRD source", () => {
   });
 });
 
+describe("validate --from-cluster without kubectl", () => {
+  it("is code 2, saying kubectl is not on PATH and how to use --crds instead", async () => {
+    const { code, output } = await runCli(["--from-cluster", "--stack", "prod"]);
+    assert.equal(code, 2, output);
+    assert.match(output, /--from-cluster runs kubectl, which is not on PATH/);
+    assert.match(output, /kubectl get crd -o yaml > crds\.yaml\) and pass --crds crds\.yaml/);
+  });
+});
+
 describe("validate: the pinned release manifests", () => {
   it("are the Platform's pinned URLs of the four releases with CRDs; a mirror keeps the paths", () => {
     const upstream = releaseManifests();
