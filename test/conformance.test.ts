@@ -4,7 +4,6 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { main as validateCli } from "../conformance/cli";
 import { CrdCatalog } from "../conformance/crdValidator";
 import {
   everyRevisionPassed,
@@ -18,6 +17,7 @@ import { checkResources, checkStackFiles, isCustomResource } from "../conformanc
 import { RULES_READ_FROM } from "../conformance/upstreamRules";
 import { PLATFORM_DEFAULT_VERSIONS } from "../common/platformVersions";
 import { CRDS_DIR, sharedCatalog } from "./support/sharedCrds";
+import { runCli } from "./support/validateCli";
 
 const BASE = {
   "canary-release:app": "hello",
@@ -44,21 +44,6 @@ const SHAPES: Record<string, Record<string, string>> = {
   },
   "render mode": { "canary-release:render": '{"directory":"rendered"}' },
 };
-
-/** Captures console output of the CLI so a test can read it (and the run stays quiet). */
-async function runCli(args: string[]): Promise<{ code: number; output: string }> {
-  const lines: string[] = [];
-  const original = { log: console.log, error: console.error };
-  console.log = (...parts: unknown[]) => void lines.push(parts.join(" "));
-  console.error = console.log;
-  try {
-    const code = await validateCli(args);
-    return { code, output: lines.join("\n") };
-  } finally {
-    console.log = original.log;
-    console.error = original.error;
-  }
-}
 
 describe("conformance: rendered custom resources against the upstream CRDs", function () {
   let catalog: CrdCatalog;
@@ -226,7 +211,11 @@ describe("npm run validate (conformance/cli.ts)", function () {
     const { code, output } = await runCli(["--crds", CRDS_DIR]);
     assert.equal(code, 0, output);
     assert.match(output, /ok +serving.knative.dev\/v1 Route hello\/hello/);
-    assert.match(output, /passed: \d+ custom resources in 2 stacks/);
+    // The committed stacks lack per-machine credentials and were never deployed here.
+    assert.match(
+      output,
+      /\npassed \(with \d+ things not checked, listed above\): \d+ custom resources in 2 stacks$/,
+    );
   });
 
   it("fails, naming the kind, against a cluster without the Knative Serving CRDs", async () => {

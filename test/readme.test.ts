@@ -19,6 +19,7 @@ import {
   stackFiles,
   withStandInSecrets,
 } from "../conformance/programRunner";
+import { USAGE as VALIDATE_USAGE } from "../conformance/cli";
 import { headingAnchor } from "../docs/generate";
 
 /** Provider keys the program reads itself (config.ts); any other is ignored. */
@@ -92,7 +93,13 @@ function cliProgram(): Command {
 }
 
 /** How many things the checks found, over all the files: a regex that stops matching shows. */
-const counted = { canaryCommands: 0, configCommands: 0, paths: 0, links: 0 };
+const counted = {
+  canaryCommands: 0,
+  validateCommands: 0,
+  configCommands: 0,
+  paths: 0,
+  links: 0,
+};
 
 for (const doc of DOCS) {
   describe(`${doc.name}: the commands, files and links it gives exist`, () => {
@@ -107,6 +114,16 @@ for (const doc of DOCS) {
       // Scripts are named in prose and tables too (`npm run docs`); commands in sh blocks.
       for (const match of doc.text.matchAll(/npm run ([\w:-]*[\w])/g)) {
         assert.ok(match[1] in scripts, `${doc.name}: no npm script ${match[1]}`);
+      }
+      // `npm run validate -- FLAGS`, in sh blocks and in prose: each flag is one USAGE lists.
+      for (const match of doc.text.matchAll(/npm run validate -- ([^`\n&|;#]*)/g)) {
+        counted.validateCommands++;
+        for (const flag of match[1].match(/(?<=\s|^)--?[a-z][\w-]*/g) ?? []) {
+          assert.ok(
+            new RegExp(`(^|\\s)${flag}\\b`, "m").test(VALIDATE_USAGE),
+            `${doc.name}: "npm run validate -- ${match[1].trim()}": validate has no option ${flag}`,
+          );
+        }
       }
       const program = cliProgram();
       for (const line of commands) {
@@ -266,6 +283,10 @@ describe("README.md and docs/: the checks found what they check", () => {
   // Runs after the per-file checks above (mocha runs describe blocks in order).
   it("saw the canary commands, config commands, paths and links of the docs", () => {
     assert.ok(counted.canaryCommands >= 5, `${counted.canaryCommands} canary commands checked`);
+    assert.ok(
+      counted.validateCommands >= 5,
+      `${counted.validateCommands} validate commands checked`,
+    );
     assert.ok(counted.configCommands >= 15, `${counted.configCommands} config commands checked`);
     assert.ok(counted.paths >= 10, `${counted.paths} paths checked`);
     assert.ok(counted.links >= 10, `${counted.links} links checked`);
