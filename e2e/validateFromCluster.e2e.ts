@@ -1,23 +1,12 @@
 // `npm run validate -- --from-cluster` against a local kube-apiserver into which ../shared/crds
 // were applied: the CRDs come back through `kubectl get crd -o yaml` of the kubeconfig's current
-// context (or --context), as they would from a user's cluster. Needs etcd, kube-apiserver and
-// kubectl only, not the Pulumi CLI, so it starts the control plane itself.
+// context (or --context), as they would from a user's cluster.
 import { strict as assert } from "assert";
-import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { main as validateCli } from "../conformance/cli";
-import { crdsDirectory } from "../conformance/stackConformance";
-import {
-  CONTEXT,
-  ControlPlane,
-  startControlPlane,
-  stopControlPlane,
-} from "../toolchain/controlPlane";
-import { Component, locate, readVersions, Toolchain } from "../toolchain/toolchain";
-import { skipOrFailInCi } from "../test/support/skip";
-
-const COMPONENTS: readonly Component[] = ["etcd", "kubernetes"];
+import { CONTEXT } from "../toolchain/controlPlane";
+import { RealTier, startRealTier, stopRealTier } from "./support/realTier";
 
 async function runCli(
   args: string[],
@@ -37,50 +26,24 @@ async function runCli(
 
 describe("npm run validate -- --from-cluster (real kube-apiserver)", function () {
   this.timeout(10 * 60_000);
-  let dir: string | undefined;
-  let plane: ControlPlane | undefined;
-  let toolchain: Toolchain | undefined;
+  let tier: RealTier | undefined;
 
   before(async function () {
-    // Only etcd, kube-apiserver and kubectl run here: located, never built (`npm run toolchain`
-    // builds them), so this test needs no Pulumi CLI, which ensureToolchain would insist on.
-    const { found, missing } = locate(process.env, COMPONENTS);
-    if (missing.length > 0 || found.etcd === undefined || found.kubernetes === undefined) {
-      skipOrFailInCi(this, `run \`npm run toolchain\` first: ${missing.join(", ")} not built`);
-    }
-    if (!fs.existsSync(crdsDirectory())) skipOrFailInCi(this, `no CRDs at ${crdsDirectory()}`);
-    const unused = "(not used by the control plane)";
-    toolchain = {
-      etcd: found.etcd.files.etcd,
-      kubeApiserver: found.kubernetes.files["kube-apiserver"],
-      kubectl: found.kubernetes.files.kubectl,
-      pulumi: unused,
-      languageHost: unused,
-      kubernetesProvider: unused,
-      sources: { etcd: found.etcd.source, kubernetes: found.kubernetes.source },
-      versions: readVersions(),
-    };
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "canary-validate-e2e-"));
-    plane = await startControlPlane({
-      dir: path.join(dir, "cluster"),
-      toolchain,
-      crdsDir: crdsDirectory(),
-      log: (line) => console.log(`      cluster: ${line}`),
-    });
+    this.timeout(90 * 60_000);
+    // The standard real tier (its control plane has ../shared/crds applied); only its
+    // kubeconfig and kubectl are used below.
+    tier = await startRealTier(this);
   });
-  after(() => {
-    // Stops etcd and kube-apiserver by the PIDs the control plane recorded.
-    if (plane !== undefined) stopControlPlane(plane.dir);
-    if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => stopRealTier(tier));
 
   /** The tier's kubeconfig and kubectl; no Pulumi CLI, so the guard is listed as not checked. */
   const env = (): NodeJS.ProcessEnv => {
-    assert.ok(plane && toolchain);
+    assert.ok(tier);
+    // kubectl only: without a Pulumi CLI the stacks' last outputs cannot be read.
     return {
       ...process.env,
-      KUBECONFIG: plane.kubeconfig,
-      PATH: [path.dirname(toolchain.kubectl), path.join(os.tmpdir(), "no-pulumi-here")].join(
+      KUBECONFIG: tier.plane.kubeconfig,
+      PATH: [path.dirname(tier.toolchain.kubectl), path.join(os.tmpdir(), "no-pulumi-here")].join(
         path.delimiter,
       ),
     };
