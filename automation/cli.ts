@@ -496,8 +496,18 @@ async function runStatus(flags: StatusFlags, deps: CliDeps): Promise<number> {
   for (let refresh = 0; ; refresh++) {
     try {
       const status = await readStatus(driver);
-      const config = await readCanaryConfig(driver);
-      const live = await readLiveStatus(driver, config, status.traffic, deps.openCluster);
+      const { app, namespace, stableRevision, candidateRevision } = status.config;
+      const live = await readLiveStatus(
+        driver,
+        {
+          app,
+          namespace,
+          ...(stableRevision !== null ? { stableRevision } : {}),
+          ...(candidateRevision !== null ? { candidateRevision } : {}),
+        },
+        status.traffic,
+        deps.openCluster,
+      );
       const now = deps.now();
       if (flags.json) {
         const value = { ok: true, exitCode: EXIT_OK, ...status, live, at: now.toISOString() };

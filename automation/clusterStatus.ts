@@ -4,6 +4,12 @@ import { revisionRows, trafficView, type RevisionRow, type TrafficView } from ".
 import type { ClusterReader, ClusterTarget, KnativeRoute } from "./cluster";
 import { CanaryRefusedError, errorMessage } from "./errors";
 import type { CanaryConfigView } from "./operations";
+
+/** What the cluster is read for: the app, where it runs, and its revisions' parts. */
+export type AppView = Pick<
+  CanaryConfigView,
+  "app" | "namespace" | "stableRevision" | "candidateRevision"
+>;
 import { CONFIG_KEYS, type StackDriver } from "./stackDriver";
 import type { TrafficTarget } from "../common/traffic";
 
@@ -44,7 +50,7 @@ export async function openStackCluster(
 /** The app's Revisions and Route as `canary revisions` shows them. */
 export async function readRevisions(
   cluster: ClusterReader,
-  config: CanaryConfigView,
+  config: AppView,
 ): Promise<{ readonly rows: RevisionRow[]; readonly route: KnativeRoute | undefined }> {
   const [revisions, route] = await Promise.all([
     cluster.listRevisions(config.namespace, config.app),
@@ -85,7 +91,7 @@ function isTrafficTable(value: unknown): value is TrafficTarget[] {
  */
 export async function readLiveStatus(
   driver: StackDriver,
-  config: CanaryConfigView,
+  config: AppView,
   deployedTraffic: unknown,
   openCluster: OpenCluster,
 ): Promise<LiveStatus> {

@@ -93,6 +93,7 @@ export {
   openStackCluster,
   readLiveStatus,
   readRevisions,
+  type AppView,
   type LiveStatus,
   type OpenCluster,
 } from "./clusterStatus";

@@ -477,6 +477,7 @@ export async function rollbackCanary(
 export interface CanaryStatus {
   readonly stack: string;
   readonly config: {
+    readonly app: string;
     readonly stableRevision: string | null;
     readonly candidateRevision: string | null;
     readonly canaryPercent: number;
@@ -507,6 +508,7 @@ export async function readStatus(driver: StackDriver): Promise<CanaryStatus> {
   return {
     stack: driver.stackName,
     config: {
+      app: config.app,
       stableRevision: config.stableRevision ?? null,
       candidateRevision: config.candidateRevision ?? null,
       canaryPercent: config.canaryPercent,

@@ -1,5 +1,8 @@
 // What `canary revisions`, `start` and `status` decide from the cluster's objects (pure).
 import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import {
   bar,
   formatRevisions,
@@ -11,6 +14,7 @@ import {
   type KnativeRoute,
 } from "../automation";
 import { formatAge } from "../automation/canaryView";
+import { defaultKubeconfigSource, isKubeconfigText } from "../automation/cluster";
 import { trafficFor } from "../common/traffic";
 import { revision } from "./support/standInCluster";
 
@@ -242,5 +246,38 @@ describe("canary views of the cluster (automation/canaryView.ts)", () => {
     assert.deepEqual([unread.drift, unread.rows.map((row) => row.live)], [[], [null, null, null]]);
     // Never deployed: nothing to compare with.
     assert.deepEqual(trafficView(null, servedRoute(), "prod").drift, []);
+  });
+});
+
+describe("finding the stack's kubeconfig (automation/cluster.ts)", () => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), "canary-home-"));
+  after(() => fs.rmSync(home, { recursive: true, force: true }));
+
+  it("says what is missing instead of trying localhost:8080", () => {
+    assert.throws(
+      () => defaultKubeconfigSource({}, home),
+      /no kubeconfig: .*\.kube\/config does not exist and \$KUBECONFIG is not set; set kubernetes:kubeconfig/,
+    );
+    assert.throws(
+      () => defaultKubeconfigSource({ KUBECONFIG: path.join(home, "nope") }, home),
+      /\$KUBECONFIG names .*nope, which does not exist/,
+    );
+    assert.equal(
+      defaultKubeconfigSource({ KUBERNETES_SERVICE_HOST: "10.0.0.1" }, home),
+      "the Pod's ServiceAccount (in-cluster)",
+    );
+    fs.mkdirSync(path.join(home, ".kube"));
+    fs.writeFileSync(path.join(home, ".kube", "config"), "apiVersion: v1\n");
+    assert.equal(defaultKubeconfigSource({}, home), path.join(home, ".kube", "config"));
+    assert.match(
+      defaultKubeconfigSource({ KUBECONFIG: path.join(home, ".kube", "config") }, home),
+      /^\$KUBECONFIG \(/,
+    );
+  });
+
+  it("tells a kubeconfig's text from a path, as the provider's kubernetes:kubeconfig takes both", () => {
+    assert.equal(isKubeconfigText("/home/me/.kube/prod"), false);
+    assert.equal(isKubeconfigText("apiVersion: v1\nkind: Config\n"), true);
+    assert.equal(isKubeconfigText('{"apiVersion":"v1"}'), true);
   });
 });
