@@ -13,10 +13,6 @@ import {
   EXIT_REFUSED,
   EXIT_ROLLED_BACK,
   preflightCanary,
-  main,
-  openCluster,
-  openPulumiStack,
-  type CliDeps,
 } from "../automation";
 import { readRolloutRecord } from "../automation/rolloutReport";
 import { trafficFor } from "../common/traffic";
@@ -30,7 +26,12 @@ import {
 import { freePort, requirePrometheus } from "../test/support/prometheus";
 import { ControllerPlayer, playControllers } from "./support/controllers";
 import { Kube } from "./support/kube";
-import { namespaceWithRevisions, routeTraffic } from "./support/fixtures";
+import {
+  namespaceWithRevisions,
+  routeTraffic,
+  runCanary,
+  type CanaryRun,
+} from "./support/fixtures";
 import { RealTier, StackProject, startRealTier, stopRealTier } from "./support/realTier";
 
 const NAMESPACE = NAMESPACES.opencensus;
@@ -75,26 +76,15 @@ describe("the canary command for real (Automation API, real CLI, real API server
     stopRealTier(tier);
   });
 
-  /** Runs `canary <args>` in-process as the bin would, with the tier's Pulumi environment. */
-  async function canary(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  /** `canary <args>` with the real analysis against the backfilled Prometheus. */
+  async function canary(args: string[]): Promise<CanaryRun> {
     if (tier === undefined) throw new Error("no tier");
-    const env = tier.env;
-    const out = { stdout: "", stderr: "" };
-    const deps: CliDeps = {
-      cwd: project.dir,
-      stdout: (text) => (out.stdout += text),
-      stderr: (text) => (out.stderr += text),
-      openStack: (open) => openPulumiStack({ ...open, envVars: env }),
-      // The stack has no kubernetes:kubeconfig: its provider reads $KUBECONFIG, as this does.
-      openCluster: (target) => openCluster({ kubeconfig: env.KUBECONFIG, ...target }),
+    return runCanary(tier, project, STACK, args, {
       analyse: analyseCanary,
       preflight: preflightCanary,
       // The metrics were recorded at AT: the analysis looks there, and waits take no time.
-      sleep: async () => undefined,
       now: () => AT,
-    };
-    const code = await main([...args, "--stack", STACK], deps);
-    return { code, ...out };
+    });
   }
 
   /** The stack file's traffic keys, and the deployed outputs: they must agree. */

@@ -6,18 +6,10 @@
 // Knative's route controller (it writes the Route's status) and the revision tester (labels).
 // The outputs are printed: they are the terminal capture of issue 17's closing note.
 import { strict as assert } from "assert";
-import {
-  EXIT_OK,
-  EXIT_REFUSED,
-  main,
-  openCluster,
-  openPulumiStack,
-  type CliDeps,
-} from "../automation";
+import { EXIT_OK, EXIT_REFUSED } from "../automation";
 import { trafficFor } from "../common/traffic";
-import { preflightOk } from "../test/support/analysisStubs";
 import { ControllerPlayer, playControllers } from "./support/controllers";
-import { routeTraffic } from "./support/fixtures";
+import { routeTraffic, runCanary, type CanaryRun } from "./support/fixtures";
 import { Kube } from "./support/kube";
 import { createNamespace, createRevision, writeRouteStatus } from "./support/objects";
 import { RealTier, StackProject, startRealTier, stopRealTier } from "./support/realTier";
@@ -85,29 +77,15 @@ describe("the canary loop from the command line (revisions, start, status) again
     stopRealTier(tier);
   });
 
-  async function canary(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  /** `canary <args>`, printed: the terminal capture of issue 17's closing note. */
+  async function canary(args: string[]): Promise<CanaryRun> {
     if (tier === undefined) throw new Error("no tier");
-    const env = tier.env;
-    const out = { stdout: "", stderr: "" };
-    const deps: CliDeps = {
-      cwd: project.dir,
-      stdout: (text) => (out.stdout += text),
-      stderr: (text) => (out.stderr += text),
-      openStack: (open) => openPulumiStack({ ...open, envVars: env }),
-      // The stack sets no kubernetes:kubeconfig: its provider reads $KUBECONFIG, and so does this.
-      openCluster: (target) => openCluster({ kubeconfig: env.KUBECONFIG, ...target }),
-      analyse: async () => ({ verdict: "inconclusive", reason: "not used" }),
-      preflight: preflightOk,
-      sleep: async () => undefined,
-      now: () => new Date(),
-    };
-    const code = await main([...args, "--stack", STACK], deps);
-    // The capture for the closing note.
-    console.log(`\n      $ canary ${[...args, "--stack", STACK].join(" ")}   (exit ${code})`);
-    for (const line of `${out.stdout}${out.stderr}`.trimEnd().split("\n")) {
+    const run = await runCanary(tier, project, STACK, args);
+    console.log(`\n      $ canary ${[...args, "--stack", STACK].join(" ")}   (exit ${run.code})`);
+    for (const line of `${run.stdout}${run.stderr}`.trimEnd().split("\n")) {
       console.log(`      ${line}`);
     }
-    return { code, ...out };
+    return run;
   }
 
   it("revisions lists the app's Revisions with commit, Ready, smoke test and live share", async () => {

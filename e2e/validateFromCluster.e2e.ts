@@ -4,25 +4,9 @@
 import { strict as assert } from "assert";
 import * as os from "os";
 import * as path from "path";
-import { main as validateCli } from "../conformance/cli";
+import { runCli } from "../test/support/validateCli";
 import { CONTEXT } from "../toolchain/controlPlane";
 import { RealTier, startRealTier, stopRealTier } from "./support/realTier";
-
-async function runCli(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number; output: string }> {
-  const lines: string[] = [];
-  const original = { log: console.log, error: console.error };
-  console.log = (...parts: unknown[]) => void lines.push(parts.join(" "));
-  console.error = console.log;
-  try {
-    return { code: await validateCli(args, env), output: lines.join("\n") };
-  } finally {
-    console.log = original.log;
-    console.error = original.error;
-  }
-}
 
 describe("npm run validate -- --from-cluster (real kube-apiserver)", function () {
   this.timeout(10 * 60_000);

@@ -3,6 +3,8 @@
 // and the Route read back from the API server.
 import { STAND_IN_SECRETS } from "../../conformance/programRunner";
 import type { TrafficTarget } from "../../common/traffic";
+import { main, openCluster, openPulumiStack, type CliDeps } from "../../automation";
+import { preflightOk } from "../../test/support/analysisStubs";
 import { kubectl } from "../../toolchain/controlPlane";
 import { playControllers } from "./controllers";
 import { Kube } from "./kube";
@@ -121,4 +123,40 @@ export function stopAfterEach(): (() => unknown)[] {
     for (let stop = stoppers.pop(); stop !== undefined; stop = stoppers.pop()) await stop();
   });
   return stoppers;
+}
+
+/** What one `canary` run printed, and its exit code. */
+export interface CanaryRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs `canary <args> --stack <stack>` in this process as the bin would, with the tier's Pulumi
+ * environment and its kubeconfig (the stacks set no kubernetes:kubeconfig: their provider reads
+ * $KUBECONFIG, and so does the command). `deps` replaces the analysis, the clock and the rest.
+ */
+export async function runCanary(
+  tier: RealTier,
+  project: StackProject,
+  stack: string,
+  args: readonly string[],
+  deps: Partial<CliDeps> = {},
+): Promise<CanaryRun> {
+  const env = tier.env;
+  const out = { stdout: "", stderr: "" };
+  const code = await main([...args, "--stack", stack], {
+    cwd: project.dir,
+    stdout: (text) => (out.stdout += text),
+    stderr: (text) => (out.stderr += text),
+    openStack: (open) => openPulumiStack({ ...open, envVars: env }),
+    openCluster: (target) => openCluster({ kubeconfig: env.KUBECONFIG, ...target }),
+    analyse: async () => ({ verdict: "inconclusive", reason: "no analysis in this test" }),
+    preflight: preflightOk,
+    sleep: async () => undefined,
+    now: () => new Date(),
+    ...deps,
+  });
+  return { code, ...out };
 }
