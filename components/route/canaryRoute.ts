@@ -121,7 +121,15 @@ export class CanaryRoute extends pulumi.ComponentResource {
       {
         apiVersion: ROUTE_API_VERSION,
         kind: "Route",
-        metadata: { name: args.app, namespace: args.namespace, labels: routeLabels },
+        metadata: {
+          name: args.app,
+          namespace: args.namespace,
+          labels: routeLabels,
+          // The stack owns traffic. A hand edit (`kubectl patch`) takes over spec.traffic's
+          // field ownership; without force, the `pulumi up --refresh` that `canary status` names
+          // for such drift fails on a server-side apply conflict instead of restoring the split.
+          annotations: { "pulumi.com/patchForce": "true" },
+        },
         spec: { traffic },
       },
       { parent: this, protect: args.protect ?? false },
