@@ -194,6 +194,11 @@ export interface TrafficView {
   readonly routeReady: string | null;
   /** Each difference, with its likely cause and what resolves it; empty: none. */
   readonly drift: readonly string[];
+  /**
+   * The Route's spec is not what the stack deployed (a hand edit), or the Route is gone: a step
+   * from the stack's numbers would not be the step a reviewer sees, so traffic changes wait.
+   */
+  readonly changedOutsideStack: boolean;
 }
 
 const LATEST = "latest";
@@ -270,13 +275,16 @@ export function trafficView(
           : [ready.status, ready.reason, ready.message].filter((part) => part).join(": ");
 
   const drift: string[] = [];
+  let changedOutsideStack = false;
   if (desiredShares !== null && route === undefined) {
+    changedOutsideStack = true;
     drift.push(
       `the stack deployed a Route, but the cluster has none: \`pulumi up --refresh --stack ${stack}\` creates it again`,
     );
   }
   if (desiredShares !== null && route !== undefined && route !== null) {
     const edited = differences(desiredShares, sharesByName(spec));
+    changedOutsideStack = edited.length > 0;
     for (const entry of edited) {
       drift.push(
         `${entry.name}: the stack deployed ${entry.left} %, the Route's spec says ${entry.right} %: ` +
@@ -294,7 +302,7 @@ export function trafficView(
       }
     }
   }
-  return { rows, routeReady, drift };
+  return { rows, routeReady, drift, changedOutsideStack };
 }
 
 /** `████░░░░░░░░░░░░░░░░`: a share as a bar of `width` cells. */

@@ -30,6 +30,7 @@ import {
   openStackCluster,
   readLiveStatus,
   readRevisions,
+  refuseWhileDrifted,
   type LiveStatus,
   type OpenCluster,
 } from "./clusterStatus";
@@ -419,6 +420,20 @@ function fail(output: Output, error: unknown, extra: object = {}): number {
   }
   // Our own errors carry their exit code (a lock held too long, outputs that differ).
   return output.error(exitCodeOf(error) ?? EXIT_ERROR, errorMessage(error), extra);
+}
+
+/**
+ * A change of traffic waits while the Route differs from what the stack deployed (a hand
+ * edit): refused with the command that resolves it. Rollback is never held back.
+ */
+async function holdOnDrift(
+  driver: StackDriver,
+  deps: CliDeps,
+  json: boolean,
+  change: string,
+): Promise<void> {
+  const warning = await refuseWhileDrifted(driver, deps.openCluster, change);
+  if (warning !== undefined) (json ? deps.stderr : deps.stdout)(`warning: ${warning}\n`);
 }
 
 async function runChange(
@@ -823,6 +838,7 @@ async function runRolloutCommand(flags: RolloutFlags, deps: CliDeps): Promise<nu
   let failure: unknown;
   try {
     const driver = await openDriver(flags, session, deps);
+    await holdOnDrift(driver, deps, flags.json, "rollout");
     const onOutput = output.onOutput;
     report = await runRollout(driver, {
       steps: flags.steps,
@@ -1083,6 +1099,7 @@ ${STACK_FILE_HELP}`,
         const cluster = await openStackCluster(driver, deps.openCluster);
         const { rows } = await readRevisions(cluster, config);
         const revision = resolveRevision(argument, rows, config.app);
+        await holdOnDrift(driver, deps, flags.json, `start ${revision.name}`);
         const progress = (line: string): void =>
           (flags.json ? deps.stderr : deps.stdout)(`${line}\n`);
         progress(
@@ -1116,9 +1133,10 @@ ${STACK_FILE_HELP}`,
     `A percent above 0 needs canary-release:candidateRevision.\n${STACK_FILE_HELP}`,
   ).action(async (percent: number, flags: ChangeFlags) =>
     setExitCode(
-      await runChange(flags, deps, `canaryPercent ${percent}`, (driver, options) =>
-        setCanaryPercent(driver, percent, options),
-      ),
+      await runChange(flags, deps, `canaryPercent ${percent}`, async (driver, options) => {
+        await holdOnDrift(driver, deps, flags.json, `canaryPercent ${percent}`);
+        return setCanaryPercent(driver, percent, options);
+      }),
     ),
   );
 
@@ -1133,7 +1151,12 @@ ${STACK_FILE_HELP}`,
     "  canary promote --stack prod --commit",
     `Refused when no candidate is set.\n${STACK_FILE_HELP}`,
   ).action(async (flags: ChangeFlags) =>
-    setExitCode(await runChange(flags, deps, "promote", promoteCandidate)),
+    setExitCode(
+      await runChange(flags, deps, "promote", async (driver, options) => {
+        await holdOnDrift(driver, deps, flags.json, "promote");
+        return promoteCandidate(driver, options);
+      }),
+    ),
   );
 
   helpAfter(

@@ -3,7 +3,7 @@
 import { revisionRows, trafficView, type RevisionRow, type TrafficView } from "./canaryView";
 import type { ClusterReader, ClusterTarget, KnativeRoute } from "./cluster";
 import { CanaryRefusedError, errorMessage } from "./errors";
-import type { CanaryConfigView } from "./operations";
+import { readCanaryConfig, type CanaryConfigView } from "./operations";
 
 /** What the cluster is read for: the app, where it runs, and its revisions' parts. */
 export type AppView = Pick<
@@ -121,4 +121,35 @@ export async function readLiveStatus(
   } catch (error) {
     return { ...notRead(errorMessage(error)), cluster: cluster.where };
   }
+}
+
+/**
+ * Before a change of traffic (step, start, promote, a rollout): refuses (exit 2) while the
+ * Route in the cluster is not what the stack deployed, naming each difference and the command
+ * that resolves it. A step computed from the stack's numbers would otherwise be reviewed as
+ * 20 -> 50 % while the cluster moves from someone's hand-set split. Returns a warning when the
+ * cluster could not be read (the update itself will meet the same cluster); nothing for a
+ * render-mode stack, which has none.
+ */
+export async function refuseWhileDrifted(
+  driver: StackDriver,
+  openCluster: OpenCluster,
+  change: string,
+): Promise<string | undefined> {
+  if ("none" in (await clusterTargetOf(driver))) return undefined;
+  const config = await readCanaryConfig(driver);
+  const outputs = await driver.outputs();
+  const live = await readLiveStatus(driver, config, outputs.traffic, openCluster);
+  if (live.notRead !== null) {
+    return `drift between the stack and the Route not checked: ${live.notRead}`;
+  }
+  if (!live.traffic.changedOutsideStack) return undefined;
+  const stack = driver.stackName;
+  throw new CanaryRefusedError(
+    `${change} refused, nothing written: the Route in the cluster is not what stack ${stack} ` +
+      `deployed:\n${live.traffic.drift.map((line) => `  - ${line}`).join("\n")}\n` +
+      "Resolve it first, as said above, then run this again. `canary rollback` is never held " +
+      "back: it restores the stack's traffic too, with the candidate at 0 %. To keep a hand-set " +
+      "split instead, set canaryPercent to it in the stack file before the `pulumi up --refresh`.",
+  );
 }

@@ -2,7 +2,8 @@
 // reads the app's Revisions with @kubernetes/client-node through the stack's own kubeconfig,
 // `canary start <sha7>` makes one the candidate through the real CLI, `canary status` sets the
 // stack's traffic beside the Route's, and a hand edit of the Route is reported as drift until
-// the `pulumi up --refresh` that status names puts the stack's traffic back. The test plays
+// the `pulumi up --refresh` that status names puts the stack's traffic back; a step waits
+// until then. The test plays
 // Knative's route controller (it writes the Route's status) and the revision tester (labels).
 // The outputs are printed: they are the terminal capture of issue 17's closing note.
 import { strict as assert } from "assert";
@@ -168,6 +169,14 @@ describe("the canary loop from the command line (revisions, start, status) again
     assert.match(
       drifted.stdout,
       /DRIFT +hello-5d6e7f8: the stack deployed 20 %, the Route's spec says 50 %: the Route was changed outside the stack; `pulumi up --refresh --stack loop` sets the stack's traffic again/,
+    );
+
+    // A step from the stack's 20 % while the cluster serves 50 % waits (issue 18, item 3).
+    const held = await canary(["step", "30"]);
+    assert.equal(held.code, EXIT_REFUSED);
+    assert.match(
+      held.stderr,
+      /canaryPercent 30 refused, nothing written: the Route in the cluster is not what stack loop deployed/,
     );
 
     await project.ok(["up", "--refresh", "--yes", "--non-interactive"]);

@@ -1668,6 +1668,7 @@ describe("canary revisions, start and status against the stack's cluster (stand-
     const driver = onCluster({ [K.candidateRevision]: "" });
     delete driver.config[K.candidateRevision];
     driver.deployed = { ...driver.config };
+    await serveDeployed(driver);
     const run = await cli(["start", "9f0e1d2", "--stack", "prod"], {
       cwd: project,
       driver,
@@ -1695,6 +1696,7 @@ describe("canary revisions, start and status against the stack's cluster (stand-
 
   it("start refuses while another candidate has traffic, the stable revision, and an unknown commit; nothing written", async () => {
     const driver = onCluster({ [K.canaryPercent]: "20" });
+    await serveDeployed(driver);
     const busy = await cli(["start", "9f0e1d2", "--stack", "prod"], {
       cwd: project,
       driver,
@@ -1770,6 +1772,77 @@ describe("canary revisions, start and status against the stack's cluster (stand-
     );
     const human = await cli(["status", "--stack", "prod"], { cwd: project, driver, openCluster });
     assert.match(human.stdout, /DRIFT +hello-5d6e7f8: the stack deployed 20 %/);
+  });
+
+  it("step, promote, start and rollout wait while the Route was changed by hand; rollback does not (issue 18, item 3)", async () => {
+    const driver = onCluster({ [K.canaryPercent]: "20" });
+    // Someone gave the candidate 60 % with kubectl.
+    await serveDeployed(
+      driver,
+      trafficFor({
+        app: "hello",
+        stableRevision: STABLE,
+        candidateRevision: CANDIDATE,
+        canaryPercent: 60,
+      }),
+    );
+    for (const argv of [
+      ["step", "50"],
+      ["promote"],
+      ["start", "9f0e1d2"],
+      rolloutArgs("50", ...ROLLOUT_FLAGS),
+    ]) {
+      const run = await cli([...argv, "--stack", "prod"], { cwd: project, driver, openCluster });
+      assert.equal(run.code, EXIT_REFUSED, `${argv.join(" ")}: ${run.stderr}`);
+      assert.match(
+        run.stderr,
+        /refused, nothing written: the Route in the cluster is not what stack prod deployed:\n {2}- hello-1a2b3c4: the stack deployed 80 %, the Route's spec says 40 %[\s\S]*`pulumi up --refresh --stack prod` sets the stack's traffic again[\s\S]*`canary rollback` is never held back/,
+      );
+    }
+    assert.deepEqual(driver.writes, [], "nothing written while drifted");
+    const json = await cli(["step", "50", "--stack", "prod", "--json"], {
+      cwd: project,
+      driver,
+      openCluster,
+    });
+    assert.equal(JSON.parse(json.stdout).exitCode, EXIT_REFUSED);
+    // Backing out is never held back: it restores the stack's traffic at 0 %.
+    const rollback = await cli(["rollback", "--stack", "prod"], {
+      cwd: project,
+      driver,
+      openCluster,
+    });
+    assert.equal(rollback.code, EXIT_OK, rollback.stderr);
+    assert.deepEqual(driver.writes, [percent(0), "up"]);
+    // Once the Route serves the stack's traffic again, steps go on.
+    await serveDeployed(driver);
+    const step = await cli(["step", "20", "--stack", "prod"], {
+      cwd: project,
+      driver,
+      openCluster,
+    });
+    assert.equal(step.code, EXIT_OK, step.stderr);
+  });
+
+  it("a step whose cluster cannot be read goes on with a warning; a render stack is not checked", async () => {
+    cluster.failWith = 503;
+    const run = await cli(["step", "20", "--stack", "prod"], {
+      cwd: project,
+      driver: onCluster(),
+      openCluster,
+    });
+    assert.equal(run.code, EXIT_OK, run.stderr);
+    assert.match(
+      run.stdout,
+      /warning: drift between the stack and the Route not checked: cannot read .*503/,
+    );
+    const render = await cli(["step", "20", "--stack", "prod"], {
+      cwd: project,
+      driver: onCluster({ "canary-release:render": '{"directory":"out"}' }),
+      openCluster,
+    });
+    assert.equal(render.code, EXIT_OK, render.stderr);
+    assert.doesNotMatch(render.stdout, /drift/);
   });
 
   it("status still shows the stack's side when the cluster cannot be read", async () => {
