@@ -1,6 +1,7 @@
 // Reads and validates the whole stack configuration once, into one typed, frozen object.
 // Components never read config themselves: they take typed args built from this object, so a
 // run under mocks and a real `pulumi up` see exactly the same values and defaults.
+import { enableTagHeaderRoutingCommand } from "./common/knativeFeatures";
 import * as pulumi from "@pulumi/pulumi";
 import { isDns1035Label, isDnsHostName, MAX_LABEL_LENGTH } from "./common/dnsNames";
 import { imageRepositoryProblem, pinnedImageProblem } from "./common/images";
@@ -135,6 +136,8 @@ export const TESTER_DEFAULTS = Object.freeze({
 /** `platform`: install Tekton and Knative from pinned release manifests (a kind cluster). */
 export interface PlatformConfig {
   readonly install: boolean;
+  /** Turn on Knative's tag-header routing (config-features) where the stack installs Knative. */
+  readonly tagHeaderRouting: boolean;
   /** Release tags; unset fields use PLATFORM_DEFAULT_VERSIONS. */
   readonly versions: PlatformVersions;
 }
@@ -670,6 +673,16 @@ function readTester(read: ConfigReader): TesterConfig {
 function readPlatform(read: ConfigReader, renderOnly: boolean): PlatformConfig {
   const platform = read.object("platform");
   const install = platform?.boolean("install", false) ?? false;
+  const tagHeaderRouting = platform?.boolean("tagHeaderRouting", false) ?? false;
+  if (tagHeaderRouting && !install) {
+    // The stack changes Knative's config only where it installs Knative.
+    read.problem(
+      "platform",
+      undefined,
+      `tagHeaderRouting needs ${key("platform")}.install true; on a cluster whose Knative you ` +
+        `installed yourself, turn it on there: ${enableTagHeaderRoutingCommand()}`,
+    );
+  }
   const versionsObject = platform?.object(
     "versions",
     PLATFORM_VERSION_FIELDS,
@@ -694,6 +707,7 @@ function readPlatform(read: ConfigReader, renderOnly: boolean): PlatformConfig {
   }
   return Object.freeze({
     install,
+    tagHeaderRouting,
     versions: Object.freeze({ ...PLATFORM_DEFAULT_VERSIONS, ...versions }),
   });
 }

@@ -113,10 +113,12 @@ export const CONFIG_KEY_TABLE = {
   },
   platform: {
     type: "object",
-    shownDefault: "`{install: false}`",
-    fields: ["install", "versions"],
+    shownDefault: "`{install: false, tagHeaderRouting: false}`",
+    fields: ["install", "versions", "tagHeaderRouting"],
     example: "pulumi config set --path platform.install true",
-    description: "Install Knative, Tekton and Contour from pinned release manifests (kind).",
+    description:
+      "Install Knative, Tekton and Contour from pinned release manifests (kind); " +
+      "`tagHeaderRouting` turns on Knative's routing by the `Knative-Serving-Tag` header.",
   },
   render: {
     type: "object",

@@ -24,7 +24,11 @@ const provider = new k8s.Provider("kubernetes", kubernetesProviderArgs(config));
 const platform = config.platform.install
   ? new Platform(
       "platform",
-      { versions: config.platform.versions, domain: config.domain },
+      {
+        versions: config.platform.versions,
+        domain: config.domain,
+        tagHeaderRouting: config.platform.tagHeaderRouting,
+      },
       { provider },
     )
   : undefined;

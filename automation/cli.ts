@@ -30,6 +30,7 @@ import {
   openStackCluster,
   readLiveStatus,
   readRevisions,
+  readTagHeaderRouting,
   refuseWhileDrifted,
   type LiveStatus,
   type OpenCluster,
@@ -611,6 +612,9 @@ export function formatStatus(status: CanaryStatus, live?: LiveStatus): string {
       lines.push("  traffic");
       for (const line of formatTraffic(live.traffic)) lines.push(`    ${line}`);
     }
+    if (live.tagHeaderRouting !== null) {
+      row("header route", `${live.tagHeaderRouting.state}: ${live.tagHeaderRouting.detail}`);
+    }
     if (live.notRead === null) {
       if (live.traffic.drift.length === 0)
         row("drift", "none: the cluster serves what the stack deployed");
@@ -1107,6 +1111,8 @@ ${STACK_FILE_HELP}`,
             `${revision.ready ? "Ready" : `not Ready (${revision.notReady ?? "unknown"})`}, ` +
             `smoke test ${smokeTestSummary(revision.smokeTest)}`,
         );
+        const header = await readTagHeaderRouting(cluster, null);
+        progress(`  routing by header ${header.state}: ${header.detail}`);
         if (!revision.ready || revision.smokeTest.state !== "passed") {
           progress(
             "  it may start at 0 %, but a step above 0 needs it Ready and its smoke test passed " +

@@ -50,6 +50,11 @@ export interface ClusterReader {
   listRevisions(namespace: string, app: string): Promise<KnativeRevision[]>;
   /** The Route, or undefined when there is none. */
   readRoute(namespace: string, name: string): Promise<KnativeRoute | undefined>;
+  /** A ConfigMap's data (Knative's config-features), or undefined when there is none. */
+  readConfigMapData(
+    namespace: string,
+    name: string,
+  ): Promise<Readonly<Record<string, string>> | undefined>;
 }
 
 /** The cluster could not be reached or read; the message says which cluster and why. */
@@ -169,6 +174,7 @@ export async function openCluster(target: ClusterTarget): Promise<ClusterReader>
   }
   const where = `context ${config.getCurrentContext()} (${cluster.server})`;
   const api = config.makeApiClient(k8s.CustomObjectsApi);
+  const core = config.makeApiClient(k8s.CoreV1Api);
   const failed = (what: string, error: unknown): ClusterReadError => {
     const { status, message } = describeApiFailure(error);
     const hint =
@@ -210,6 +216,15 @@ export async function openCluster(target: ClusterTarget): Promise<ClusterReader>
           return undefined;
         }
         throw failed(`route ${namespace}/${name}`, error);
+      }
+    },
+    async readConfigMapData(namespace, name) {
+      try {
+        const map = await core.readNamespacedConfigMap({ namespace, name });
+        return map.data ?? {};
+      } catch (error) {
+        if (describeApiFailure(error).status === 404) return undefined;
+        throw failed(`configmap ${namespace}/${name}`, error);
       }
     },
   };

@@ -11,6 +11,13 @@ export type AppView = Pick<
   "app" | "namespace" | "stableRevision" | "candidateRevision"
 >;
 import { CONFIG_KEYS, type StackDriver } from "./stackDriver";
+import {
+  enableTagHeaderRoutingCommand,
+  KNATIVE_FEATURES_CONFIG_MAP,
+  TAG_HEADER,
+  TAG_HEADER_ROUTING_FEATURE,
+  tagHeaderRoutingEnabled,
+} from "../common/knativeFeatures";
 import type { TrafficTarget } from "../common/traffic";
 
 export type OpenCluster = (target: ClusterTarget) => Promise<ClusterReader>;
@@ -67,6 +74,42 @@ export async function readRevisions(
   };
 }
 
+/** Whether the cluster routes by the `Knative-Serving-Tag` header, and what to do about it. */
+export interface TagHeaderRouting {
+  readonly state: "on" | "off" | "unknown";
+  /** How a team uses it (on), turns it on (off), or why it is unknown. */
+  readonly detail: string;
+}
+
+/** Reads Knative's config-features; a cluster that will not say is `unknown`, not an error. */
+export async function readTagHeaderRouting(
+  cluster: ClusterReader,
+  url: string | null,
+): Promise<TagHeaderRouting> {
+  const { namespace, name } = KNATIVE_FEATURES_CONFIG_MAP;
+  let data: Readonly<Record<string, string>> | undefined;
+  try {
+    data = await cluster.readConfigMapData(namespace, name);
+  } catch (error) {
+    return { state: "unknown", detail: errorMessage(error) };
+  }
+  if (tagHeaderRoutingEnabled(data)) {
+    return {
+      state: "on",
+      detail:
+        `requests to ${url ?? "the Route's host"} with \`${TAG_HEADER}: candidate\` reach the ` +
+        "candidate, whatever its share (anyone may send the header)",
+    };
+  }
+  return {
+    state: "off",
+    detail:
+      `${namespace}/${name} ${data === undefined ? "does not exist" : `has no ${TAG_HEADER_ROUTING_FEATURE}: Enabled`}; ` +
+      "turn it on with platform.tagHeaderRouting true where the stack installs Knative, else: " +
+      enableTagHeaderRoutingCommand(),
+  };
+}
+
 /** The live half of `canary status`; JSON-ready. */
 export interface LiveStatus {
   /** `context prod (https://…)`; null when the cluster was not read. */
@@ -76,6 +119,8 @@ export interface LiveStatus {
   readonly traffic: TrafficView;
   /** The candidate Revision as the cluster has it now; null without a candidate or a read. */
   readonly candidate: RevisionRow | null;
+  /** Routing by header (Knative's config-features); null when the cluster was not read. */
+  readonly tagHeaderRouting: TagHeaderRouting | null;
 }
 
 function isTrafficTable(value: unknown): value is TrafficTarget[] {
@@ -101,6 +146,7 @@ export async function readLiveStatus(
     notRead: why,
     traffic: trafficView(desired, null, driver.stackName),
     candidate: null,
+    tagHeaderRouting: null,
   });
   const found = await clusterTargetOf(driver);
   if ("none" in found) return notRead(found.none);
@@ -117,6 +163,7 @@ export async function readLiveStatus(
       notRead: null,
       traffic: trafficView(desired, route, driver.stackName),
       candidate: rows.find((row) => row.name === config.candidateRevision) ?? null,
+      tagHeaderRouting: await readTagHeaderRouting(cluster, route?.status?.url ?? null),
     };
   } catch (error) {
     return { ...notRead(errorMessage(error)), cluster: cluster.where };

@@ -93,9 +93,12 @@ export {
   openStackCluster,
   readLiveStatus,
   readRevisions,
+  readTagHeaderRouting,
+  refuseWhileDrifted,
   type AppView,
   type LiveStatus,
   type OpenCluster,
+  type TagHeaderRouting,
 } from "./clusterStatus";
 export {
   bar,

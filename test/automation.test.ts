@@ -1680,6 +1680,10 @@ describe("canary revisions, start and status against the stack's cluster (stand-
       /hello-9f0e1d2: commit 9f0e1d2, Ready, smoke test failed · HTTP 500 in 9 ms: expected status 200/,
     );
     assert.match(run.stdout, /a step above 0 needs it Ready and its smoke test passed/);
+    assert.match(
+      run.stdout,
+      /routing by header off: knative-serving\/config-features does not exist/,
+    );
     assert.match(run.stdout, /done: canary prod: start hello-9f0e1d2, canaryPercent 0/);
     assert.deepEqual(driver.writes, [set(K.candidateRevision, NEWEST), percent(0), "up"]);
     // Again: nothing to do.
@@ -1737,6 +1741,32 @@ describe("canary revisions, start and status against the stack's cluster (stand-
     assert.match(run.stdout, /hello-1a2b3c4 +█{16}░{4} +80 % +█{16}░{4} +80 % +stable/);
     assert.match(run.stdout, /hello-5d6e7f8 +█{4}░{16} +20 % +█{4}░{16} +20 % +candidate/);
     assert.match(run.stdout, /drift +none: the cluster serves what the stack deployed/);
+    // Knative's default: no routing by header; status says how to turn it on.
+    assert.match(
+      run.stdout,
+      /header route +off: knative-serving\/config-features does not exist; turn it on with platform\.tagHeaderRouting true where the stack installs Knative, else: kubectl patch configmap config-features -n knative-serving --type merge -p '\{"data":\{"tag-header-based-routing":"Enabled"\}\}'/,
+    );
+    cluster.configMaps["knative-serving/config-features"] = {
+      "tag-header-based-routing": "Enabled",
+    };
+    const on = await cli(["status", "--stack", "prod"], { cwd: project, driver, openCluster });
+    assert.match(
+      on.stdout,
+      /header route +on: requests to the Route's host with `Knative-Serving-Tag: candidate` reach the candidate, whatever its share/,
+    );
+    cluster.configMaps["knative-serving/config-features"] = {
+      "tag-header-based-routing": "Disabled",
+    };
+    const off = await cli(["status", "--stack", "prod", "--json"], {
+      cwd: project,
+      driver,
+      openCluster,
+    });
+    const offBody = JSON.parse(off.stdout) as {
+      live: { tagHeaderRouting: { state: string; detail: string } };
+    };
+    assert.equal(offBody.live.tagHeaderRouting.state, "off");
+    assert.match(offBody.live.tagHeaderRouting.detail, /has no tag-header-based-routing: Enabled/);
 
     await serveDeployed(
       driver,

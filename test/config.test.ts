@@ -68,7 +68,11 @@ describe("config: defaults and parsing", () => {
         publicTagUrls: DEFAULTS.publicTagUrls,
         protect: DEFAULTS.protect,
         tester: { ...TESTER_DEFAULTS },
-        platform: { install: false, versions: { ...PLATFORM_DEFAULT_VERSIONS } },
+        platform: {
+          install: false,
+          tagHeaderRouting: false,
+          versions: { ...PLATFORM_DEFAULT_VERSIONS },
+        },
         kubernetes: {},
         source: { contextDir: ".", dockerfile: "Dockerfile" },
         stepImages: {},
@@ -420,6 +424,16 @@ const BAD_CONFIGS: [string, Record<string, string | undefined>, string][] = [
     "platform version of an unknown component",
     { "canary-release:platform": '{"versions":{"istio":"v1.0.0"}}' },
     "canary-release:platform.versions.istio",
+  ],
+  [
+    "platform.tagHeaderRouting not a boolean",
+    { "canary-release:platform": '{"install":true,"tagHeaderRouting":"on"}' },
+    "canary-release:platform.tagHeaderRouting",
+  ],
+  [
+    "platform.tagHeaderRouting on a Knative the stack does not install",
+    { "canary-release:platform": '{"tagHeaderRouting":true}' },
+    "canary-release:platform",
   ],
   [
     "platform installed in render mode",

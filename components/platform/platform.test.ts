@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import { tagHeaderRoutingEnabled } from "../../common/knativeFeatures";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
@@ -447,6 +448,32 @@ describe("Platform under Pulumi mocks", () => {
       type: "NodePort",
       ports: [{ port: 80, protocol: "TCP", nodePort: 30081 }],
     });
+  });
+
+  it("turns on routing by the Knative-Serving-Tag header only when asked (platform.tagHeaderRouting)", async () => {
+    assert.equal(
+      run.resources.find((r) => r.name === "platform-config-features"),
+      undefined,
+      "Knative's default stays: no routing by header",
+    );
+    const asked = await runProgram({
+      config: { "fixture:tagHeaderRouting": "true" },
+      program: FIXTURE,
+    });
+    assert.equal(asked.error, undefined, asked.error?.message);
+    const features = asked.resources.find(
+      (r) => r.type === CONFIG_MAP_PATCH && r.name === "platform-config-features",
+    );
+    assert.ok(features !== undefined);
+    assert.deepEqual(features.inputs.data, { "tag-header-based-routing": "Enabled" });
+    assert.deepEqual(features.inputs.metadata, {
+      name: "config-features",
+      namespace: "knative-serving",
+      annotations: { "canary-release.dev/amends-release": "knative-v1.23.0" },
+    });
+    assert.deepEqual(waitsFor(features), ["platform-serving-core"]);
+    // What the canary command reads back is what the Platform writes.
+    assert.equal(tagHeaderRoutingEnabled(features.inputs.data as Record<string, string>), true);
   });
 
   // Bad versions and domains never reach the Platform: config.ts judges them before anything

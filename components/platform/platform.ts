@@ -1,4 +1,5 @@
 import * as k8s from "@pulumi/kubernetes";
+import { KNATIVE_FEATURES_CONFIG_MAP } from "../../common/knativeFeatures";
 import * as pulumi from "@pulumi/pulumi";
 import {
   AMENDS_RELEASE_ANNOTATION,
@@ -13,6 +14,7 @@ import {
   DEFAULT_INGRESS_STATUS_ADDRESS,
   KNATIVE_SERVING_NAMESPACE,
   knativeDomainData,
+  knativeFeaturesData,
   knativeNetworkData,
   knativeObservabilityData,
   KOURIER_SERVICE,
@@ -45,6 +47,8 @@ export interface PlatformArgs {
   readonly ingressNodePort?: number;
   /** Address Contour reports in Ingress status. Default `127.0.0.1`. */
   readonly ingressStatusAddress?: string;
+  /** Turn on routing by the `Knative-Serving-Tag` header (config `platform.tagHeaderRouting`). */
+  readonly tagHeaderRouting?: boolean;
 }
 
 /**
@@ -229,6 +233,11 @@ export class Platform extends pulumi.ComponentResource {
       { parent: this, dependsOn: [contourConfigMap] },
     );
 
+    // Teams reach the candidate on the production host by a header (README: "Trying the
+    // candidate yourself"). Nothing waits for it: only requests with the header depend on it.
+    if (args.tagHeaderRouting === true) {
+      knativeConfig(KNATIVE_FEATURES_CONFIG_MAP.name, knativeFeaturesData(), [servingCore]);
+    }
     this.servingReady = [servingCore, kourier, network, domain, observability, kourierService];
     this.eventingReady = [release("eventingCore")];
     this.tektonReady = [release("tektonPipeline")];

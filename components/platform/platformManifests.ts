@@ -1,6 +1,7 @@
 // What the Platform installs and in which order: pinned release manifest URLs, the patches that
 // fit them to a kind cluster, and which consumer waits for what. Pure, so the plan is tested
 // without Pulumi.
+import { TAG_HEADER_ROUTING_FEATURE } from "../../common/knativeFeatures";
 import { createHash } from "crypto";
 import { isDnsHostName } from "../../common/dnsNames";
 import { PLATFORM_DEFAULT_VERSIONS, type PlatformVersions } from "../../common/platformVersions";
@@ -116,6 +117,11 @@ export const KOURIER_INGRESS_CLASS = "kourier.ingress.networking.knative.dev";
 
 export function knativeNetworkData(): Record<string, string> {
   return { "ingress-class": KOURIER_INGRESS_CLASS };
+}
+
+/** config-features: routing by the `Knative-Serving-Tag` header on (see common/knativeFeatures.ts). */
+export function knativeFeaturesData(): Record<string, string> {
+  return { [TAG_HEADER_ROUTING_FEATURE]: "Enabled" };
 }
 
 /** config-domain: an empty value makes `domain` the default domain of every Route. */

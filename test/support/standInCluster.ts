@@ -22,6 +22,8 @@ export interface StandInCluster {
   readonly kubeconfig: string;
   readonly revisions: KnativeRevision[];
   route: KnativeRoute | undefined;
+  /** ConfigMaps' data by `namespace/name` (Knative's config-features). */
+  readonly configMaps: Record<string, Record<string, string>>;
   /** Answer every request with this status (e.g. 403, 500) until cleared. */
   failWith: number | undefined;
   /** `GET /apis/...?labelSelector=...`, in order. */
@@ -37,6 +39,7 @@ export async function startStandInCluster(namespace: string): Promise<StandInClu
   const state = {
     revisions: [] as KnativeRevision[],
     route: undefined as KnativeRoute | undefined,
+    configMaps: {} as Record<string, Record<string, string>>,
     failWith: undefined as number | undefined,
     requests: [] as string[],
   };
@@ -54,6 +57,24 @@ export async function startStandInCluster(namespace: string): Promise<StandInClu
     }
     if (request.method !== "GET") {
       send(405, status(405, "the stand-in only reads"));
+      return;
+    }
+    const configMap = /^\/api\/v1\/namespaces\/([^/]+)\/configmaps\/([^/]+)$/.exec(url.pathname);
+    if (configMap !== null) {
+      const data = state.configMaps[`${configMap[1]}/${configMap[2]}`];
+      if (data === undefined) {
+        send(404, status(404, `configmaps "${configMap[2]}" not found`));
+      } else {
+        send(
+          200,
+          JSON.stringify({
+            apiVersion: "v1",
+            kind: "ConfigMap",
+            metadata: { name: configMap[2], namespace: configMap[1] },
+            data,
+          }),
+        );
+      }
       return;
     }
     if (url.pathname === `${base}/revisions`) {
