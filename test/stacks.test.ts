@@ -8,9 +8,9 @@ import {
   ProgramRun,
   runProgram,
   stackFiles,
-  withStandInSecrets,
 } from "../conformance/programRunner";
 import { ofType, only } from "./support/resources";
+import { PROD_CANARY_IN_PROGRESS, prodStack } from "./support/prodStack";
 
 const ROUTE = "kubernetes:serving.knative.dev/v1:Route";
 const REVISION = "kubernetes:serving.knative.dev/v1:Revision";
@@ -110,12 +110,12 @@ describe("committed stack files under mocks", () => {
     });
   });
 
-  it("prod: stable and candidate split by canaryPercent, the candidate verified, protected", async () => {
-    const { config, secretKeys } = withStandInSecrets(loadStackConfig(files.prod));
+  it("prod with a canary in progress: stable and candidate split by canaryPercent, the candidate verified, protected", async () => {
+    const { config, secretKeys } = prodStack(PROD_CANARY_IN_PROGRESS);
     const stable = config["canary-release:stableRevision"];
     const candidate = config["canary-release:candidateRevision"];
     const percent = Number(config["canary-release:canaryPercent"]);
-    assert.ok(stable && candidate && percent > 0, "prod shows a canary in progress");
+    assert.ok(stable && candidate && percent > 0, "the fixture is a canary in progress");
     assert.equal(config["canary-release:protect"], "true");
     assert.equal(config["canary-release:verifyCandidate"], "true");
 
