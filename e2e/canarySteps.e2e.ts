@@ -100,11 +100,8 @@ describe("canary steps as a user runs them (real engine, real API server)", func
     project = await StackProject.create(
       tier,
       "prod",
-      committedStack("prod", {
-        "canary-release:stableRevision": undefined,
-        "canary-release:candidateRevision": undefined,
-        "canary-release:canaryPercent": undefined,
-      }),
+      // The committed prod file as a fresh prod starts: no stable revision, no candidate.
+      committedStack("prod"),
       SECRETS,
     );
     audit = new AuditLog(`${tier.plane.dir}/audit.log`);
