@@ -10,7 +10,12 @@ import { kubectl } from "../toolchain/controlPlane";
 import { AuditLog, countRequests, RequestCounts } from "../e2e/support/audit";
 import { playControllers } from "../e2e/support/controllers";
 import { Kube } from "../e2e/support/kube";
-import { committedStack, namespaceWithRevisions, standInSecrets } from "../e2e/support/fixtures";
+import {
+  committedStack,
+  namespaceWithRevisions,
+  PROD_CANARY_IN_PROGRESS,
+  standInSecrets,
+} from "../e2e/support/fixtures";
 import {
   realTierProblem,
   RealTier,
@@ -90,7 +95,7 @@ async function main(): Promise<void> {
     const project = await StackProject.create(
       tier,
       "prod",
-      committedStack("prod"),
+      committedStack("prod", PROD_CANARY_IN_PROGRESS),
       standInSecrets("webhookSecret"),
     );
     const controllers = playControllers(new Kube(tier.plane, tier.plane.controllerToken));

@@ -9,6 +9,7 @@ import { playControllers } from "./support/controllers";
 import {
   committedStack,
   namespaceWithRevisions,
+  PROD_CANARY_IN_PROGRESS,
   routeTraffic,
   standInSecrets,
 } from "./support/fixtures";
@@ -99,11 +100,8 @@ describe("canary steps as a user runs them (real engine, real API server)", func
     project = await StackProject.create(
       tier,
       "prod",
-      committedStack("prod", {
-        "canary-release:stableRevision": undefined,
-        "canary-release:candidateRevision": undefined,
-        "canary-release:canaryPercent": undefined,
-      }),
+      // The committed prod file as a fresh prod starts: no stable revision, no candidate.
+      committedStack("prod"),
       SECRETS,
     );
     audit = new AuditLog(`${tier.plane.dir}/audit.log`);
@@ -227,7 +225,9 @@ describe("the candidate gate and the step guard at preview (real engine)", funct
 
   async function prodStack(name: string, config: Record<string, unknown>): Promise<StackProject> {
     if (tier === undefined) throw new Error("no tier");
-    return StackProject.create(tier, name, committedStack("prod", config), SECRETS);
+    // Each case changes a canary in progress: stable hello-1a2b3c4, candidate hello-5d6e7f8.
+    const changes = { ...PROD_CANARY_IN_PROGRESS, ...config };
+    return StackProject.create(tier, name, committedStack("prod", changes), SECRETS);
   }
   /** `pulumi preview`, as a reviewer's CI runs it. */
   async function preview(project: StackProject): Promise<{ code: number | null; text: string }> {

@@ -3,21 +3,16 @@
 // outputs after an update the API server refuses, and `pulumi destroy` of a protected Route.
 import { strict as assert } from "assert";
 import * as fs from "fs";
-import * as path from "path";
 import { parse as parseYaml } from "yaml";
+import { prodStackYaml } from "../test/support/prodStack";
 import {
   committedStack,
   namespaceWithRevisions,
+  PROD_CANARY_IN_PROGRESS,
   standInSecrets,
   withControllers,
 } from "./support/fixtures";
-import {
-  PROJECT_ROOT,
-  RealTier,
-  StackProject,
-  startRealTier,
-  stopRealTier,
-} from "./support/realTier";
+import { RealTier, StackProject, startRealTier, stopRealTier } from "./support/realTier";
 
 describe("what the Pulumi CLI does to stack files and outputs (real CLI, real API server)", function () {
   let tier: RealTier | undefined;
@@ -33,7 +28,7 @@ describe("what the Pulumi CLI does to stack files and outputs (real CLI, real AP
     project = await StackProject.create(
       tier,
       "prod",
-      committedStack("prod"),
+      committedStack("prod", PROD_CANARY_IN_PROGRESS),
       standInSecrets("webhookSecret"),
     );
     await withControllers(tier, project);
@@ -41,11 +36,10 @@ describe("what the Pulumi CLI does to stack files and outputs (real CLI, real AP
   after(() => stopRealTier(tier));
 
   it("pulumi config set keeps the stack file's comments and changes only the key's line", async () => {
-    // The committed prod file, comments and all, as the stack file (with this stack's salt
-    // and secrets added by the CLI).
+    // The committed prod file mid-canary, comments and all, as the stack file (with this
+    // stack's salt and secrets added by the CLI).
     const salted = fs.readFileSync(project.stackFile, "utf8");
-    const committed = fs
-      .readFileSync(path.join(PROJECT_ROOT, "Pulumi.prod.yaml"), "utf8")
+    const committed = prodStackYaml(PROD_CANARY_IN_PROGRESS)
       .replace(/^config:\n/m, `${salted.match(/^encryptionsalt: .*\n/m)?.[0] ?? ""}config:\n`)
       .replace("kubernetes:context: prod", "kubernetes:context: canary-local");
     const document = parseYaml(salted) as { config: Record<string, unknown> };

@@ -9,6 +9,7 @@ import { kubectl } from "../toolchain/controlPlane";
 import {
   committedStack,
   namespaceWithRevisions,
+  PROD_CANARY_IN_PROGRESS,
   standInSecrets,
   withControllers,
 } from "./support/fixtures";
@@ -60,7 +61,7 @@ describe("every stack applied for real (pulumi up against a real kube-apiserver)
     return withControllers(tier, project, ["up", "--yes", "--skip-preview", "--non-interactive"]);
   }
 
-  it("prod: every resource created, and the API server holds each one", async () => {
+  it("prod mid-canary: every resource created, and the API server holds each one", async () => {
     if (tier === undefined) throw new Error("no tier");
     await namespaceWithRevisions(tier.kube, "hello", "hello", {
       "hello-1a2b3c4": {},
@@ -69,7 +70,7 @@ describe("every stack applied for real (pulumi up against a real kube-apiserver)
     const project = await StackProject.create(
       tier,
       "prod",
-      committedStack("prod"),
+      committedStack("prod", PROD_CANARY_IN_PROGRESS),
       standInSecrets("webhookSecret", "registryCredentials", "testerGithubToken"),
     );
     const output = await up(project);
@@ -170,6 +171,7 @@ describe("every stack applied for real (pulumi up against a real kube-apiserver)
       tier,
       "render",
       committedStack("prod", {
+        ...PROD_CANARY_IN_PROGRESS,
         "canary-release:namespace": "rendered",
         "canary-release:render": { directory: "rendered" },
         // The step guard is not what this test is about; its self-StackReference on the file

@@ -18,6 +18,7 @@ import { pipelineCodeName } from "../components/build/buildPipelineManifests";
 import { testerNames } from "../components/tester/revisionTesterManifests";
 import {
   committedStack,
+  PROD_CANARY_IN_PROGRESS,
   namespaceWithRevisions,
   standInSecrets,
   withControllers,
@@ -232,7 +233,7 @@ describe(`upgrading stacks deployed by the program at tag ${BEFORE} (real CLI, r
       "hello-1a2b3c4": {},
       "hello-5d6e7f8": {},
     });
-    const config = committedStack("prod");
+    const config = committedStack("prod", PROD_CANARY_IN_PROGRESS);
     const result = await upgrade(
       "prod",
       config,

@@ -57,6 +57,7 @@ import { FakeServer, sendJson } from "./support/fakeHttp";
 import { promVector } from "./support/prometheus";
 import { PROJECT } from "../config";
 import { FakePulumiProject, fakePulumiProject } from "./support/fakePulumiProject";
+import { PROD_CANARY_IN_PROGRESS, prodStackYaml } from "./support/prodStack";
 import {
   MemoryStackDriver,
   concurrentUpdateError,
@@ -1283,6 +1284,8 @@ describe("the stack file under git", () => {
 
   beforeEach(() => {
     repo = tempProject();
+    // A step changes a canary in progress; the committed prod file is a fresh start.
+    fs.writeFileSync(path.join(repo, "Pulumi.prod.yaml"), prodStackYaml(PROD_CANARY_IN_PROGRESS));
     git("init", "--quiet");
     git("config", "user.email", "canary@example.com");
     git("config", "user.name", "canary test");

@@ -3,16 +3,14 @@
 import { strict as assert } from "assert";
 import {
   everyRevisionPassed,
-  loadStackConfig,
   ProgramRun,
   RecordedResource,
   runProgram,
   STAND_IN_SECRETS,
-  stackFiles,
-  withStandInSecrets,
 } from "../conformance/programRunner";
 import { PolicyRule, rbacProblems } from "../components/shared/rbac";
-import { named, ofType, withChanges } from "./support/resources";
+import { named, ofType } from "./support/resources";
+import { PROD_CANARY_IN_PROGRESS, prodStack } from "./support/prodStack";
 
 const SECRET = "kubernetes:core/v1:Secret";
 const SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount";
@@ -22,12 +20,10 @@ const GITHUB_PROVIDER = "pulumi:providers:github";
 const ROUTE = "kubernetes:serving.knative.dev/v1:Route";
 
 async function prodRun(changes: Record<string, string | undefined> = {}): Promise<ProgramRun> {
-  const loaded = withStandInSecrets(loadStackConfig(stackFiles().prod));
-  const config = withChanges(loaded.config, changes);
-  const secretKeys = loaded.secretKeys;
+  const { config, secretKeys } = prodStack(changes);
   const run = await runProgram({
     config,
-    secretKeys: secretKeys.filter((key) => key in config),
+    secretKeys,
     stack: "prod",
     cluster: everyRevisionPassed,
   });
@@ -398,7 +394,10 @@ describe("build on push: what config turns on", () => {
 
   it("a canary step with build on push still changes only the Route", async () => {
     const at = async (percent: number): Promise<Map<string, string>> => {
-      const step = await prodRun({ "canary-release:canaryPercent": String(percent) });
+      const step = await prodRun({
+        ...PROD_CANARY_IN_PROGRESS,
+        "canary-release:canaryPercent": String(percent),
+      });
       return new Map(step.resources.map((r) => [r.urn, JSON.stringify(r.inputs)]));
     };
     const before = await at(20);

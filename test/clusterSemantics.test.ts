@@ -28,6 +28,7 @@ import {
   NGINX_BODY_SIZE_ANNOTATION,
 } from "../components/trigger/webhookEntry";
 import { named, ofType, only, withChanges } from "./support/resources";
+import { PROD_CANARY_IN_PROGRESS, prodStack } from "./support/prodStack";
 import {
   claimsDeletedOnCompletion,
   resolvePipelineRun,
@@ -68,7 +69,8 @@ function devStack(): Stack {
 }
 const STACKS: Readonly<Record<string, () => Stack>> = {
   dev: devStack,
-  prod: () => withStandInSecrets(loadStackConfig(stackFiles().prod)),
+  // Mid-canary, so that the Route has every tag: stable, candidate and latest.
+  prod: () => prodStack(PROD_CANARY_IN_PROGRESS),
   // dev plus everything optional: registry credentials and the commit-status token.
   full: () => withStandInSecrets(loadStackConfig(stackFiles().dev)),
 };

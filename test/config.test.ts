@@ -10,13 +10,8 @@ import {
   tagHostProblems,
   TESTER_DEFAULTS,
 } from "../config";
-import {
-  everyRevisionPassed,
-  loadStackConfig,
-  runProgram,
-  stackFiles,
-  withStandInSecrets,
-} from "../conformance/programRunner";
+import { everyRevisionPassed, runProgram } from "../conformance/programRunner";
+import { PROD_CANARY_IN_PROGRESS, prodStack } from "./support/prodStack";
 import { withChanges } from "./support/resources";
 
 const BASE: Record<string, string> = {
@@ -831,7 +826,7 @@ describe("config: build on push", () => {
   it("the prod stack file with a floating step image and a step to 50 % registers nothing", async () => {
     // Reported: 13 custom resources, the production Route at 50/50 among them, were registered
     // before the build pipeline refused the image: a half-applied update of production traffic.
-    const prod = withStandInSecrets(loadStackConfig(stackFiles().prod));
+    const prod = prodStack(PROD_CANARY_IN_PROGRESS);
     const run = await runProgram({
       config: {
         ...prod.config,

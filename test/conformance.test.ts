@@ -7,16 +7,15 @@ import * as path from "path";
 import { CrdCatalog } from "../conformance/crdValidator";
 import {
   everyRevisionPassed,
-  loadStackConfig,
   RecordedResource,
   runProgram,
   stackFiles,
-  withStandInSecrets,
 } from "../conformance/programRunner";
 import { checkResources, checkStackFiles, isCustomResource } from "../conformance/stackConformance";
 import { RULES_READ_FROM } from "../conformance/upstreamRules";
 import { PLATFORM_DEFAULT_VERSIONS } from "../common/platformVersions";
 import { CRDS_DIR, sharedCatalog } from "./support/sharedCrds";
+import { PROD_CANARY_IN_PROGRESS, prodStack } from "./support/prodStack";
 import { runCli } from "./support/validateCli";
 
 const BASE = {
@@ -82,7 +81,7 @@ describe("conformance: rendered custom resources against the upstream CRDs", fun
   }
 
   it("catches a field the CRD does not have in what the stack rendered", async () => {
-    const { config, secretKeys } = withStandInSecrets(loadStackConfig(stackFiles().prod));
+    const { config, secretKeys } = prodStack();
     const run = await runProgram({ config, secretKeys, cluster: everyRevisionPassed });
     const route = run.resources.find((r) => r.type === "kubernetes:serving.knative.dev/v1:Route");
     assert.ok(route);
@@ -101,7 +100,7 @@ describe("conformance: rendered custom resources against the upstream CRDs", fun
   it("applies Tekton's admission rules at test time: a Pipeline param nobody declared", async () => {
     // The components no longer check this on every preview: the builders generate it, and this
     // check (npm test, npm run validate) is where a builder's mistake shows.
-    const { config, secretKeys } = withStandInSecrets(loadStackConfig(stackFiles().prod));
+    const { config, secretKeys } = prodStack();
     const run = await runProgram({ config, secretKeys, cluster: everyRevisionPassed });
     const pipeline = run.resources.find((r) => r.type === "kubernetes:tekton.dev/v1:Pipeline");
     assert.ok(pipeline);
@@ -131,7 +130,8 @@ describe("conformance: rendered custom resources against the upstream CRDs", fun
   });
 
   it("reports a Route whose traffic Knative's webhook would refuse", async () => {
-    const { config, secretKeys } = withStandInSecrets(loadStackConfig(stackFiles().prod));
+    // A split of two revisions: the webhook sums every target's percent.
+    const { config, secretKeys } = prodStack(PROD_CANARY_IN_PROGRESS);
     const run = await runProgram({ config, secretKeys, cluster: everyRevisionPassed });
     const route = run.resources.find((r) => r.type === "kubernetes:serving.knative.dev/v1:Route");
     assert.ok(route);
@@ -168,7 +168,8 @@ describe("conformance: rendered custom resources against the upstream CRDs", fun
   });
 
   it("counts only created custom resources: not built-in kinds, providers, components or reads", async () => {
-    const { config, secretKeys } = withStandInSecrets(loadStackConfig(stackFiles().prod));
+    // Mid-canary, so that the program also reads revisions, which must not be counted.
+    const { config, secretKeys } = prodStack(PROD_CANARY_IN_PROGRESS);
     const run = await runProgram({
       config: { ...config, "canary-release:createNamespace": "true" },
       secretKeys,

@@ -8,9 +8,10 @@ import {
   ProgramRun,
   runProgram,
   stackFiles,
-  withStandInSecrets,
 } from "../conformance/programRunner";
 import { ofType, only } from "./support/resources";
+import { PROD_CANARY_IN_PROGRESS, prodStack } from "./support/prodStack";
+import { parseConfig } from "../config";
 
 const ROUTE = "kubernetes:serving.knative.dev/v1:Route";
 const REVISION = "kubernetes:serving.knative.dev/v1:Revision";
@@ -110,12 +111,46 @@ describe("committed stack files under mocks", () => {
     });
   });
 
-  it("prod: stable and candidate split by canaryPercent, the candidate verified, protected", async () => {
-    const { config, secretKeys } = withStandInSecrets(loadStackConfig(files.prod));
+  it("prod as committed: a fresh start, bootstrap traffic to the latest revision, guarded, protected", async () => {
+    const { config, secretKeys } = prodStack();
+    for (const key of ["stableRevision", "candidateRevision", "canaryPercent"]) {
+      assert.equal(config[`canary-release:${key}`], undefined, `prod starts without ${key}`);
+    }
+    const parsed = parseConfig(config, secretKeys);
+    assert.equal(parsed.stableRevision, undefined);
+    assert.equal(parsed.candidateRevision, undefined);
+    assert.equal(parsed.canaryPercent, 0);
+    assert.equal(parsed.maxStepPercent, 50);
+    assert.equal(parsed.protect, true);
+    assert.equal(parsed.verifyCandidate, true);
+
+    const run = await runProgram({
+      config,
+      secretKeys,
+      stack: "prod",
+      cluster: everyRevisionPassed,
+    });
+    assert.equal(run.error, undefined, run.error?.message);
+    assert.deepEqual(routeTraffic(run), [
+      { tag: "latest", configurationName: "hello", latestRevision: true, percent: 100 },
+    ]);
+    // No revision to check yet; only the last deployed traffic, for the step guard.
+    assert.deepEqual(
+      run.resources.filter((r) => r.readId !== undefined).map((r) => [r.type, r.readId]),
+      [["pulumi:pulumi:StackReference", "organization/canary-release/prod"]],
+    );
+    assert.deepEqual(run.outputs.traffic, routeTraffic(run));
+    assert.equal(run.outputs.stableRevision, null);
+    assert.equal(run.outputs.candidateRevision, null);
+    assert.equal(run.outputs.canaryPercent, 0);
+  });
+
+  it("prod with a canary in progress: stable and candidate split by canaryPercent, the candidate verified, protected", async () => {
+    const { config, secretKeys } = prodStack(PROD_CANARY_IN_PROGRESS);
     const stable = config["canary-release:stableRevision"];
     const candidate = config["canary-release:candidateRevision"];
     const percent = Number(config["canary-release:canaryPercent"]);
-    assert.ok(stable && candidate && percent > 0, "prod shows a canary in progress");
+    assert.ok(stable && candidate && percent > 0, "the fixture is a canary in progress");
     assert.equal(config["canary-release:protect"], "true");
     assert.equal(config["canary-release:verifyCandidate"], "true");
 

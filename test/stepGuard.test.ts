@@ -168,6 +168,48 @@ describe("step guard: the prod stack under mocks", () => {
     assert.deepEqual(deployed, table(B));
   });
 
+  it("a fresh prod (the committed file): pinning its first revision needs allowLargeStep, once", async () => {
+    // README.md, "A fresh prod": bootstrap, pin the revision that went live, first candidate.
+    const fromCommitted = (
+      changes: Readonly<Record<string, string | undefined>>,
+      deployed?: TrafficTarget[],
+    ): Promise<ProgramRun> =>
+      runProgram({
+        config: withChanges(prod.config, changes),
+        secretKeys: prod.secretKeys,
+        stack: "prod",
+        cluster: everyRevisionPassed,
+        ...(deployed !== undefined ? { deployedOutputs: { traffic: deployed } } : {}),
+      });
+    const bootstrap = await fromCommitted({});
+    assert.deepEqual(routeTraffic(bootstrap), table());
+    const stable = { "canary-release:stableRevision": A };
+
+    const refused = await fromCommitted(stable, table());
+    assert.match(refused.error?.message ?? "", /hello-aaaaaaa would go from 0 % to 100 %/);
+    assert.match(
+      refused.error?.message ?? "",
+      /this update only pins it, and the override is safe/,
+    );
+
+    const pinned = await fromCommitted(
+      { ...stable, "canary-release:allowLargeStep": "true" },
+      table(),
+    );
+    assert.deepEqual(routeTraffic(pinned), table(A));
+    assert.ok(
+      pinned.logs.some((line) => /pulumi config rm canary-release:allowLargeStep/.test(line)),
+      pinned.logs.join("\n"),
+    );
+
+    // Without the override again: the next push's revision joins as the candidate at 0 %.
+    const candidate = await fromCommitted(
+      { ...stable, "canary-release:candidateRevision": B },
+      pinned.outputs.traffic as TrafficTarget[],
+    );
+    assert.deepEqual(routeTraffic(candidate), table(A, B, 0));
+  });
+
   it("reads the last deployment from the stack's own full name", async () => {
     const run = await preview({}, table(A, B, 5));
     const reference = run.resources.find((r) => r.type === STACK_REFERENCE);

@@ -11,6 +11,10 @@ import { Kube } from "./kube";
 import { createNamespace, createRevision, RevisionState } from "./objects";
 import { RealTier, StackProject } from "./realTier";
 
+// The committed prod file is a fresh start; a suite that needs a canary in progress passes this
+// to committedStack("prod", …).
+export { PROD_CANARY_IN_PROGRESS } from "../../test/support/prodStack";
+
 type SecretKey = "webhookSecret" | "registryCredentials" | "testerGithubToken";
 
 /** Stand-ins for the named stack secrets, as `pulumi config set --secret` takes them. */

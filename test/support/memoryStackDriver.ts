@@ -144,8 +144,21 @@ export class MemoryStackDriver implements StackDriver {
     const file = this.options.stackFile;
     if (file === undefined) return;
     const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
-    const document: YAML.Document =
-      text.trim() === "" ? new YAML.Document({ config: {} }) : YAML.parseDocument(text);
+    fs.writeFileSync(file, editStackYaml(text, { [key]: value }));
+  }
+}
+
+/**
+ * A Pulumi.<stack>.yaml text with `changes` to its `config:` map (an undefined value removes the
+ * key), comments kept, as `pulumi config set/rm` writes them.
+ */
+export function editStackYaml(
+  text: string,
+  changes: Readonly<Record<string, string | undefined>>,
+): string {
+  const document: YAML.Document =
+    text.trim() === "" ? new YAML.Document({ config: {} }) : YAML.parseDocument(text);
+  for (const [key, value] of Object.entries(changes)) {
     if (value === undefined) {
       document.deleteIn(["config", key]);
     } else {
@@ -154,8 +167,8 @@ export class MemoryStackDriver implements StackDriver {
       if (/^(\d+|true|false)$/.test(value)) node.type = "QUOTE_DOUBLE";
       document.setIn(["config", key], node);
     }
-    fs.writeFileSync(file, document.toString());
   }
+  return document.toString();
 }
 
 /** A scripted analysis: answers verdicts in order (an Error is thrown), records each request. */
