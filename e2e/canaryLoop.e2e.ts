@@ -131,6 +131,14 @@ describe("the canary loop from the command line (revisions, start, status) again
     const step = await canary(["step", "20"]);
     assert.equal(step.code, EXIT_OK, step.stderr);
     await writeRouteStatus(kube, NAMESPACE, APP, BROKEN);
+    // Knative's feature flags, as a Knative installed with tag-header routing on holds them.
+    await createNamespace(kube, "knative-serving");
+    await kube.ok("POST", "/api/v1/namespaces/knative-serving/configmaps", {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "config-features", namespace: "knative-serving" },
+      data: { "tag-header-based-routing": "Enabled" },
+    });
     const status = await canary(["status"]);
     assert.equal(status.code, EXIT_OK, status.stderr);
     assert.match(status.stdout, /candidate +hello-5d6e7f8 at 20 %/);
@@ -140,6 +148,10 @@ describe("the canary loop from the command line (revisions, start, status) again
     assert.match(status.stdout, /hello-5d6e7f8 +█{4}░{16} +20 % +█{4}░{16} +20 % +candidate/);
     assert.match(status.stdout, /latest → hello-9f0e1d2 +░{20} +0 % +░{20} +0 %/);
     assert.match(status.stdout, /drift +none/);
+    assert.match(
+      status.stdout,
+      /header route +on: requests to http:\/\/hello\.hello-loop\.apps\.example\.com with `Knative-Serving-Tag: candidate` reach the candidate/,
+    );
     const again = await canary(["revisions"]);
     assert.match(again.stdout, /hello-5d6e7f8 .* 20 % +candidate/);
   });
