@@ -162,6 +162,13 @@ export function resolveRevision(
     row.commit !== null ? row.commit.toLowerCase().startsWith(sha) : row.name.startsWith(byName),
   );
   if (matches.length === 1) return matches[0];
+  if (matches.length > 1 && sha.length === 40) {
+    throw new CanaryRefusedError(
+      `commit ${argument} was built into ${matches.length} revisions (${matches
+        .map((row) => row.name)
+        .join(", ")}): give the revision's name`,
+    );
+  }
   if (matches.length > 1) {
     throw new CanaryRefusedError(
       `commit ${argument} matches ${matches.length} revisions (${matches
@@ -199,6 +206,8 @@ export interface TrafficView {
    * from the stack's numbers would not be the step a reviewer sees, so traffic changes wait.
    */
   readonly changedOutsideStack: boolean;
+  /** Why the two sides were not compared (never deployed, no Route read); null when they were. */
+  readonly notCompared: string | null;
 }
 
 const LATEST = "latest";
@@ -218,6 +227,14 @@ function sharesByName(table: readonly TrafficTarget[]): Map<string, number> {
           : target,
     ),
   );
+}
+
+/** `stable→hello-1 80, candidate→hello-2 20, latest→latest 0`: a table's entries, in order. */
+function entriesOf(table: readonly TrafficTarget[]): string {
+  return table
+    .map((target) => `${target.tag ?? "(no tag)"}→${nameOf(target)} ${target.percent ?? 0}`)
+    .sort()
+    .join(", ");
 }
 
 function differences(
@@ -284,25 +301,50 @@ export function trafficView(
   }
   if (desiredShares !== null && route !== undefined && route !== null) {
     const edited = differences(desiredShares, sharesByName(spec));
-    changedOutsideStack = edited.length > 0;
+    const restore =
+      `the Route was changed outside the stack; \`pulumi up --refresh --stack ${stack}\` ` +
+      "sets the stack's traffic again";
     for (const entry of edited) {
       drift.push(
-        `${entry.name}: the stack deployed ${entry.left} %, the Route's spec says ${entry.right} %: ` +
-          `the Route was changed outside the stack; \`pulumi up --refresh --stack ${stack}\` ` +
-          "sets the stack's traffic again",
+        `${entry.name}: the stack deployed ${entry.left} %, the Route's spec says ` +
+          `${entry.right} %: ${restore}`,
       );
     }
+    // The same shares under other tags, or an entry dropped at 0 % (the candidate's or the
+    // latest tag URL gone): a hand edit too.
+    const stackEntries = entriesOf(desired ?? []);
+    const routeEntries = entriesOf(spec);
+    if (edited.length === 0 && stackEntries !== routeEntries) {
+      drift.push(
+        `the Route's targets are [${routeEntries}], the stack deployed [${stackEntries}]: ${restore}`,
+      );
+    }
+    changedOutsideStack = drift.length > 0;
     if (edited.length === 0 && liveShares !== null) {
+      // Knative has caught up with the spec when it reports Ready for the spec's generation.
+      const caughtUp =
+        routeReady === "True" &&
+        (route.status?.observedGeneration ?? 0) >= (route.metadata.generation ?? 0);
       for (const entry of differences(desiredShares, liveShares)) {
         drift.push(
           `${entry.name}: the stack deployed ${entry.left} %, Knative serves ${entry.right} % ` +
-            `(Route Ready ${routeReady ?? "unknown"}): Knative has not applied the Route's ` +
-            "traffic yet; wait, or see `kubectl describe route`",
+            `(Route Ready ${routeReady ?? "unknown"}): ` +
+            (caughtUp
+              ? "Knative reports the Route Ready, yet serves another split; see `kubectl " +
+                "describe route` and Knative's controller logs"
+              : "Knative has not applied the Route's traffic yet; wait, or see `kubectl " +
+                "describe route`"),
         );
       }
     }
   }
-  return { rows, routeReady, drift, changedOutsideStack };
+  const notCompared =
+    desired === null
+      ? "the stack was never deployed (it has no traffic output to compare with)"
+      : route === null
+        ? "the cluster was not read"
+        : null;
+  return { rows, routeReady, drift, changedOutsideStack, notCompared };
 }
 
 /** `████░░░░░░░░░░░░░░░░`: a share as a bar of `width` cells. */

@@ -423,25 +423,35 @@ function fail(output: Output, error: unknown, extra: object = {}): number {
   return output.error(exitCodeOf(error) ?? EXIT_ERROR, errorMessage(error), extra);
 }
 
+/** The stack's cluster as its provider finds it: a relative kubeconfig from the project. */
+function clusterOf(deps: CliDeps, session: Session): OpenCluster {
+  return (target) => deps.openCluster({ baseDir: session.projectDir, ...target });
+}
+
 /**
  * A change of traffic waits while the Route differs from what the stack deployed (a hand
- * edit): refused with the command that resolves it. Rollback is never held back.
+ * edit): refused with the command that resolves it. Rollback is never held back, and a change
+ * only written for review (--no-up) touches no cluster.
  */
-async function holdOnDrift(
+function holdOnDrift(
   driver: StackDriver,
   deps: CliDeps,
-  json: boolean,
+  session: Session,
+  flags: { readonly json: boolean; readonly up?: boolean },
   change: string,
-): Promise<void> {
-  const warning = await refuseWhileDrifted(driver, deps.openCluster, change);
-  if (warning !== undefined) (json ? deps.stderr : deps.stdout)(`warning: ${warning}\n`);
+): (() => Promise<void>) | undefined {
+  if (flags.up === false) return undefined;
+  return async () => {
+    const warning = await refuseWhileDrifted(driver, clusterOf(deps, session), change);
+    if (warning !== undefined) (flags.json ? deps.stderr : deps.stdout)(`warning: ${warning}\n`);
+  };
 }
 
 async function runChange(
   flags: ChangeFlags,
   deps: CliDeps,
   describe: string,
-  action: (driver: StackDriver, options: CommandOptions) => Promise<ChangeResult>,
+  action: (driver: StackDriver, options: CommandOptions, session: Session) => Promise<ChangeResult>,
 ): Promise<number> {
   const output = new Output(deps, flags.json, flags.verbose);
   let session: Session;
@@ -459,10 +469,14 @@ async function runChange(
         (flags.up ? " (config, then one pulumi up)" : " (config only, --no-up)"),
     );
     const onOutput = output.onOutput;
-    result = await action(driver, {
-      up: flags.up,
-      ...(onOutput !== undefined ? { onOutput } : {}),
-    });
+    result = await action(
+      driver,
+      {
+        up: flags.up,
+        ...(onOutput !== undefined ? { onOutput } : {}),
+      },
+      session,
+    );
     output.progress(
       result.unchanged === true
         ? result.message
@@ -502,8 +516,9 @@ async function runChange(
 async function runStatus(flags: StatusFlags, deps: CliDeps): Promise<number> {
   const output = new Output(deps, flags.json, flags.verbose);
   let driver: StackDriver;
+  let session: Session;
   try {
-    const session = await startSession(flags, deps, output);
+    session = await startSession(flags, deps, output);
     driver = await openDriver(flags, session, deps);
   } catch (error) {
     return fail(output, error);
@@ -522,7 +537,7 @@ async function runStatus(flags: StatusFlags, deps: CliDeps): Promise<number> {
           ...(candidateRevision !== null ? { candidateRevision } : {}),
         },
         status.traffic,
-        deps.openCluster,
+        clusterOf(deps, session),
       );
       const now = deps.now();
       if (flags.json) {
@@ -539,8 +554,16 @@ async function runStatus(flags: StatusFlags, deps: CliDeps): Promise<number> {
       }
     } catch (error) {
       if (!flags.watch) return fail(output, error);
-      // A watch outlives one failed read (a busy backend, a cluster restarting): said, not fatal.
-      output.progress(`${deps.now().toISOString()} status not read: ${errorMessage(error)}`);
+      // A watch outlives one failed read (a busy backend, a cluster restarting): said, not fatal;
+      // with --json as a line of the stream too.
+      const at = deps.now().toISOString();
+      if (flags.json) {
+        deps.stdout(
+          `${JSON.stringify({ ok: false, exitCode: EXIT_ERROR, error: errorMessage(error), at })}\n`,
+        );
+      } else {
+        output.progress(`${at} status not read: ${errorMessage(error)}`);
+      }
     }
     const stopped = (): boolean => deps.signal?.aborted === true;
     if (!flags.watch || stopped()) return EXIT_OK;
@@ -615,7 +638,9 @@ export function formatStatus(status: CanaryStatus, live?: LiveStatus): string {
     if (live.tagHeaderRouting !== null) {
       row("header route", `${live.tagHeaderRouting.state}: ${live.tagHeaderRouting.detail}`);
     }
-    if (live.notRead === null) {
+    if (live.traffic.notCompared !== null && live.notRead === null) {
+      row("drift", `not compared: ${live.traffic.notCompared}`);
+    } else if (live.notRead === null) {
       if (live.traffic.drift.length === 0)
         row("drift", "none: the cluster serves what the stack deployed");
       for (const drift of live.traffic.drift) row("DRIFT", drift);
@@ -630,7 +655,7 @@ async function runRevisions(flags: CommonFlags, deps: CliDeps): Promise<number> 
     const session = await startSession(flags, deps, output);
     const driver = await openDriver(flags, session, deps);
     const config = await readCanaryConfig(driver);
-    const cluster = await openStackCluster(driver, deps.openCluster);
+    const cluster = await openStackCluster(driver, clusterOf(deps, session));
     const { rows, route } = await readRevisions(cluster, config);
     if (flags.json) {
       output.result({
@@ -842,7 +867,7 @@ async function runRolloutCommand(flags: RolloutFlags, deps: CliDeps): Promise<nu
   let failure: unknown;
   try {
     const driver = await openDriver(flags, session, deps);
-    await holdOnDrift(driver, deps, flags.json, "rollout");
+    await holdOnDrift(driver, deps, session, flags, "rollout")?.();
     const onOutput = output.onOutput;
     report = await runRollout(driver, {
       steps: flags.steps,
@@ -1098,12 +1123,11 @@ passed. Refused while another candidate has traffic: roll it back or promote it 
 ${STACK_FILE_HELP}`,
   ).action(async (argument: string, flags: ChangeFlags) =>
     setExitCode(
-      await runChange(flags, deps, `start ${argument}`, async (driver, options) => {
+      await runChange(flags, deps, `start ${argument}`, async (driver, options, session) => {
         const config = await readCanaryConfig(driver);
-        const cluster = await openStackCluster(driver, deps.openCluster);
+        const cluster = await openStackCluster(driver, clusterOf(deps, session));
         const { rows } = await readRevisions(cluster, config);
         const revision = resolveRevision(argument, rows, config.app);
-        await holdOnDrift(driver, deps, flags.json, `start ${revision.name}`);
         const progress = (line: string): void =>
           (flags.json ? deps.stderr : deps.stdout)(`${line}\n`);
         progress(
@@ -1119,7 +1143,10 @@ ${STACK_FILE_HELP}`,
               "(the candidate gate, canary-release:verifyCandidate)",
           );
         }
-        return startCandidate(driver, revision.name, options);
+        return startCandidate(driver, revision.name, {
+          ...options,
+          beforeChange: holdOnDrift(driver, deps, session, flags, `start ${revision.name}`),
+        });
       }),
     ),
   );
@@ -1139,10 +1166,12 @@ ${STACK_FILE_HELP}`,
     `A percent above 0 needs canary-release:candidateRevision.\n${STACK_FILE_HELP}`,
   ).action(async (percent: number, flags: ChangeFlags) =>
     setExitCode(
-      await runChange(flags, deps, `canaryPercent ${percent}`, async (driver, options) => {
-        await holdOnDrift(driver, deps, flags.json, `canaryPercent ${percent}`);
-        return setCanaryPercent(driver, percent, options);
-      }),
+      await runChange(flags, deps, `canaryPercent ${percent}`, (driver, options, session) =>
+        setCanaryPercent(driver, percent, {
+          ...options,
+          beforeChange: holdOnDrift(driver, deps, session, flags, `canaryPercent ${percent}`),
+        }),
+      ),
     ),
   );
 
@@ -1158,10 +1187,12 @@ ${STACK_FILE_HELP}`,
     `Refused when no candidate is set.\n${STACK_FILE_HELP}`,
   ).action(async (flags: ChangeFlags) =>
     setExitCode(
-      await runChange(flags, deps, "promote", async (driver, options) => {
-        await holdOnDrift(driver, deps, flags.json, "promote");
-        return promoteCandidate(driver, options);
-      }),
+      await runChange(flags, deps, "promote", (driver, options, session) =>
+        promoteCandidate(driver, {
+          ...options,
+          beforeChange: holdOnDrift(driver, deps, session, flags, "promote"),
+        }),
+      ),
     ),
   );
 
@@ -1425,4 +1456,8 @@ export async function runFromProcess(): Promise<void> {
     }),
   );
   process.exitCode = await main(process.argv.slice(2), defaultCliDeps(controller.signal));
+  // A cluster read given up at its deadline may still hold its socket open, which would keep
+  // the process alive. The command is done: exit a second later, when output written to a pipe
+  // has been flushed. The timer is unref'd, so a process with nothing left open exits at once.
+  setTimeout(() => process.exit(), 1_000).unref();
 }

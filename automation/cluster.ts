@@ -15,7 +15,14 @@ export interface ClusterTarget {
   readonly context?: string;
   /** `kubernetes:kubeconfig`: a path, or the kubeconfig itself (as the provider takes it). */
   readonly kubeconfig?: string;
+  /** The project directory: a relative kubeconfig path is read from there, as the provider does. */
+  readonly baseDir?: string;
+  /** How long one read may take before the cluster counts as not answering. */
+  readonly timeoutMs?: number;
 }
+
+/** Default of ClusterTarget.timeoutMs: a cluster that says nothing must not hold a step. */
+export const CLUSTER_READ_TIMEOUT_MS = 15_000;
 
 /** The part of a Knative Revision the command shows. */
 export interface KnativeRevision {
@@ -63,6 +70,26 @@ export class ClusterReadError extends Error {
 }
 
 const SERVING = { group: "serving.knative.dev", version: "v1" } as const;
+
+/**
+ * What `kubernetes:kubeconfig` names, decided as the provider decides it: a file that exists
+ * (`~/` is the home directory, a relative path is read from the project directory), else the
+ * kubeconfig's own text; a value that is neither is refused, naming the file looked for.
+ */
+export function kubeconfigSource(
+  value: string,
+  baseDir: string,
+  home: string,
+): { readonly file: string } | { readonly text: string } {
+  const trimmed = value.trim();
+  if (!isKubeconfigText(value)) {
+    const expanded = trimmed.startsWith("~/") ? path.join(home, trimmed.slice(2)) : trimmed;
+    const file = path.resolve(baseDir, expanded);
+    if (fs.existsSync(file)) return { file };
+    throw new ClusterReadError(`kubernetes:kubeconfig names ${file}, which does not exist`);
+  }
+  return { text: value };
+}
 
 /** Does `kubeconfig` (a config value) hold a kubeconfig's text rather than a path to one? */
 export function isKubeconfigText(kubeconfig: string): boolean {
@@ -137,16 +164,17 @@ export async function openCluster(target: ClusterTarget): Promise<ClusterReader>
   let source: string;
   try {
     if (target.kubeconfig !== undefined && target.kubeconfig.trim() !== "") {
-      if (isKubeconfigText(target.kubeconfig)) {
-        config.loadFromString(target.kubeconfig);
+      const found = kubeconfigSource(
+        target.kubeconfig,
+        target.baseDir ?? process.cwd(),
+        os.homedir(),
+      );
+      if ("text" in found) {
+        config.loadFromString(found.text);
         source = "kubernetes:kubeconfig (the kubeconfig itself)";
       } else {
-        const file = target.kubeconfig.trim();
-        if (!fs.existsSync(file)) {
-          throw new ClusterReadError(`kubernetes:kubeconfig names ${file}, which does not exist`);
-        }
-        config.loadFromFile(file);
-        source = file;
+        config.loadFromFile(found.file);
+        source = found.file;
       }
     } else {
       source = defaultKubeconfigSource(process.env, os.homedir());
@@ -173,6 +201,31 @@ export async function openCluster(target: ClusterTarget): Promise<ClusterReader>
     );
   }
   const where = `context ${config.getCurrentContext()} (${cluster.server})`;
+  const timeoutMs = target.timeoutMs ?? CLUSTER_READ_TIMEOUT_MS;
+  // client-node sets no deadline of its own: a server that accepts and never answers would
+  // hold `status` and every step's drift check for ever.
+  const answered = <T>(read: Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            new ClusterReadError(
+              `no answer from ${where} within ${timeoutMs / 1000} s; is the cluster reachable?`,
+            ),
+          ),
+        timeoutMs,
+      );
+      read.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
   const api = config.makeApiClient(k8s.CustomObjectsApi);
   const core = config.makeApiClient(k8s.CoreV1Api);
   const failed = (what: string, error: unknown): ClusterReadError => {
@@ -191,12 +244,14 @@ export async function openCluster(target: ClusterTarget): Promise<ClusterReader>
     where,
     async listRevisions(namespace, app) {
       try {
-        const list = (await api.listNamespacedCustomObject({
-          ...SERVING,
-          namespace,
-          plural: "revisions",
-          labelSelector: `serving.knative.dev/configuration=${app}`,
-        })) as { items?: KnativeRevision[] };
+        const list = (await answered(
+          api.listNamespacedCustomObject({
+            ...SERVING,
+            namespace,
+            plural: "revisions",
+            labelSelector: `serving.knative.dev/configuration=${app}`,
+          }),
+        )) as { items?: KnativeRevision[] };
         return list.items ?? [];
       } catch (error) {
         throw failed(`the revisions of ${namespace}/${app}`, error);
@@ -204,12 +259,9 @@ export async function openCluster(target: ClusterTarget): Promise<ClusterReader>
     },
     async readRoute(namespace, name) {
       try {
-        return (await api.getNamespacedCustomObject({
-          ...SERVING,
-          namespace,
-          plural: "routes",
-          name,
-        })) as KnativeRoute;
+        return (await answered(
+          api.getNamespacedCustomObject({ ...SERVING, namespace, plural: "routes", name }),
+        )) as KnativeRoute;
       } catch (error) {
         // A Route that is not there (yet) is an answer; a cluster without Knative is not.
         if (describeApiFailure(error).status === 404 && (await routesServed(namespace))) {
@@ -220,7 +272,7 @@ export async function openCluster(target: ClusterTarget): Promise<ClusterReader>
     },
     async readConfigMapData(namespace, name) {
       try {
-        const map = await core.readNamespacedConfigMap({ namespace, name });
+        const map = await answered(core.readNamespacedConfigMap({ namespace, name }));
         return map.data ?? {};
       } catch (error) {
         if (describeApiFailure(error).status === 404) return undefined;
@@ -231,7 +283,9 @@ export async function openCluster(target: ClusterTarget): Promise<ClusterReader>
 
   async function routesServed(namespace: string): Promise<boolean> {
     try {
-      await api.listNamespacedCustomObject({ ...SERVING, namespace, plural: "routes", limit: 1 });
+      await answered(
+        api.listNamespacedCustomObject({ ...SERVING, namespace, plural: "routes", limit: 1 }),
+      );
       return true;
     } catch {
       return false;

@@ -318,6 +318,12 @@ export interface CommandOptions {
   /** Run `pulumi up` (default true); false only writes `Pulumi.<stack>.yaml`. */
   readonly up?: boolean;
   readonly onOutput?: (text: string) => void;
+  /**
+   * Runs under the stack's lock before anything is read or written; throwing refuses the
+   * change. The command checks the cluster's Route here, so that another canary command's
+   * update in progress is waited for rather than taken for a hand edit.
+   */
+  readonly beforeChange?: () => Promise<void>;
 }
 
 /**
@@ -352,6 +358,7 @@ export async function setCanaryPercent(
 ): Promise<ChangeResult> {
   const change = { [CONFIG_KEYS.canaryPercent]: String(percent) };
   return withStackLock(driver.lock, describeChange(change), async () => {
+    await options.beforeChange?.();
     // The percent it is already at, deployed (or only to be written): a full update would
     // change nothing, so none runs.
     if ((await readCanaryConfig(driver)).canaryPercent === percent) {
@@ -386,6 +393,7 @@ export async function promoteCandidate(
 ): Promise<ChangeResult> {
   // The candidate is read under the lock too: another run must not change it in between.
   return withStackLock(driver.lock, "promote", async () => {
+    await options.beforeChange?.();
     const config = await readCanaryConfig(driver);
     const candidate = config.candidateRevision;
     if (candidate === undefined) {
@@ -421,6 +429,7 @@ export async function startCandidate(
     [CONFIG_KEYS.canaryPercent]: "0",
   };
   return withStackLock(driver.lock, describeChange(change), async () => {
+    await options.beforeChange?.();
     const config = await readCanaryConfig(driver);
     const stack = driver.stackName;
     if (config.stableRevision === revision) {

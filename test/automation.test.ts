@@ -4,6 +4,7 @@
 import { strict as assert } from "assert";
 import { execFile, execFileSync } from "child_process";
 import * as fs from "fs";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import {
@@ -1560,12 +1561,14 @@ describe("canary revisions, start and status against the stack's cluster (stand-
   });
 
   /** The stack's config pointing at the stand-in, through `kubernetes:kubeconfig` itself. */
-  const onCluster = (config: Record<string, string> = {}): MemoryStackDriver =>
-    stack({
-      "kubernetes:kubeconfig": cluster.kubeconfig,
-      "kubernetes:context": "stand-in",
-      ...config,
-    });
+  const onCluster = (
+    config: Record<string, string> = {},
+    options: MemoryStackOptions = {},
+  ): MemoryStackDriver =>
+    stack(
+      { "kubernetes:kubeconfig": cluster.kubeconfig, "kubernetes:context": "stand-in", ...config },
+      options,
+    );
 
   /** The Route as Knative serves what `driver` deployed. */
   async function serveDeployed(driver: MemoryStackDriver, spec?: TrafficTarget[]): Promise<void> {
@@ -1689,7 +1692,8 @@ describe("canary revisions, start and status against the stack's cluster (stand-
     );
     assert.match(run.stdout, /done: canary prod: start hello-9f0e1d2, canaryPercent 0/);
     assert.deepEqual(driver.writes, [set(K.candidateRevision, NEWEST), percent(0), "up"]);
-    // Again: nothing to do.
+    // Again, once the Route serves that update: nothing to do.
+    await serveDeployed(driver);
     const again = await cli(["start", NEWEST, "--stack", "prod", "--json"], {
       cwd: project,
       driver,
@@ -1878,6 +1882,81 @@ describe("canary revisions, start and status against the stack's cluster (stand-
     assert.doesNotMatch(render.stdout, /drift/);
   });
 
+  it("a cluster that accepts and never answers: status and a step's drift check give up at the deadline", async () => {
+    // It keeps every connection open and says nothing; closed (connections and all) at the end.
+    const held: net.Socket[] = [];
+    const silent = net.createServer((socket) => void held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const port = (silent.address() as net.AddressInfo).port;
+    const kubeconfig = cluster.kubeconfig.replace(cluster.url, `http://127.0.0.1:${port}`);
+    const quick: OpenCluster = (target) => openCluster({ ...target, timeoutMs: 300 });
+    try {
+      const driver = onCluster({ "kubernetes:kubeconfig": kubeconfig, [K.canaryPercent]: "20" });
+      const status = await cli(["status", "--stack", "prod"], {
+        cwd: project,
+        driver,
+        openCluster: quick,
+      });
+      assert.equal(status.code, EXIT_OK, status.stderr);
+      assert.match(
+        status.stdout,
+        /cluster +not read: .*no answer from context stand-in \(http:\/\/127\.0\.0\.1:\d+\) within 0\.3 s/,
+      );
+      const step = await cli(["step", "30", "--stack", "prod"], {
+        cwd: project,
+        driver,
+        openCluster: quick,
+      });
+      assert.equal(step.code, EXIT_OK, step.stderr);
+      assert.match(
+        step.stdout,
+        /warning: drift between the stack and the Route not checked: .*no answer/,
+      );
+    } finally {
+      for (const socket of held) socket.destroy();
+      silent.close();
+    }
+  });
+
+  it("--no-up only writes the stack file for review: no cluster is read, drift or not", async () => {
+    const driver = onCluster({ [K.canaryPercent]: "20" });
+    await serveDeployed(
+      driver,
+      trafficFor({
+        app: "hello",
+        stableRevision: STABLE,
+        candidateRevision: CANDIDATE,
+        canaryPercent: 60,
+      }),
+    );
+    const before = cluster.requests.length;
+    const run = await cli(["step", "60", "--stack", "prod", "--no-up"], {
+      cwd: project,
+      driver,
+      openCluster,
+    });
+    assert.equal(run.code, EXIT_OK, run.stderr);
+    assert.deepEqual(driver.writes, [percent(60)]);
+    assert.equal(cluster.requests.length, before, "no request to the cluster");
+  });
+
+  it("status of a stack never deployed says the traffic was not compared, not that there is no drift", async () => {
+    const driver = onCluster({}, { deployed: false });
+    await serveDeployed(
+      driver,
+      trafficFor({
+        app: "hello",
+        stableRevision: STABLE,
+        candidateRevision: CANDIDATE,
+        canaryPercent: 30,
+      }),
+    );
+    const run = await cli(["status", "--stack", "prod"], { cwd: project, driver, openCluster });
+    assert.equal(run.code, EXIT_OK, run.stderr);
+    assert.match(run.stdout, /drift +not compared: the stack was never deployed/);
+    assert.doesNotMatch(run.stdout, /drift +none/);
+  });
+
   it("status still shows the stack's side when the cluster cannot be read", async () => {
     cluster.failWith = 500;
     const run = await cli(["status", "--stack", "prod"], {
@@ -1932,6 +2011,27 @@ describe("canary revisions, start and status against the stack's cluster (stand-
     });
     const lines = json.stdout.trimEnd().split("\n");
     assert.equal(lines.length, 2);
+    // A refresh that fails is a line of the stream too.
+    const failing = new AbortController();
+    let calls = 0;
+    const broken = onCluster({ [K.canaryPercent]: "20" });
+    broken.outputs = async () => {
+      if (++calls === 2) failing.abort();
+      throw new Error("backend busy");
+    };
+    const stream = await cli(["status", "--stack", "prod", "--watch", "--json"], {
+      cwd: project,
+      driver: broken,
+      openCluster,
+      signal: failing.signal,
+    });
+    assert.equal(stream.code, EXIT_OK);
+    for (const line of stream.stdout.trimEnd().split("\n")) {
+      assert.deepEqual(
+        (({ ok, error }) => ({ ok, error }))(JSON.parse(line) as { ok: boolean; error: string }),
+        { ok: false, error: "backend busy" },
+      );
+    }
     for (const line of lines) {
       const value = JSON.parse(line) as { ok: boolean; live: { traffic: { drift: string[] } } };
       assert.deepEqual([value.ok, value.live.traffic.drift], [true, []]);

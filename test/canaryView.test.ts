@@ -14,7 +14,7 @@ import {
   type KnativeRoute,
 } from "../automation";
 import { formatAge } from "../automation/canaryView";
-import { defaultKubeconfigSource, isKubeconfigText } from "../automation/cluster";
+import { defaultKubeconfigSource, isKubeconfigText, kubeconfigSource } from "../automation/cluster";
 import { trafficFor } from "../common/traffic";
 import { revision } from "./support/standInCluster";
 
@@ -149,6 +149,20 @@ describe("canary views of the cluster (automation/canaryView.ts)", () => {
       () => resolveRevision("abcd", twins, APP),
       /commit abcd matches 2 revisions \(hello-abcd222, hello-abcd111\): give more of the commit/,
     );
+    // One commit built twice: no more of it to give, so the name is asked for.
+    const full = "abcd111" + "0".repeat(33);
+    const rebuilt = revisionRows(
+      [
+        revision(APP, NS, "hello-abcd111", { commit: full, createdAt: "2026-12-01T00:00:00Z" }),
+        revision(APP, NS, "hello-abcd111-2", { commit: full, createdAt: "2026-12-01T00:00:01Z" }),
+      ],
+      undefined,
+      {},
+    );
+    assert.throws(
+      () => resolveRevision(full, rebuilt, APP),
+      /was built into 2 revisions \(hello-abcd111-2, hello-abcd111\): give the revision's name/,
+    );
     // A Revision without the pipeline's annotation is found by its `<app>-<sha7>` name.
     const foreign = revisionRows(
       [revision(APP, NS, "hello-7777777", { createdAt: "2026-12-01T00:00:00Z" })],
@@ -241,11 +255,36 @@ describe("canary views of the cluster (automation/canaryView.ts)", () => {
     assert.deepEqual(trafficView(deployed, undefined, "prod").drift, [
       "the stack deployed a Route, but the cluster has none: `pulumi up --refresh --stack prod` creates it again",
     ]);
+    // The same shares under another tag, or the candidate's 0 % entry dropped: a hand edit too.
+    const retagged = deployed.map((target) =>
+      target.tag === "candidate" ? { ...target, tag: "canary" } : target,
+    );
+    const renamed = trafficView(deployed, servedRoute(retagged), "prod");
+    assert.equal(renamed.changedOutsideStack, true);
+    assert.match(
+      renamed.drift[0],
+      /^the Route's targets are \[canary→hello-5d6e7f8 20, latest→latest 0, stable→hello-1a2b3c4 80\], the stack deployed \[candidate→hello-5d6e7f8 20, /,
+    );
+    // Knative reports Ready for the spec's generation, yet serves another split: not lag.
+    const wrong: KnativeRoute = {
+      ...servedRoute(),
+      status: {
+        ...servedRoute().status,
+        traffic: servedRoute(old.spec?.traffic as never).status?.traffic,
+      },
+    };
+    assert.match(
+      trafficView(deployed, wrong, "prod").drift[0],
+      /Knative serves 95 % \(Route Ready True\): Knative reports the Route Ready, yet serves another split/,
+    );
     // Not read (no cluster): no live column and no verdict either way.
     const unread = trafficView(deployed, null, "prod");
     assert.deepEqual([unread.drift, unread.rows.map((row) => row.live)], [[], [null, null, null]]);
-    // Never deployed: nothing to compare with.
-    assert.deepEqual(trafficView(null, servedRoute(), "prod").drift, []);
+    // Never deployed: nothing to compare with, and said so.
+    const never = trafficView(null, servedRoute(), "prod");
+    assert.deepEqual([never.drift, never.changedOutsideStack], [[], false]);
+    assert.match(never.notCompared ?? "", /the stack was never deployed/);
+    assert.equal(agreed.notCompared, null);
   });
 });
 
@@ -273,6 +312,31 @@ describe("finding the stack's kubeconfig (automation/cluster.ts)", () => {
       defaultKubeconfigSource({ KUBECONFIG: path.join(home, ".kube", "config") }, home),
       /^\$KUBECONFIG \(/,
     );
+  });
+
+  it("reads a kubeconfig path as the provider does: ~/ is home, a relative path is from the project", () => {
+    const project = fs.mkdtempSync(path.join(os.tmpdir(), "canary-project-"));
+    try {
+      fs.writeFileSync(path.join(project, "kc.yaml"), "apiVersion: v1\n");
+      fs.mkdirSync(path.join(home, ".kube"), { recursive: true });
+      fs.writeFileSync(path.join(home, ".kube", "prod"), "apiVersion: v1\n");
+      assert.deepEqual(kubeconfigSource("kc.yaml", project, home), {
+        file: path.join(project, "kc.yaml"),
+      });
+      assert.deepEqual(kubeconfigSource("~/.kube/prod", project, home), {
+        file: path.join(home, ".kube", "prod"),
+      });
+      assert.throws(
+        () => kubeconfigSource("missing.yaml", project, home),
+        new RegExp(
+          `kubernetes:kubeconfig names ${path.join(project, "missing.yaml")}, which does not exist`,
+        ),
+      );
+      const text = "apiVersion: v1\nkind: Config\n";
+      assert.deepEqual(kubeconfigSource(text, project, home), { text });
+    } finally {
+      fs.rmSync(project, { recursive: true, force: true });
+    }
   });
 
   it("tells a kubeconfig's text from a path, as the provider's kubernetes:kubeconfig takes both", () => {
