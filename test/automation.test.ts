@@ -1570,6 +1570,15 @@ describe("canary revisions, start and status against the stack's cluster (stand-
       options,
     );
 
+  /** The Route table of stable and candidate at `canaryPercent` (a hand edit's, or the stack's). */
+  const split = (canaryPercent: number): TrafficTarget[] =>
+    trafficFor({
+      app: "hello",
+      stableRevision: STABLE,
+      candidateRevision: CANDIDATE,
+      canaryPercent,
+    });
+
   /** The Route as Knative serves what `driver` deployed. */
   async function serveDeployed(driver: MemoryStackDriver, spec?: TrafficTarget[]): Promise<void> {
     const traffic = (spec ?? (await driver.outputs()).traffic) as TrafficTarget[];
@@ -1775,15 +1784,7 @@ describe("canary revisions, start and status against the stack's cluster (stand-
     assert.equal(offBody.live.tagHeaderRouting.state, "off");
     assert.match(offBody.live.tagHeaderRouting.detail, /has no tag-header-based-routing: Enabled/);
 
-    await serveDeployed(
-      driver,
-      trafficFor({
-        app: "hello",
-        stableRevision: STABLE,
-        candidateRevision: CANDIDATE,
-        canaryPercent: 60,
-      }),
-    );
+    await serveDeployed(driver, split(60));
     const drifted = await cli(["status", "--stack", "prod", "--json"], {
       cwd: project,
       driver,
@@ -1814,15 +1815,7 @@ describe("canary revisions, start and status against the stack's cluster (stand-
   it("step, promote, start and rollout wait while the Route was changed by hand; rollback does not (issue 18, item 3)", async () => {
     const driver = onCluster({ [K.canaryPercent]: "20" });
     // Someone gave the candidate 60 % with kubectl.
-    await serveDeployed(
-      driver,
-      trafficFor({
-        app: "hello",
-        stableRevision: STABLE,
-        candidateRevision: CANDIDATE,
-        canaryPercent: 60,
-      }),
-    );
+    await serveDeployed(driver, split(60));
     for (const argv of [
       ["step", "50"],
       ["promote"],
@@ -1920,15 +1913,7 @@ describe("canary revisions, start and status against the stack's cluster (stand-
 
   it("--no-up only writes the stack file for review: no cluster is read, drift or not", async () => {
     const driver = onCluster({ [K.canaryPercent]: "20" });
-    await serveDeployed(
-      driver,
-      trafficFor({
-        app: "hello",
-        stableRevision: STABLE,
-        candidateRevision: CANDIDATE,
-        canaryPercent: 60,
-      }),
-    );
+    await serveDeployed(driver, split(60));
     const before = cluster.requests.length;
     const run = await cli(["step", "60", "--stack", "prod", "--no-up"], {
       cwd: project,
@@ -1942,15 +1927,7 @@ describe("canary revisions, start and status against the stack's cluster (stand-
 
   it("status of a stack never deployed says the traffic was not compared, not that there is no drift", async () => {
     const driver = onCluster({}, { deployed: false });
-    await serveDeployed(
-      driver,
-      trafficFor({
-        app: "hello",
-        stableRevision: STABLE,
-        candidateRevision: CANDIDATE,
-        canaryPercent: 30,
-      }),
-    );
+    await serveDeployed(driver, split(30));
     const run = await cli(["status", "--stack", "prod"], { cwd: project, driver, openCluster });
     assert.equal(run.code, EXIT_OK, run.stderr);
     assert.match(run.stdout, /drift +not compared: the stack was never deployed/);
