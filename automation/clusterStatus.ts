@@ -140,6 +140,17 @@ export async function readLiveStatus(
   deployedTraffic: unknown,
   openCluster: OpenCluster,
 ): Promise<LiveStatus> {
+  return liveStatusAt(await clusterTargetOf(driver), driver, config, deployedTraffic, openCluster);
+}
+
+/** readLiveStatus once the stack's cluster is known (read once per command). */
+async function liveStatusAt(
+  found: Awaited<ReturnType<typeof clusterTargetOf>>,
+  driver: StackDriver,
+  config: AppView,
+  deployedTraffic: unknown,
+  openCluster: OpenCluster,
+): Promise<LiveStatus> {
   const desired = isTrafficTable(deployedTraffic) ? deployedTraffic : null;
   const notRead = (why: string): LiveStatus => ({
     cluster: null,
@@ -148,7 +159,6 @@ export async function readLiveStatus(
     candidate: null,
     tagHeaderRouting: null,
   });
-  const found = await clusterTargetOf(driver);
   if ("none" in found) return notRead(found.none);
   let cluster: ClusterReader;
   try {
@@ -183,10 +193,11 @@ export async function refuseWhileDrifted(
   openCluster: OpenCluster,
   change: string,
 ): Promise<string | undefined> {
-  if ("none" in (await clusterTargetOf(driver))) return undefined;
+  const found = await clusterTargetOf(driver);
+  if ("none" in found) return undefined;
   const config = await readCanaryConfig(driver);
   const outputs = await driver.outputs();
-  const live = await readLiveStatus(driver, config, outputs.traffic, openCluster);
+  const live = await liveStatusAt(found, driver, config, outputs.traffic, openCluster);
   if (live.notRead !== null) {
     return `drift between the stack and the Route not checked: ${live.notRead}`;
   }

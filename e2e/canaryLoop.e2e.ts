@@ -29,6 +29,16 @@ const STABLE = name(COMMITS.stable);
 const CANDIDATE = name(COMMITS.candidate);
 const BROKEN = name(COMMITS.broken);
 
+/** The Route table of the stable and the candidate at `canaryPercent`. */
+function split(canaryPercent: number): ReturnType<typeof trafficFor> {
+  return trafficFor({
+    app: APP,
+    stableRevision: STABLE,
+    candidateRevision: CANDIDATE,
+    canaryPercent,
+  });
+}
+
 function result(status: number, latencyMs: number, reason = ""): string {
   return JSON.stringify({ status, latencyMs, at: new Date().toISOString(), reason });
 }
@@ -119,15 +129,7 @@ describe("the canary loop from the command line (revisions, start, status) again
       /hello-5d6e7f8: commit 5d6e7f8, Ready, smoke test passed · HTTP 200 in 35 ms/,
     );
     if (tier === undefined) throw new Error("no tier");
-    assert.deepEqual(
-      routeTraffic(tier, NAMESPACE, APP),
-      trafficFor({
-        app: APP,
-        stableRevision: STABLE,
-        candidateRevision: CANDIDATE,
-        canaryPercent: 0,
-      }),
-    );
+    assert.deepEqual(routeTraffic(tier, NAMESPACE, APP), split(0));
     const step = await canary(["step", "20"]);
     assert.equal(step.code, EXIT_OK, step.stderr);
     await writeRouteStatus(kube, NAMESPACE, APP, BROKEN);
@@ -158,12 +160,7 @@ describe("the canary loop from the command line (revisions, start, status) again
 
   it("a hand edit of the Route is DRIFT in status, and the `pulumi up --refresh` it names resolves it", async () => {
     if (tier === undefined) throw new Error("no tier");
-    const edited = trafficFor({
-      app: APP,
-      stableRevision: STABLE,
-      candidateRevision: CANDIDATE,
-      canaryPercent: 50,
-    });
+    const edited = split(50);
     kubectl(tier.plane, tier.toolchain, [
       "patch",
       "route.serving.knative.dev",
@@ -194,12 +191,7 @@ describe("the canary loop from the command line (revisions, start, status) again
     await project.ok(["up", "--refresh", "--yes", "--non-interactive"]);
     assert.deepEqual(
       routeTraffic(tier, NAMESPACE, APP),
-      trafficFor({
-        app: APP,
-        stableRevision: STABLE,
-        candidateRevision: CANDIDATE,
-        canaryPercent: 20,
-      }),
+      split(20),
       "pulumi up --refresh put the stack's traffic back",
     );
     await writeRouteStatus(kube, NAMESPACE, APP, BROKEN);
