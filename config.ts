@@ -72,6 +72,28 @@ export interface GitHubConfig {
   readonly registerWebhook: boolean;
 }
 
+/** The GitHub REST API's root when `githubDeployments.apiUrl` is unset. */
+export const GITHUB_API_URL = "https://api.github.com";
+
+/**
+ * `githubDeployments`: the canary command records each canary as a GitHub Deployment of the
+ * candidate's commit in `github.owner`/`github.repository`. On when it has a token.
+ */
+export interface GithubDeploymentsConfig {
+  /** The GitHub environment; unset: the stack's name (known to the command, not to config.ts). */
+  readonly environment?: string;
+  /** The REST API's root: GITHUB_API_URL, or GitHub Enterprise Server's `https://<host>/api/v3`. */
+  readonly apiUrl: string;
+  /**
+   * The key whose (decrypted) value is the token: `githubDeploymentsToken`, or `github:token`
+   * only when the user said so (`githubDeployments.useGithubToken`), since that token manages
+   * webhooks and is broader than deployments need.
+   */
+  readonly tokenKey: typeof DEPLOYMENTS_TOKEN_KEY | "github:token";
+}
+
+export const DEPLOYMENTS_TOKEN_KEY = `${PROJECT}:githubDeploymentsToken` as const;
+
 /** `webhook`: the public entry through which GitHub reaches the EventListener. */
 export interface WebhookConfig {
   readonly host: string;
@@ -165,6 +187,10 @@ export interface CanaryConfig {
   readonly testerGithubToken?: pulumi.Output<string>;
   /** `webhookSecret` (secret): what GitHub signs deliveries with; required with `github`. */
   readonly webhookSecret?: pulumi.Output<string>;
+  /** Where the canary command records deployments; unset: it records none. */
+  readonly githubDeployments?: GithubDeploymentsConfig;
+  /** `githubDeploymentsToken` (secret): a token that may only write deployments. */
+  readonly githubDeploymentsToken?: pulumi.Output<string>;
   readonly tester: TesterConfig;
   readonly platform: PlatformConfig;
   /** Let a candidate that has not passed its smoke test get traffic (Ready is still required). */
@@ -722,6 +748,8 @@ type BuildConfig = Pick<
   | "registryCredentials"
   | "testerGithubToken"
   | "webhookSecret"
+  | "githubDeployments"
+  | "githubDeploymentsToken"
 >;
 
 /** The build-on-push keys: github, webhook, image, source, stepImages and their credentials. */
@@ -825,6 +853,10 @@ function readBuildConfig(read: ConfigReader, renderOnly: boolean): BuildConfig {
       `the webhook serves GitHub pushes: set ${key("github")} too`,
     );
   }
+  const deployments = readGithubDeployments(read, {
+    github: githubObject !== undefined,
+    githubToken: githubToken !== undefined,
+  });
 
   return {
     ...(owner !== undefined && repository !== undefined
@@ -862,7 +894,102 @@ function readBuildConfig(read: ConfigReader, renderOnly: boolean): BuildConfig {
     ...(registryCredentials !== undefined ? { registryCredentials } : {}),
     ...(testerGithubToken !== undefined ? { testerGithubToken } : {}),
     ...(webhookSecret !== undefined ? { webhookSecret } : {}),
+    ...deployments,
   };
+}
+
+/**
+ * `githubDeployments` and its token. On when there is a token: `githubDeploymentsToken`, or
+ * `github:token` if `useGithubToken` says so. Settings without a token, or a token without the
+ * repository to record in, are refused: either would record nothing without a word.
+ */
+function readGithubDeployments(
+  read: ConfigReader,
+  has: { readonly github: boolean; readonly githubToken: boolean },
+): Pick<CanaryConfig, "githubDeployments" | "githubDeploymentsToken"> {
+  const settings = read.object("githubDeployments");
+  const environment = settings?.text("environment", { check: githubEnvironmentProblem });
+  const apiUrl = settings?.text("apiUrl", { check: githubApiUrlProblem }) ?? GITHUB_API_URL;
+  const useGithubToken = settings?.boolean("useGithubToken", false) ?? false;
+  const token = read.secret("githubDeploymentsToken");
+  if (useGithubToken && token !== undefined) {
+    read.problem(
+      "githubDeployments.useGithubToken",
+      "true",
+      `one token records the deployments: remove ${DEPLOYMENTS_TOKEN_KEY}, or set ` +
+        `githubDeployments.useGithubToken false to use it rather than github:token`,
+    );
+    return {};
+  }
+  if (useGithubToken && !has.githubToken) {
+    read.problem(
+      "githubDeployments.useGithubToken",
+      "true",
+      "there is no github:token to use: set it (`pulumi config set --secret github:token …`), " +
+        `or give the deployments their own token in ${DEPLOYMENTS_TOKEN_KEY}`,
+    );
+    return {};
+  }
+  const on = token !== undefined || useGithubToken;
+  if (!on) {
+    if (settings !== undefined) {
+      read.problem(
+        "githubDeployments",
+        undefined,
+        "records nothing without a token: `pulumi config set --secret githubDeploymentsToken " +
+          "<token>` (fine-grained: the repository's Deployments read and write), or " +
+          "githubDeployments.useGithubToken true to use github:token",
+      );
+    }
+    return {};
+  }
+  if (!has.github) {
+    read.problem(
+      token !== undefined ? "githubDeploymentsToken" : "githubDeployments",
+      undefined,
+      `deployments are recorded in the application repository: set ${key("github")} ` +
+        "(owner and repository) too",
+    );
+    return {};
+  }
+  return {
+    githubDeployments: Object.freeze({
+      ...(environment !== undefined ? { environment } : {}),
+      apiUrl: apiUrl.replace(/\/+$/, ""),
+      tokenKey: useGithubToken ? "github:token" : DEPLOYMENTS_TOKEN_KEY,
+    }),
+    ...(token !== undefined ? { githubDeploymentsToken: token } : {}),
+  };
+}
+
+/** GitHub takes an environment name of up to 255 characters. */
+function githubEnvironmentProblem(value: string): string | undefined {
+  if (value.trim() !== value || value.length > 255 || /[\x00-\x1f\x7f]/.test(value)) {
+    return "must be a GitHub environment name: up to 255 characters, no control characters or surrounding spaces";
+  }
+  return undefined;
+}
+
+function githubApiUrlProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    url = new URL("invalid:");
+  }
+  // The token travels with every request: plain http only to this machine (a stand-in, a proxy).
+  const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
+  const ok =
+    (url.protocol === "https:" || (url.protocol === "http:" && loopback)) &&
+    url.search === "" &&
+    url.hash === "" &&
+    url.username === "" &&
+    url.password === "";
+  return ok
+    ? undefined
+    : `must be the GitHub REST API's root URL, ${GITHUB_API_URL} (the default) or ` +
+        "https://<host>/api/v3 for GitHub Enterprise Server, without query or credentials " +
+        "(plain http only to a loopback address)";
 }
 
 /** GitHub signs with HMAC-SHA256; a short secret could be guessed from signed deliveries. */

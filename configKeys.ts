@@ -134,6 +134,15 @@ export const CONFIG_KEY_TABLE = {
     example: "pulumi config set --path github.owner acme",
     description: "The application repository whose pushes are built.",
   },
+  githubDeployments: {
+    type: "object",
+    shownDefault: "on with a token",
+    fields: ["environment", "apiUrl", "useGithubToken"],
+    example: "pulumi config set --path githubDeployments.environment production",
+    description:
+      "A GitHub Deployment per canary, with a status at every step; on when " +
+      "`githubDeploymentsToken` is set (or `useGithubToken`). `environment` defaults to the stack's name.",
+  },
   webhook: {
     type: "object",
     shownDefault: "unset",
@@ -183,6 +192,12 @@ export const CONFIG_KEY_TABLE = {
     type: "secret",
     shownDefault: "unset",
     description: "A token that may only post commit statuses.",
+  },
+  githubDeploymentsToken: {
+    type: "secret",
+    shownDefault: "unset",
+    description:
+      "A token that may only write deployments: the canary command records each canary with it.",
   },
 } as const satisfies Record<string, ConfigKeySpec>;
 
