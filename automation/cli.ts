@@ -27,6 +27,15 @@ import { commitStackFile, isGitCheckout, stackFileDiff } from "./git";
 import { formatRevisions, formatTraffic, resolveRevision, smokeTestSummary } from "./canaryView";
 import { openCluster } from "./cluster";
 import {
+  postDeployments,
+  trackDeployment,
+  type ChangeKind,
+  type DeploymentsReport,
+  type DeploymentTracker,
+} from "./canaryDeployments";
+import { metricUnits, statusForRolloutEvent, statusForRolloutReport } from "./deploymentStatus";
+import type { RecordOutcome } from "./githubDeployments";
+import {
   openStackCluster,
   readLiveStatus,
   readRevisions,
@@ -102,6 +111,8 @@ export interface CliDeps {
   /** Aborted on Ctrl-C: a rollout stops between two actions. */
   readonly signal?: AbortSignal;
   readonly retryPolicy?: RetryPolicy;
+  /** How long one request to GitHub may take (default GITHUB_TIMEOUT_MS). */
+  readonly githubTimeoutMs?: number;
 }
 
 export function defaultCliDeps(signal?: AbortSignal): CliDeps {
@@ -161,6 +172,8 @@ interface RolloutFlags extends CommonFlags, LockFlags {
   readonly metricsFile?: string;
   /** A directory for the rollout's record (JSON) and page (HTML). */
   readonly report?: string;
+  /** Where that directory is published: the GitHub deployment links to the page there. */
+  readonly reportUrl?: string;
 }
 
 interface StatusFlags extends CommonFlags {
@@ -447,10 +460,51 @@ function holdOnDrift(
   };
 }
 
+/** Says how each post to GitHub went: progress when recorded, an error line when not. */
+function deploymentReporter(output: Output, deps: CliDeps) {
+  const notRecorded = (revision: string, reason: string): void =>
+    deps.stderr(
+      `error: the GitHub deployment of ${revision} was not recorded (traffic is not affected): ${reason}\n`,
+    );
+  return {
+    onOutcome: (revision: string, outcome: RecordOutcome): void => {
+      if (!outcome.ok) return notRecorded(revision, outcome.error);
+      const { state, description } = outcome.update;
+      output.progress(
+        `GitHub deployment ${outcome.deploymentId} of ${revision}` +
+          `${outcome.created ? " (created)" : ""}: ${state} "${description}"`,
+      );
+    },
+    onNotRecorded: notRecorded,
+    ...(deps.githubTimeoutMs !== undefined ? { timeoutMs: deps.githubTimeoutMs } : {}),
+  };
+}
+
+/**
+ * After a deployed change: its status on the candidate's GitHub Deployment. Whatever happens
+ * here is reported and leaves the command's outcome alone: the traffic has changed already.
+ */
+async function recordChangeDeployments(
+  kind: ChangeKind,
+  result: ChangeResult,
+  driver: StackDriver,
+  deps: CliDeps,
+  session: Session,
+): Promise<DeploymentsReport | undefined> {
+  const reporter = deploymentReporter(session.output, deps);
+  try {
+    return await postDeployments(driver, clusterOf(deps, session), kind, result, reporter);
+  } catch (error) {
+    reporter.onNotRecorded("the candidate", errorMessage(error));
+    return { posted: [], notRecorded: [{ revision: "", reason: errorMessage(error) }] };
+  }
+}
+
 async function runChange(
   flags: ChangeFlags,
   deps: CliDeps,
   describe: string,
+  kind: ChangeKind,
   action: (driver: StackDriver, options: CommandOptions, session: Session) => Promise<ChangeResult>,
 ): Promise<number> {
   const output = new Output(deps, flags.json, flags.verbose);
@@ -462,6 +516,7 @@ async function runChange(
   }
   let result: ChangeResult | undefined;
   let failure: unknown;
+  let githubDeployments: DeploymentsReport | undefined;
   try {
     const driver = await openDriver(flags, session, deps);
     output.progress(
@@ -484,6 +539,7 @@ async function runChange(
           ? `done: ${result.message}${describeSummary(result.summary)}`
           : `written, not deployed: ${result.message}. Deploy it with \`pulumi up\` once reviewed.`,
     );
+    githubDeployments = await recordChangeDeployments(kind, result, driver, deps, session);
   } catch (error) {
     failure = error;
   }
@@ -497,7 +553,9 @@ async function runChange(
   } catch (error) {
     failure ??= error;
   }
-  if (failure !== undefined) return fail(output, failure, { stackFile });
+  if (failure !== undefined) {
+    return fail(output, failure, { stackFile, githubDeployments: githubDeployments ?? null });
+  }
   output.result({
     ok: true,
     exitCode: EXIT_OK,
@@ -509,6 +567,7 @@ async function runChange(
     unchanged: result?.unchanged === true,
     summary: result?.summary ?? null,
     stackFile,
+    githubDeployments: githubDeployments ?? null,
   });
   return EXIT_OK;
 }
@@ -810,6 +869,11 @@ async function runRolloutCommand(flags: RolloutFlags, deps: CliDeps): Promise<nu
   let session: Session;
   let fromFile: MetricSet | undefined;
   try {
+    if (flags.reportUrl !== undefined && flags.report === undefined) {
+      throw new CanaryRefusedError(
+        "--report-url says where the --report directory is published: give --report <dir> too",
+      );
+    }
     fromFile = rolloutMetricsFile(flags, windowMs);
     session = await startSession(flags, deps, output);
   } catch (error) {
@@ -865,9 +929,17 @@ async function runRolloutCommand(flags: RolloutFlags, deps: CliDeps): Promise<nu
   };
   let report: RolloutReport | undefined;
   let failure: unknown;
+  let deployment: DeploymentTracker | undefined;
+  const units = (): Readonly<Record<string, string>> => metricUnits(metricSet?.metrics ?? []);
   try {
     const driver = await openDriver(flags, session, deps);
     await holdOnDrift(driver, deps, session, flags, "rollout")?.();
+    deployment = await trackDeployment(
+      driver,
+      clusterOf(deps, session),
+      deploymentReporter(output, deps),
+    );
+    const tracker = deployment;
     const onOutput = output.onOutput;
     report = await runRollout(driver, {
       steps: flags.steps,
@@ -878,8 +950,10 @@ async function runRolloutCommand(flags: RolloutFlags, deps: CliDeps): Promise<nu
       now: deps.now,
       ...(deps.signal !== undefined ? { signal: deps.signal } : {}),
       ...(onOutput !== undefined ? { onOutput } : {}),
-      onEvent: (event) =>
-        output.progress(rolloutProgress(event, flags.interval, flags.maxInconclusive)),
+      onEvent: (event) => {
+        output.progress(rolloutProgress(event, flags.interval, flags.maxInconclusive));
+        tracker.record(statusForRolloutEvent(event, tracker.urls, units()));
+      },
       preflight,
       analyse: (request) => {
         if (metricSet === undefined) throw new Error("the analysis ran before its preflight");
@@ -920,6 +994,14 @@ async function runRolloutCommand(flags: RolloutFlags, deps: CliDeps): Promise<nu
       deps.stderr(`error: ${reportError}\n`);
     }
   }
+  if (report !== undefined && deployment !== undefined) {
+    const logUrl =
+      flags.reportUrl !== undefined && reportFiles !== undefined
+        ? `${flags.reportUrl}/${encodeURIComponent(path.basename(reportFiles.html))}`
+        : undefined;
+    deployment.record(statusForRolloutReport(report, deployment.urls, units(), logUrl));
+  }
+  const githubDeployments = await deployment?.finish();
   let stackFile: StackFileReport | undefined;
   try {
     stackFile = await finishStackFile(session, {
@@ -937,7 +1019,11 @@ async function runRolloutCommand(flags: RolloutFlags, deps: CliDeps): Promise<nu
     failure ??= error;
   }
   if (report === undefined || failure !== undefined) {
-    return fail(output, failure, { ...(report !== undefined ? { report } : {}), stackFile });
+    return fail(output, failure, {
+      ...(report !== undefined ? { report } : {}),
+      stackFile,
+      githubDeployments: githubDeployments ?? null,
+    });
   }
   output.result({
     ok: exitCode === EXIT_OK,
@@ -946,6 +1032,7 @@ async function runRolloutCommand(flags: RolloutFlags, deps: CliDeps): Promise<nu
     stackFile,
     ...(reportFiles !== undefined ? { reportFiles } : {}),
     ...(reportError !== undefined ? { reportError } : {}),
+    githubDeployments: githubDeployments ?? null,
   });
   if (!flags.json && report.status === "failed")
     deps.stderr(`error: ${report.error ?? report.reason}\n`);
@@ -1123,31 +1210,37 @@ passed. Refused while another candidate has traffic: roll it back or promote it 
 ${STACK_FILE_HELP}`,
   ).action(async (argument: string, flags: ChangeFlags) =>
     setExitCode(
-      await runChange(flags, deps, `start ${argument}`, async (driver, options, session) => {
-        const config = await readCanaryConfig(driver);
-        const cluster = await openStackCluster(driver, clusterOf(deps, session));
-        const { rows } = await readRevisions(cluster, config);
-        const revision = resolveRevision(argument, rows, config.app);
-        const progress = (line: string): void =>
-          (flags.json ? deps.stderr : deps.stdout)(`${line}\n`);
-        progress(
-          `${revision.name}: commit ${revision.commit?.slice(0, 7) ?? "unknown"}, ` +
-            `${revision.ready ? "Ready" : `not Ready (${revision.notReady ?? "unknown"})`}, ` +
-            `smoke test ${smokeTestSummary(revision.smokeTest)}`,
-        );
-        const header = await readTagHeaderRouting(cluster, null);
-        progress(`  routing by header ${header.state}: ${header.detail}`);
-        if (!revision.ready || revision.smokeTest.state !== "passed") {
+      await runChange(
+        flags,
+        deps,
+        `start ${argument}`,
+        "start",
+        async (driver, options, session) => {
+          const config = await readCanaryConfig(driver);
+          const cluster = await openStackCluster(driver, clusterOf(deps, session));
+          const { rows } = await readRevisions(cluster, config);
+          const revision = resolveRevision(argument, rows, config.app);
+          const progress = (line: string): void =>
+            (flags.json ? deps.stderr : deps.stdout)(`${line}\n`);
           progress(
-            "  it may start at 0 %, but a step above 0 needs it Ready and its smoke test passed " +
-              "(the candidate gate, canary-release:verifyCandidate)",
+            `${revision.name}: commit ${revision.commit?.slice(0, 7) ?? "unknown"}, ` +
+              `${revision.ready ? "Ready" : `not Ready (${revision.notReady ?? "unknown"})`}, ` +
+              `smoke test ${smokeTestSummary(revision.smokeTest)}`,
           );
-        }
-        return startCandidate(driver, revision.name, {
-          ...options,
-          beforeChange: holdOnDrift(driver, deps, session, flags, `start ${revision.name}`),
-        });
-      }),
+          const header = await readTagHeaderRouting(cluster, null);
+          progress(`  routing by header ${header.state}: ${header.detail}`);
+          if (!revision.ready || revision.smokeTest.state !== "passed") {
+            progress(
+              "  it may start at 0 %, but a step above 0 needs it Ready and its smoke test passed " +
+                "(the candidate gate, canary-release:verifyCandidate)",
+            );
+          }
+          return startCandidate(driver, revision.name, {
+            ...options,
+            beforeChange: holdOnDrift(driver, deps, session, flags, `start ${revision.name}`),
+          });
+        },
+      ),
     ),
   );
 
@@ -1166,7 +1259,7 @@ ${STACK_FILE_HELP}`,
     `A percent above 0 needs canary-release:candidateRevision.\n${STACK_FILE_HELP}`,
   ).action(async (percent: number, flags: ChangeFlags) =>
     setExitCode(
-      await runChange(flags, deps, `canaryPercent ${percent}`, (driver, options, session) =>
+      await runChange(flags, deps, `canaryPercent ${percent}`, "step", (driver, options, session) =>
         setCanaryPercent(driver, percent, {
           ...options,
           beforeChange: holdOnDrift(driver, deps, session, flags, `canaryPercent ${percent}`),
@@ -1187,7 +1280,7 @@ ${STACK_FILE_HELP}`,
     `Refused when no candidate is set.\n${STACK_FILE_HELP}`,
   ).action(async (flags: ChangeFlags) =>
     setExitCode(
-      await runChange(flags, deps, "promote", (driver, options, session) =>
+      await runChange(flags, deps, "promote", "promote", (driver, options, session) =>
         promoteCandidate(driver, {
           ...options,
           beforeChange: holdOnDrift(driver, deps, session, flags, "promote"),
@@ -1207,7 +1300,7 @@ ${STACK_FILE_HELP}`,
     "  canary rollback --stack prod",
     STACK_FILE_HELP,
   ).action(async (flags: ChangeFlags) =>
-    setExitCode(await runChange(flags, deps, "rollback", rollbackCanary)),
+    setExitCode(await runChange(flags, deps, "rollback", "rollback", rollbackCanary)),
   );
 
   const rollout = addLockOption(
@@ -1325,6 +1418,12 @@ ${STACK_FILE_HELP}`,
       "--report <dir>",
       "write the rollout's record (rollout-<stack>-<time>.json) and its page (.html) into DIR",
     )
+    .addOption(
+      new Option(
+        "--report-url <url>",
+        "where DIR is published (an artifact server): the GitHub deployment's last status links to the page there",
+      ).argParser(parseUrl),
+    )
     .option(
       "--promote",
       "after the last step passed, promote the candidate (one more update)",
@@ -1352,6 +1451,8 @@ built-in metrics with your own (examples/metrics/ holds the built-in ones in tha
 Before any traffic moves, a preflight checks that Prometheus answers, that it accepts every
 query, and that the stable revision has series in the window; else exit 2, nothing changed.
 --report DIR writes the rollout's record (JSON) and a page with its plots (HTML) into DIR.
+With githubDeployments set up, each step posts a status on the candidate's GitHub Deployment
+(figures included) and the outcome the last one; --report-url makes that one link to the page.
 The plan is checked before anything changes: steps strictly increasing, 1..100, the first above
 the current canaryPercent, no increase (the first one included) above canary-release:maxStepPercent
 when set, the stack file equal to what is deployed, and the last step's config accepted by the
