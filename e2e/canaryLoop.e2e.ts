@@ -15,6 +15,7 @@ import { Kube } from "./support/kube";
 import { createNamespace, createRevision, writeRouteStatus } from "./support/objects";
 import { RealTier, StackProject, startRealTier, stopRealTier } from "./support/realTier";
 import { kubectl } from "../toolchain/controlPlane";
+import { startStandInGithub } from "../test/support/standInGithub";
 
 const APP = "hello";
 const NAMESPACE = "hello-loop";
@@ -198,5 +199,69 @@ describe("the canary loop from the command line (revisions, start, status) again
     const resolved = await canary(["status", "--json"]);
     const body = JSON.parse(resolved.stdout) as { live: { traffic: { drift: string[] } } };
     assert.deepEqual(body.live.traffic.drift, []);
+  });
+
+  it("step and rollback post to the candidate's GitHub Deployment, with the token the real CLI decrypts", async () => {
+    const token = "ghp_loopStandInToken0123456789";
+    const github = await startStandInGithub({ owner: "acme", repository: "hello", token });
+    try {
+      // Deployments are recorded in the repository the pipeline builds from.
+      for (const [key, value] of [
+        ["github.owner", "acme"],
+        ["github.repository", "hello"],
+        ["github.registerWebhook", "false"],
+        ["image.repository", "registry.example.com/acme/hello"],
+        ["webhook.host", "hooks.example.com"],
+        ["webhook.allowPlainHttp", "true"],
+        ["githubDeployments.apiUrl", github.url],
+      ]) {
+        await project.ok(["config", "set", "--path", `canary-release:${key}`, value]);
+      }
+      await project.ok(["config", "set", "--secret", "webhookSecret", "s".repeat(32)]);
+      await project.ok(["config", "set", "--secret", "githubDeploymentsToken", token]);
+      await project.ok(["up", "--yes", "--non-interactive"]);
+      await writeRouteStatus(kube, NAMESPACE, APP, BROKEN);
+
+      const step = await canary(["step", "30"]);
+      assert.equal(step.code, EXIT_OK, step.stderr);
+      assert.match(
+        step.stdout,
+        /GitHub deployment \d+ of hello-5d6e7f8 \(created\): in_progress "30 % · canary step from 20 %"/,
+      );
+      await writeRouteStatus(kube, NAMESPACE, APP, BROKEN);
+      const rollback = await canary(["rollback"]);
+      assert.equal(rollback.code, EXIT_OK, rollback.stderr);
+      assert.ok(
+        !`${step.stdout}${step.stderr}${rollback.stdout}${rollback.stderr}`.includes(token),
+      );
+
+      const [deployment] = github.deployments;
+      const list =
+        `GET /repos/acme/hello/deployments?sha=${COMMITS.candidate}&environment=loop` +
+        "&task=deploy%3Acanary&per_page=100";
+      const statuses = `/repos/acme/hello/deployments/${deployment.id}/statuses`;
+      assert.deepEqual(
+        github.requests.map((r) => [
+          `${r.method} ${r.path}`,
+          r.body?.state ?? null,
+          r.body?.description ?? null,
+        ]),
+        [
+          [list, null, null],
+          ["POST /repos/acme/hello/deployments", null, `canary of ${CANDIDATE} (stack loop)`],
+          [`POST ${statuses}`, "in_progress", "30 % · canary step from 20 %"],
+          [list, null, null],
+          [`GET ${statuses}?per_page=1`, null, null],
+          [`POST ${statuses}`, "failure", "0 % · rolled back from 30 %"],
+        ],
+      );
+      // The commit is the one the real API server's Revision carries; the token is the secret.
+      assert.equal(deployment.ref, COMMITS.candidate);
+      assert.ok(github.requests.every((r) => r.authorization === `Bearer ${token}`));
+      // The candidate's tag URL is cluster-local here (publicTagUrls false): no environment_url.
+      assert.ok(github.requests.every((r) => r.body?.environment_url === undefined));
+    } finally {
+      await github.close();
+    }
   });
 });
