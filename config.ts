@@ -4,6 +4,7 @@
 import { enableTagHeaderRoutingCommand } from "./common/knativeFeatures";
 import * as pulumi from "@pulumi/pulumi";
 import { isDns1035Label, isDnsHostName, MAX_LABEL_LENGTH } from "./common/dnsNames";
+import { isHeaderSafeToken } from "./common/httpHeaders";
 import { imageRepositoryProblem, pinnedImageProblem } from "./common/images";
 import { repositoryPathProblem } from "./common/repositoryPaths";
 import { PROVIDER_CONFIG_KEYS } from "./common/providerConfigKeys";
@@ -911,7 +912,7 @@ function readGithubDeployments(
   const environment = settings?.text("environment", { check: githubEnvironmentProblem });
   const apiUrl = settings?.text("apiUrl", { check: githubApiUrlProblem }) ?? GITHUB_API_URL;
   const useGithubToken = settings?.boolean("useGithubToken", false) ?? false;
-  const token = read.secret("githubDeploymentsToken");
+  const token = read.secret("githubDeploymentsToken", githubTokenProblem);
   if (useGithubToken && token !== undefined) {
     read.problem(
       "githubDeployments.useGithubToken",
@@ -960,6 +961,14 @@ function readGithubDeployments(
     }),
     ...(token !== undefined ? { githubDeploymentsToken: token } : {}),
   };
+}
+
+/** A token goes in an HTTP header: one line of visible characters. */
+function githubTokenProblem(plain: string): string | undefined {
+  return isHeaderSafeToken(plain)
+    ? undefined
+    : "must be a GitHub token: one line of visible characters, no spaces or line breaks " +
+        "(its value is not shown)";
 }
 
 /** GitHub takes an environment name of up to 255 characters. */

@@ -158,8 +158,9 @@ export type ChangeKind = "start" | "step" | "promote" | "rollback";
 /**
  * What a change that was deployed posts: `start` an in_progress status of the new candidate
  * (and `inactive` on the one it replaced, if that one's deployment is still going), `step` an
- * in_progress status with the percent, `promote` success, `rollback` failure. `candidate` is
- * the stack's candidate after the change (rollback and step keep it).
+ * in_progress status with the percent, `promote` success, `rollback` failure (only from a
+ * share above 0, and only to a deployment still going). `candidate` is the stack's candidate
+ * after the change (rollback and step keep it).
  */
 export function deploymentPostsFor(
   kind: ChangeKind,
@@ -220,12 +221,15 @@ export function deploymentPostsFor(
       ];
     }
     case "rollback": {
-      if (candidate === undefined) return [];
       const from = percentBefore();
+      // From 0 % no traffic moved: the canary is not over, the candidate stays.
+      if (candidate === undefined || from === 0) return [];
       return [
         {
           revision: candidate,
-          createIfMissing: true,
+          // It ends the deployment that is going; a deployment that only ever held its
+          // failure would say nothing (a second rollback, one after a failed rollout).
+          createIfMissing: false,
           status: (urls) => statusForCommand({ kind: "rollback", from }, urls),
         },
       ];
@@ -240,6 +244,8 @@ export interface DeploymentsReport {
     readonly ok: boolean;
     readonly deploymentId?: number;
     readonly created?: boolean;
+    /** Nothing was posted, and why (another command ended the deployment). */
+    readonly skipped?: string;
     readonly state: string;
     readonly description: string;
     readonly environmentUrl?: string;
@@ -259,6 +265,7 @@ export function reportEntry(
     revision,
     ok: outcome.ok,
     ...(outcome.ok ? { deploymentId: outcome.deploymentId, created: outcome.created } : {}),
+    ...(outcome.ok && outcome.skipped !== undefined ? { skipped: outcome.skipped } : {}),
     state: update.state,
     description: update.description,
     ...(update.environmentUrl !== undefined ? { environmentUrl: update.environmentUrl } : {}),

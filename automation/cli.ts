@@ -472,7 +472,9 @@ function deploymentReporter(output: Output, deps: CliDeps) {
       const { state, description } = outcome.update;
       output.progress(
         `GitHub deployment ${outcome.deploymentId} of ${revision}` +
-          `${outcome.created ? " (created)" : ""}: ${state} "${description}"`,
+          (outcome.skipped !== undefined
+            ? `: ${state} "${description}" not posted: ${outcome.skipped}`
+            : `${outcome.created ? " (created)" : ""}: ${state} "${description}"`),
       );
     },
     onNotRecorded: notRecorded,
@@ -496,7 +498,10 @@ async function recordChangeDeployments(
     return await postDeployments(driver, clusterOf(deps, session), kind, result, reporter);
   } catch (error) {
     reporter.onNotRecorded("the candidate", errorMessage(error));
-    return { posted: [], notRecorded: [{ revision: "", reason: errorMessage(error) }] };
+    return {
+      posted: [],
+      notRecorded: [{ revision: "the candidate", reason: errorMessage(error) }],
+    };
   }
 }
 
@@ -516,9 +521,9 @@ async function runChange(
   }
   let result: ChangeResult | undefined;
   let failure: unknown;
-  let githubDeployments: DeploymentsReport | undefined;
+  let driver: StackDriver | undefined;
   try {
-    const driver = await openDriver(flags, session, deps);
+    driver = await openDriver(flags, session, deps);
     output.progress(
       `stack ${flags.stack}: ${describe}` +
         (flags.up ? " (config, then one pulumi up)" : " (config only, --no-up)"),
@@ -539,7 +544,6 @@ async function runChange(
           ? `done: ${result.message}${describeSummary(result.summary)}`
           : `written, not deployed: ${result.message}. Deploy it with \`pulumi up\` once reviewed.`,
     );
-    githubDeployments = await recordChangeDeployments(kind, result, driver, deps, session);
   } catch (error) {
     failure = error;
   }
@@ -553,9 +557,12 @@ async function runChange(
   } catch (error) {
     failure ??= error;
   }
-  if (failure !== undefined) {
-    return fail(output, failure, { stackFile, githubDeployments: githubDeployments ?? null });
-  }
+  // After the stack file is committed: a slow GitHub never holds back the record of a change.
+  const githubDeployments =
+    failure === undefined && result !== undefined && driver !== undefined
+      ? await recordChangeDeployments(kind, result, driver, deps, session)
+      : undefined;
+  if (failure !== undefined) return fail(output, failure, { stackFile });
   output.result({
     ok: true,
     exitCode: EXIT_OK,
@@ -994,14 +1001,6 @@ async function runRolloutCommand(flags: RolloutFlags, deps: CliDeps): Promise<nu
       deps.stderr(`error: ${reportError}\n`);
     }
   }
-  if (report !== undefined && deployment !== undefined) {
-    const logUrl =
-      flags.reportUrl !== undefined && reportFiles !== undefined
-        ? `${flags.reportUrl}/${encodeURIComponent(path.basename(reportFiles.html))}`
-        : undefined;
-    deployment.record(statusForRolloutReport(report, deployment.urls, units(), logUrl));
-  }
-  const githubDeployments = await deployment?.finish();
   let stackFile: StackFileReport | undefined;
   try {
     stackFile = await finishStackFile(session, {
@@ -1018,6 +1017,15 @@ async function runRolloutCommand(flags: RolloutFlags, deps: CliDeps): Promise<nu
   } catch (error) {
     failure ??= error;
   }
+  // After the stack file is committed: a slow GitHub never holds back the record of a change.
+  if (report !== undefined && deployment !== undefined) {
+    const logUrl =
+      flags.reportUrl !== undefined && reportFiles !== undefined
+        ? `${flags.reportUrl}/${encodeURIComponent(path.basename(reportFiles.html))}`
+        : undefined;
+    deployment.record(statusForRolloutReport(report, deployment.urls, units(), logUrl));
+  }
+  const githubDeployments = await deployment?.finish();
   if (report === undefined || failure !== undefined) {
     return fail(output, failure, {
       ...(report !== undefined ? { report } : {}),

@@ -2,10 +2,11 @@
 // GitHub shows beside the commit and the environment. Pure: githubDeployments.ts sends these,
 // the canary command decides when.
 import type { AnalysisResult, MetricVerdict } from "./analysisTypes";
+import { EXIT_CHANGED } from "./exitCodes";
 import type { RolloutEvent, RolloutReport } from "./rollout";
 
-/** The states a canary's deployment goes through (GitHub has `queued` and `pending` too). */
-export type DeploymentState = "in_progress" | "success" | "failure" | "error" | "inactive";
+/** The states a canary's deployment goes through (GitHub has `error`, `queued`, `pending` too). */
+export type DeploymentState = "in_progress" | "success" | "failure" | "inactive";
 
 /** One status of a deployment, as the canary command posts it. */
 export interface DeploymentStatusUpdate {
@@ -236,15 +237,24 @@ export function statusForRolloutReport(
       };
     }
     case "failed":
-      return {
-        state: "error",
-        description: fitDescription([
-          percentText(report.deployedPercent),
-          `rollout failed: ${report.reason ?? "see the canary command's output"}`,
-        ]),
-        ...log,
-      };
+      // Another command changed the stack (a rollback by hand): its own status says so.
+      if (report.failureExitCode === EXIT_CHANGED) return undefined;
+      // An update failed: the candidate keeps the share of the last one that succeeded, so the
+      // canary goes on by hand (a step, a rollback); it is not over.
+      return withUrl(
+        {
+          state: "in_progress",
+          description: fitDescription([
+            percentText(report.deployedPercent),
+            `rollout stopped: ${report.reason ?? "see the canary command's output"}`,
+          ]),
+          ...log,
+        },
+        urls.candidate,
+      );
     case "interrupted":
+      // Stopped before its first update: nothing happened that GitHub should show.
+      if (report.updates.length === 0) return undefined;
       // Traffic stays where it was: the canary is still in progress, by hand from here.
       return withUrl(
         {

@@ -5,6 +5,7 @@
 //
 // Nothing here throws at the caller: GitHub being unreachable must never change traffic, so each
 // post comes back as an outcome that the command reports (stderr and --json), not as an error.
+import { isHeaderSafeToken } from "../common/httpHeaders";
 import type { DeploymentStatusUpdate } from "./deploymentStatus";
 import { errorMessage } from "./errors";
 
@@ -28,6 +29,23 @@ export interface CanaryCandidate {
   readonly commit: string;
   readonly app: string;
   readonly namespace: string;
+}
+
+/**
+ * What a canary deployment carries to be found again: the stack by its own name (`prod`, the
+ * same whether `--stack prod` or `--stack org/canary-release/prod` was typed), the app, its
+ * namespace and the revision.
+ */
+export function deploymentPayload(
+  target: Pick<GithubDeploymentTarget, "stack">,
+  candidate: CanaryCandidate,
+): Readonly<Record<string, string>> {
+  return {
+    stack: target.stack.split("/").pop() ?? target.stack,
+    app: candidate.app,
+    namespace: candidate.namespace,
+    revision: candidate.revision,
+  };
 }
 
 /** The `task` of every canary deployment: how they are told from other deployments. */
@@ -105,6 +123,7 @@ export class GithubDeploymentsClient {
   }
 
   async createDeployment(candidate: CanaryCandidate): Promise<number> {
+    const payload = deploymentPayload(this.target, candidate);
     const created = await this.request("POST", `${this.repoPath}/deployments`, {
       ref: candidate.commit,
       task: DEPLOYMENT_TASK,
@@ -113,14 +132,9 @@ export class GithubDeploymentsClient {
       auto_merge: false,
       required_contexts: [],
       environment: this.target.environment,
-      description: `canary of ${candidate.revision} (stack ${this.target.stack})`,
+      description: `canary of ${candidate.revision} (stack ${payload.stack})`,
       transient_environment: false,
-      payload: {
-        stack: this.target.stack,
-        revision: candidate.revision,
-        app: candidate.app,
-        namespace: candidate.namespace,
-      },
+      payload,
     });
     const id = (created as { id?: unknown } | undefined)?.id;
     if (typeof id !== "number") {
@@ -147,6 +161,29 @@ export class GithubDeploymentsClient {
   private async request(method: "GET" | "POST", path: string, body?: object): Promise<unknown> {
     const url = `${this.target.apiUrl}${path}`;
     const what = `${method} ${path.split("?")[0]}`;
+    // fetch would refuse it quoting the whole header, token included.
+    if (!isHeaderSafeToken(this.target.token)) {
+      throw new GithubApiError(
+        `${what}: not sent: the token is not one line of visible characters (its value is not shown)`,
+      );
+    }
+    try {
+      return await this.send(method, url, what, body);
+    } catch (error) {
+      // A backstop: whatever went wrong, its message never carries the token.
+      if (error instanceof Error && error.message.includes(this.target.token)) {
+        throw new GithubApiError(error.message.split(this.target.token).join("<token>"));
+      }
+      throw error;
+    }
+  }
+
+  private async send(
+    method: "GET" | "POST",
+    url: string,
+    what: string,
+    body?: object,
+  ): Promise<unknown> {
     let response: Response;
     try {
       response = await this.fetch(url, {
@@ -243,6 +280,8 @@ export type RecordOutcome =
       readonly deploymentId: number;
       /** True when this post created the deployment. */
       readonly created: boolean;
+      /** Set when nothing was posted, and why: another command ended the deployment. */
+      readonly skipped?: string;
       readonly update: DeploymentStatusUpdate;
     }
   | { readonly ok: false; readonly update: DeploymentStatusUpdate; readonly error: string };
@@ -251,8 +290,10 @@ export type RecordOutcome =
  * The statuses of one candidate's deployment, posted in order. The deployment is found once per
  * process: this stack's newest deployment of the commit to the environment, if its latest status
  * is still going (a `canary start` before this `canary step`); else one is created (a new canary
- * of the same candidate after a rollback is a new deployment). A failed post is tried again from
- * the start by the next one, so a GitHub that comes back mid-rollout gets the rest.
+ * of the same candidate after a rollback is a new deployment). Each later status first checks
+ * that the deployment is still going: another command may have ended it during a rollout. A
+ * failed post is tried again from the start by the next one, so a GitHub that comes back
+ * mid-rollout gets the rest.
  */
 export class CandidateDeployment {
   private deploymentId: number | undefined;
@@ -289,9 +330,24 @@ export class CandidateDeployment {
           this.deploymentId = await this.client.createDeployment(this.candidate);
           created = true;
         }
+      } else {
+        // A long rollout's deployment may have been ended meanwhile by another command (a
+        // rollback by hand): a later in_progress must not reopen it.
+        const state = await this.client.latestState(this.deploymentId);
+        if (state !== undefined && !ACTIVE_STATES.includes(state)) {
+          outcome = {
+            ok: true,
+            deploymentId: this.deploymentId,
+            created,
+            skipped: `another command ended deployment ${this.deploymentId} (${state}) meanwhile`,
+            update,
+          };
+        }
       }
-      await this.client.createStatus(this.deploymentId, update);
-      outcome = { ok: true, deploymentId: this.deploymentId, created, update };
+      if (outcome === undefined) {
+        await this.client.createStatus(this.deploymentId, update);
+        outcome = { ok: true, deploymentId: this.deploymentId, created, update };
+      }
     } catch (error) {
       outcome = { ok: false, update, error: errorMessage(error) };
     }
@@ -300,10 +356,10 @@ export class CandidateDeployment {
   }
 
   private async findGoing(): Promise<number | undefined> {
-    const { stack } = this.client.target;
+    const expected = deploymentPayload(this.client.target, this.candidate);
     const ours = (await this.client.listDeployments(this.candidate.commit)).find((deployment) => {
-      const payload = deployment.payload as { stack?: unknown; revision?: unknown } | undefined;
-      return payload?.stack === stack && payload?.revision === this.candidate.revision;
+      const payload = deployment.payload as Record<string, unknown> | undefined;
+      return Object.entries(expected).every(([key, value]) => payload?.[key] === value);
     });
     if (ours === undefined) return undefined;
     const state = await this.client.latestState(ours.id);

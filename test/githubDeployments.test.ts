@@ -14,7 +14,7 @@ import {
   reachableUrl,
   statusForRolloutReport,
 } from "../automation/deploymentStatus";
-import { EXIT_OK, EXIT_ROLLED_BACK } from "../automation/exitCodes";
+import { EXIT_CHANGED, EXIT_OK, EXIT_ROLLED_BACK } from "../automation/exitCodes";
 import {
   CandidateDeployment,
   GithubDeploymentsClient,
@@ -117,7 +117,7 @@ describe("what a canary's GitHub deployment says (automation/deploymentStatus.ts
     assert.equal(reachableUrl(null), undefined);
   });
 
-  it("ends a rollout as success (promoted), failure (rolled back), error (failed) or still in progress", () => {
+  it("ends a rollout as success (promoted) or failure (rolled back); a stopped one is still in progress", () => {
     const base: RolloutReport = {
       status: "completed",
       stack: "prod",
@@ -165,12 +165,31 @@ describe("what a canary's GitHub deployment says (automation/deploymentStatus.ts
         status: "failed",
         promoted: false,
         deployedPercent: 10,
-        reason: "the update failed",
+        reason: "the update to canaryPercent 50 (step 2/2) failed",
       },
       urls,
     );
-    assert.equal(failed?.state, "error");
-    assert.equal(failed?.description, "10 % · rollout failed: the update failed");
+    // The candidate keeps its 10 %: the canary goes on by hand, it is not over.
+    assert.deepEqual(failed, {
+      state: "in_progress",
+      description: "10 % · rollout stopped: the update to canaryPercent 50 (step 2/2) failed",
+      environmentUrl: CANDIDATE_URL,
+    });
+    // Stopped because another command changed the stack: that command said what it did.
+    assert.equal(
+      statusForRolloutReport(
+        { ...base, status: "failed", promoted: false, failureExitCode: EXIT_CHANGED },
+        urls,
+      ),
+      undefined,
+    );
+    const interrupted = { ...base, status: "interrupted" as const, promoted: false };
+    assert.equal(statusForRolloutReport(interrupted, urls), undefined, "before any update");
+    assert.equal(
+      statusForRolloutReport({ ...interrupted, deployedPercent: 10, updates: ["10"] }, urls)
+        ?.description,
+      "10 % · rollout interrupted, traffic left as is",
+    );
   });
 });
 
@@ -249,6 +268,12 @@ describe("githubDeployments and its token in the stack config (config.ts)", () =
     ]);
     assert.match(plain, /githubDeploymentsToken: is a credential and must be a secret/);
     assert.ok(!plain.includes(TOKEN), "the token is never quoted");
+    const twoLines = problems({
+      ...deploymentConfig("https://api.github.com"),
+      "canary-release:githubDeploymentsToken": "ghp_SECRETPART\nsecond",
+    });
+    assert.match(twoLines, /githubDeploymentsToken: must be a GitHub token: one line/);
+    assert.ok(!twoLines.includes("SECRETPART"), "the token is never quoted");
   });
 });
 
@@ -321,7 +346,11 @@ describe("canary commands record the canary as a GitHub Deployment (stand-in Git
   async function canary(
     stage: ClusterStage,
     argv: string[],
-    options: { analyses?: AnalysisResult[]; githubTimeoutMs?: number } = {},
+    options: {
+      analyses?: AnalysisResult[];
+      githubTimeoutMs?: number;
+      beforeAnalysis?: () => Promise<void>;
+    } = {},
   ): Promise<{ code: number; stdout: string; stderr: string }> {
     let stdout = "";
     let stderr = "";
@@ -334,6 +363,7 @@ describe("canary commands record the canary as a GitHub Deployment (stand-in Git
       openStack: async () => stage.driver,
       openCluster: (target) => openCluster({ baseDir: project, ...target }),
       analyse: async () => {
+        await options.beforeAnalysis?.();
         const next = analyses.shift();
         if (next === undefined) throw new Error("more analyses than scripted");
         return next;
@@ -375,8 +405,12 @@ describe("canary commands record the canary as a GitHub Deployment (stand-in Git
     ...["--prometheus", "http://prometheus:9090"],
   ];
   const STATUSES = `POST ${REPO}/deployments/1000/statuses`;
+  /** Not found: created, then its first status. */
+  const CREATED_THEN = [LIST, `POST ${REPO}/deployments`, CREATE, STATUSES];
+  /** Before each later status of a long run: is the deployment still going? */
+  const STILL_GOING = `GET ${REPO}/deployments/1000/statuses?per_page=1`;
   /** Another process finds the deployment again: it is this stack's, and still going. */
-  const FOUND_AGAIN = [LIST, `GET ${REPO}/deployments/1000/statuses?per_page=1`];
+  const FOUND_AGAIN = [LIST, STILL_GOING];
   /** A status as the command posts it, linking the candidate unless `extra` says otherwise. */
   const statusBody = (
     state: string,
@@ -427,10 +461,7 @@ describe("canary commands record the canary as a GitHub Deployment (stand-in Git
     assert.equal(promoted.code, EXIT_OK, promoted.stderr);
 
     assert.deepEqual(sent(), [
-      LIST,
-      `POST ${REPO}/deployments`,
-      CREATE,
-      STATUSES,
+      ...CREATED_THEN,
       statusBody("in_progress", "0 % · candidate started, no traffic yet"),
       ...FOUND_AGAIN,
       STATUSES,
@@ -470,17 +501,18 @@ describe("canary commands record the canary as a GitHub Deployment (stand-in Git
     const page = fs.readdirSync(reports).find((name) => name.endsWith(".html"));
     assert.equal(page, "rollout-prod-20260301T120200Z.html");
     assert.deepEqual(sent(), [
-      LIST,
-      `POST ${REPO}/deployments`,
-      CREATE,
-      STATUSES,
+      ...CREATED_THEN,
       statusBody("in_progress", "10 % · deployed, analysis to come"),
+      STILL_GOING,
       STATUSES,
       statusBody("in_progress", `10 % · passed · ${figures}`),
+      STILL_GOING,
       STATUSES,
       statusBody("in_progress", "50 % · deployed, analysis to come"),
+      STILL_GOING,
       STATUSES,
       statusBody("in_progress", `50 % · passed · ${figures}`),
+      STILL_GOING,
       STATUSES,
       statusBody("success", `100 % · promoted to stable · ${figures}`, {
         environment_url: PRODUCTION_URL,
@@ -497,18 +529,18 @@ describe("canary commands record the canary as a GitHub Deployment (stand-in Git
     assert.equal(run.code, EXIT_ROLLED_BACK, run.stderr);
     assert.equal(stage.driver.config[K.canaryPercent], "0");
     assert.deepEqual(sent(), [
-      LIST,
-      `POST ${REPO}/deployments`,
-      CREATE,
-      STATUSES,
+      ...CREATED_THEN,
       statusBody("in_progress", "10 % · deployed, analysis to come"),
+      STILL_GOING,
       STATUSES,
       statusBody(
         "in_progress",
         "10 % · passed · success-rate 99.8 % vs stable 99.9 % · p99-latency 120 ms vs stable 110 ms",
       ),
+      STILL_GOING,
       STATUSES,
       statusBody("in_progress", "50 % · deployed, analysis to come"),
+      STILL_GOING,
       STATUSES,
       statusBody(
         "failure",
@@ -548,10 +580,7 @@ describe("canary commands record the canary as a GitHub Deployment (stand-in Git
     const back = await canary(stage, ["step", "30", "--stack", "prod"]);
     assert.equal(back.code, EXIT_OK, back.stderr);
     assert.deepEqual(sent(), [
-      LIST,
-      `POST ${REPO}/deployments`,
-      CREATE,
-      STATUSES,
+      ...CREATED_THEN,
       statusBody("in_progress", "30 % · canary step from 20 %"),
     ]);
   });
@@ -567,23 +596,92 @@ describe("canary commands record the canary as a GitHub Deployment (stand-in Git
       /HTTP 403 stand-in fault 403 \(the token may not write deployments of acme\/hello: fine-grained tokens need the repository's Deployments read and write/,
     );
     github.fault = undefined;
+    github.requests.length = 0;
+    assert.equal((await canary(stage, ["step", "20", "--stack", "prod"])).code, EXIT_OK);
+    assert.equal((await canary(stage, ["rollback", "--stack", "prod"])).code, EXIT_OK);
+    // Again from 0 %: no traffic moved, nothing to say, no deployment holding only a failure.
+    assert.equal((await canary(stage, ["rollback", "--stack", "prod"])).code, EXIT_OK);
     cluster.revisions.push(
       revision("hello", "hello", "hello-7777777", { createdAt: "2026-03-01T11:00:00Z" }),
     );
-    const foreign = await canary(stage, ["start", "hello-7777777", "--stack", "prod"]);
-    // Refused: the candidate at 10 % must finish first; nothing posted.
-    assert.notEqual(foreign.code, EXIT_OK);
-    await canary(stage, ["rollback", "--stack", "prod"]);
-    github.requests.length = 0;
     const started = await canary(stage, ["start", "hello-7777777", "--stack", "prod"]);
     assert.equal(started.code, EXIT_OK, started.stderr);
     assert.match(
       started.stderr,
       /the GitHub deployment of hello-7777777 was not recorded \(traffic is not affected\): Revision hello-7777777 has no canary-release\.dev\/commit annotation/,
     );
-    // The candidate it replaced gets `inactive`, since its deployment (rolled back) ended already:
-    // nothing to post there either.
-    assert.deepEqual(sent(), FOUND_AGAIN);
+    assert.deepEqual(sent(), [
+      ...CREATED_THEN,
+      statusBody("in_progress", "20 % · canary step from 10 %"),
+      ...FOUND_AGAIN,
+      STATUSES,
+      statusBody("failure", "0 % · rolled back from 20 %", {}),
+      // The candidate start replaced: its deployment ended with the rollback, nothing to mark.
+      ...FOUND_AGAIN,
+    ]);
+    assert.equal(github.deployments.length, 1);
+  });
+
+  it("start marks the candidate it replaces inactive while that one's deployment is still going", async () => {
+    const NEWER = "hello-9f0e1d2";
+    const NEWER_SHA = "9f0e1d2c3b4a5968778695a4b3c2d1e0f9e8d7c6";
+    cluster.revisions.push(
+      revision("hello", "hello", NEWER, {
+        commit: NEWER_SHA,
+        createdAt: "2026-03-01T11:30:00Z",
+        smokeTest: "passed",
+      }),
+    );
+    const stage = onStage({});
+    await stage.serveDeployed();
+    assert.equal((await canary(stage, ["start", CANDIDATE, "--stack", "prod"])).code, EXIT_OK);
+    github.requests.length = 0;
+    const replaced = await canary(stage, ["start", NEWER, "--stack", "prod"]);
+    assert.equal(replaced.code, EXIT_OK, replaced.stderr);
+    assert.deepEqual(sent(), [
+      `GET ${REPO}/deployments?sha=${NEWER_SHA}&environment=prod&task=deploy%3Acanary&per_page=100`,
+      `POST ${REPO}/deployments`,
+      {
+        ...CREATE,
+        ref: NEWER_SHA,
+        description: `canary of ${NEWER} (stack prod)`,
+        payload: { ...CREATE.payload, revision: NEWER },
+      },
+      `POST ${REPO}/deployments/1002/statuses`,
+      statusBody("in_progress", "0 % · candidate started, no traffic yet"),
+      ...FOUND_AGAIN,
+      STATUSES,
+      statusBody("inactive", `replaced by ${NEWER} before promotion`, {}),
+    ]);
+  });
+
+  it("a rollback by hand during a rollout ends the deployment; the rollout posts nothing over it", async () => {
+    const stage = onStage({ [K.candidateRevision]: CANDIDATE });
+    await stage.serveDeployed();
+    let byHand: { code: number; stdout: string } | undefined;
+    const run = await canary(stage, ROLLOUT_10_50, {
+      analyses: [PASS, PASS],
+      beforeAnalysis: async () => {
+        if (byHand !== undefined) return;
+        // The rollout's first status is out before anyone looks (minutes pass in a real one).
+        for (let i = 0; i < 200 && github.deployments[0]?.statuses.length !== 1; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        byHand = await canary(stage, ["rollback", "--stack", "prod"]);
+      },
+    });
+    assert.equal(byHand?.code, EXIT_OK);
+    assert.equal(run.code, EXIT_CHANGED, run.stderr);
+    assert.match(
+      run.stdout,
+      /GitHub deployment 1000 of hello-5d6e7f8: in_progress "10 % · passed · .*" not posted: another command ended deployment 1000 \(failure\) meanwhile/,
+    );
+    assert.deepEqual(
+      github.deployments.map((d) =>
+        d.statuses.map((status) => `${status.state} ${status.description}`),
+      ),
+      [["in_progress 10 % · deployed, analysis to come", "failure 0 % · rolled back from 10 %"]],
+    );
   });
 
   it("without githubDeployments, nothing is sent and --json says null", async () => {
@@ -627,12 +725,16 @@ describe("one candidate's deployment across processes (automation/githubDeployme
     const third = new CandidateDeployment(client, candidate);
     const again = await third.record({ state: "in_progress", description: "10 %" });
     assert.ok(again?.ok && again.created && again.deploymentId !== 1000);
-    // Another stack's deployment of the same commit is not ours to continue.
-    const otherStack = new CandidateDeployment(
+    // The same stack however `--stack` was typed: its deployment is continued.
+    const qualified = new CandidateDeployment(
       new GithubDeploymentsClient({ ...target, stack: "org/canary-release/prod" }),
       candidate,
     );
-    const other = await otherStack.record({ state: "in_progress", description: "5 %" });
+    const same = await qualified.record({ state: "in_progress", description: "5 %" });
+    assert.ok(same?.ok && !same.created && same.deploymentId === again.deploymentId);
+    // The same commit in another namespace (another stack's app) is not ours to continue.
+    const elsewhere = new CandidateDeployment(client, { ...candidate, namespace: "staging" });
+    const other = await elsewhere.record({ state: "in_progress", description: "5 %" });
     assert.ok(other?.ok && other.created);
     // A replaced candidate's deployment is only continued, never created.
     const courtesy = new CandidateDeployment(
@@ -641,5 +743,31 @@ describe("one candidate's deployment across processes (automation/githubDeployme
       false,
     );
     assert.equal(await courtesy.record({ state: "inactive", description: "replaced" }), undefined);
+  });
+
+  it("never sends, nor shows, a token that cannot be a header value", async () => {
+    const token = "ghp_SECRETPART\nsecond";
+    const client = new GithubDeploymentsClient({
+      apiUrl: github.url,
+      owner: "acme",
+      repository: "hello",
+      environment: "prod",
+      token,
+      stack: "prod",
+    });
+    const deployment = new CandidateDeployment(client, {
+      revision: CANDIDATE,
+      commit: CANDIDATE_SHA,
+      app: "hello",
+      namespace: "hello",
+    });
+    const outcome = await deployment.record({ state: "in_progress", description: "10 %" });
+    assert.ok(outcome !== undefined && !outcome.ok);
+    assert.equal(
+      outcome.error,
+      "GET /repos/acme/hello/deployments: not sent: the token is not one line of visible characters (its value is not shown)",
+    );
+    assert.ok(!outcome.error.includes("SECRETPART"));
+    assert.deepEqual(github.requests, []);
   });
 });
