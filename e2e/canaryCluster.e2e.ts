@@ -4,6 +4,7 @@
 // Revisions' names (test/support/knativeMetrics.ts). After each command the Route read back from
 // the API server, the stack's outputs and its stack file agree.
 import { strict as assert } from "assert";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
@@ -33,8 +34,13 @@ import {
   type CanaryRun,
 } from "./support/fixtures";
 import { RealTier, StackProject, startRealTier, stopRealTier } from "./support/realTier";
+import { startStandInGithub, type StandInGithub } from "../test/support/standInGithub";
 
 const NAMESPACE = NAMESPACES.opencensus;
+const GITHUB_TOKEN = "ghp_shopStandInToken0123456789";
+/** The commit the pipeline would have annotated each Revision with. */
+const commitOf = (revision: string): string =>
+  crypto.createHash("sha1").update(revision).digest("hex");
 const STABLE = REVISIONS.stable;
 const STACK = "shop";
 
@@ -44,6 +50,7 @@ describe("the canary command for real (Automation API, real CLI, real API server
   let project: StackProject;
   let savedPath: string | undefined;
   let controllers: ControllerPlayer | undefined;
+  let github: StandInGithub | undefined;
 
   before(async function () {
     this.timeout(90 * 60 * 1000);
@@ -54,7 +61,12 @@ describe("the canary command for real (Automation API, real CLI, real API server
       tier.kube,
       NAMESPACE,
       "shop",
-      Object.fromEntries(Object.values(REVISIONS).map((revision) => [revision, {}])),
+      Object.fromEntries(
+        Object.values(REVISIONS).map((revision) => [
+          revision,
+          { annotations: { "canary-release.dev/commit": commitOf(revision) } },
+        ]),
+      ),
     );
     project = await StackProject.create(tier, STACK, {
       "canary-release:app": "shop",
@@ -73,6 +85,7 @@ describe("the canary command for real (Automation API, real CLI, real API server
     await controllers?.stop();
     if (savedPath !== undefined) process.env.PATH = savedPath;
     await prometheus?.close();
+    await github?.close();
     stopRealTier(tier);
   });
 
@@ -195,13 +208,78 @@ describe("the canary command for real (Automation API, real CLI, real API server
     });
   });
 
+  /**
+   * The rollouts record their canary on a stand-in GitHub: the repository, the token (a real
+   * secret, decrypted by the real CLI) and the API root from the stack's config.
+   */
+  async function recordDeploymentsOn(github: StandInGithub): Promise<void> {
+    for (const [key, value] of [
+      ["github.owner", "acme"],
+      ["github.repository", "shop"],
+      ["github.registerWebhook", "false"],
+      ["image.repository", "registry.example.com/acme/shop"],
+      ["webhook.host", "hooks.example.com"],
+      ["webhook.allowPlainHttp", "true"],
+      ["githubDeployments.apiUrl", github.url],
+    ]) {
+      await project.ok(["config", "set", "--path", `canary-release:${key}`, value]);
+    }
+    await project.ok(["config", "set", "--secret", "webhookSecret", "s".repeat(32)]);
+    await project.ok(["config", "set", "--secret", "githubDeploymentsToken", GITHUB_TOKEN]);
+  }
+
+  /** The requests as `METHOD path [state "description"]` lines, printed for the closing note. */
+  function requestLines(github: StandInGithub, title: string): string[] {
+    const lines = github.requests.map(
+      (r) =>
+        `${r.method} ${r.path.replace(/\?.*/, "")}` +
+        (typeof r.body?.state === "string"
+          ? ` ${r.body.state} "${String(r.body.description)}"`
+          : ""),
+    );
+    console.log(`\n      ${title}:\n${lines.map((line) => `        ${line}`).join("\n")}`);
+    assert.ok(github.requests.every((r) => r.authorization === `Bearer ${GITHUB_TOKEN}`));
+    // The latencies come from the backfilled histograms' buckets: compared as N.
+    return lines.map((line) => line.replace(/ [\d.]+ ms/g, " N ms"));
+  }
+
   it("rollout: a healthy candidate passes every analysis and is promoted", async () => {
+    github = await startStandInGithub({ owner: "acme", repository: "shop", token: GITHUB_TOKEN });
+    await recordDeploymentsOn(github);
     await project.ok(["config", "set", "candidateRevision", REVISIONS.healthy]);
     await project.ok(["config", "set", "canaryPercent", "0"]);
     await project.ok(["up", "--yes", "--non-interactive"]);
     const reports = path.join(project.dir, "reports");
-    const run = await canary(["rollout", ...rolloutFlags(), "--promote", "--report", reports]);
+    const run = await canary([
+      "rollout",
+      ...rolloutFlags(),
+      "--promote",
+      "--report",
+      reports,
+      "--report-url",
+      "https://ci.example.com/reports",
+    ]);
     assert.equal(run.code, EXIT_OK, `${run.stdout}\n${run.stderr}`);
+    const [page] = fs.readdirSync(reports).filter((name) => name.endsWith(".html"));
+    const statuses = `/repos/acme/shop/deployments/${github.deployments[0]?.id}/statuses`;
+    const figures = "success-rate 99.5 % vs stable 99.5 % · p99-latency N ms vs stable N ms";
+    assert.deepEqual(requestLines(github, "GitHub requests of the rollout that promotes"), [
+      "GET /repos/acme/shop/deployments",
+      "POST /repos/acme/shop/deployments",
+      `POST ${statuses} in_progress "20 % · deployed, analysis to come"`,
+      `GET ${statuses}`,
+      `POST ${statuses} in_progress "20 % · passed · ${figures}"`,
+      `GET ${statuses}`,
+      `POST ${statuses} in_progress "50 % · deployed, analysis to come"`,
+      `GET ${statuses}`,
+      `POST ${statuses} in_progress "50 % · passed · ${figures}"`,
+      `GET ${statuses}`,
+      `POST ${statuses} success "100 % · promoted to stable · ${figures}"`,
+    ]);
+    const last = github.requests[github.requests.length - 1].body;
+    assert.equal(last?.log_url, `https://ci.example.com/reports/${page}`);
+    // The commit the Revision in the API server carries.
+    assert.equal(github.deployments[0]?.ref, commitOf(REVISIONS.healthy));
     assert.match(run.stdout, /preflight: Prometheus answers; built-in opencensus metrics/);
     assert.match(run.stdout, /rollout completed: shop-healthy promoted to stable/);
     // The record holds each analysis with both revisions' numbers from the real Prometheus.
@@ -224,9 +302,31 @@ describe("the canary command for real (Automation API, real CLI, real API server
   it("rollout: a candidate that fails its analysis is rolled back to 0 %", async () => {
     await project.ok(["config", "set", "candidateRevision", REVISIONS.errors]);
     await project.ok(["up", "--yes", "--non-interactive"]);
+    if (github === undefined) throw new Error("the promoting rollout set up the stand-in GitHub");
+    github.requests.length = 0;
     const run = await canary(["rollout", ...rolloutFlags()]);
     assert.equal(run.code, EXIT_ROLLED_BACK, `${run.stdout}\n${run.stderr}`);
     assert.match(run.stdout, /rolled back: analysis failed at 20 %/);
+    const created = github.deployments[github.deployments.length - 1];
+    const statuses = `/repos/acme/shop/deployments/${created?.id}/statuses`;
+    const lines = requestLines(github, "GitHub requests of the rollout that rolls back");
+    assert.deepEqual(lines.slice(0, 3), [
+      "GET /repos/acme/shop/deployments",
+      "POST /repos/acme/shop/deployments",
+      `POST ${statuses} in_progress "20 % · deployed, analysis to come"`,
+    ]);
+    assert.equal(lines[3], `GET ${statuses}`);
+    assert.match(
+      lines[4],
+      new RegExp(`^POST ${statuses} failure "0 % · rolled back at 20 % · success-rate \\d`),
+    );
+    assert.equal(lines.length, 5);
+    assert.equal(created?.ref, commitOf(REVISIONS.errors));
+    // The promoted deployment stays the environment's success; this one failed.
+    assert.deepEqual(
+      github.deployments.map((d) => d.statuses[d.statuses.length - 1]?.state),
+      ["success", "failure"],
+    );
     await expectDeployed({
       stableRevision: REVISIONS.healthy,
       candidateRevision: REVISIONS.errors,
