@@ -156,7 +156,8 @@ export interface DeploymentPost {
 export type ChangeKind = "start" | "step" | "promote" | "rollback";
 
 /**
- * What a change that was deployed posts: `start` an in_progress status of the new candidate
+ * What a change that moved traffic posts (postDeployments posts nothing for one that was only
+ * written, or changed nothing): `start` an in_progress status of the new candidate
  * (and `inactive` on the one it replaced, if that one's deployment is still going), `step` an
  * in_progress status with the percent, `promote` success, `rollback` failure (only from a
  * share above 0, and only to a deployment still going). `candidate` is the stack's candidate
@@ -167,7 +168,6 @@ export function deploymentPostsFor(
   result: ChangeResult,
   candidate: string | undefined,
 ): DeploymentPost[] {
-  if (result.unchanged === true || result.summary === undefined) return [];
   // Unset is config.ts's default, 0.
   const percentBefore = (): number => Number(result.previous[CONFIG_KEYS.canaryPercent] ?? 0);
   switch (kind) {
@@ -200,11 +200,7 @@ export function deploymentPostsFor(
         {
           revision: candidate,
           createIfMissing: true,
-          status: (urls) =>
-            statusForCommand(
-              { kind: "step", percent, ...(from !== undefined ? { from } : {}) },
-              urls,
-            ),
+          status: (urls) => statusForCommand({ kind: "step", percent, from }, urls),
         },
       ];
     }
@@ -290,6 +286,7 @@ export async function postDeployments(
   result: ChangeResult,
   options: DeploymentOptions = {},
 ): Promise<DeploymentsReport | undefined> {
+  // Written only (--no-up), or nothing to change: no traffic moved, nothing to tell GitHub.
   if (result.unchanged === true || result.summary === undefined) return undefined;
   const settings = await deploymentSettingsOf(driver);
   if ("off" in settings) return undefined;
@@ -338,7 +335,12 @@ export async function trackDeployment(
   let urls: DeploymentUrls = {};
   try {
     const settings = await deploymentSettingsOf(driver);
-    revision = "target" in settings ? settings.candidateRevision : undefined;
+    revision =
+      "target" in settings
+        ? settings.candidateRevision
+        : "notRecorded" in settings
+          ? "the candidate"
+          : undefined;
     if (!("off" in settings) && revision !== undefined) {
       const asked = [{ revision, createIfMissing: true }];
       opened = await openCandidateDeployments(driver, openCluster, settings, asked, options);

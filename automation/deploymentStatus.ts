@@ -47,10 +47,13 @@ export function fitDescription(parts: readonly string[]): string {
 const num = (value: number): string => String(Number(value.toPrecision(4)));
 
 /**
- * One metric as `success-rate 99.8 % vs stable 99.9 %` or `p99-latency 120 ms vs 110 ms`;
+ * One metric as `success-rate 99.8 % vs stable 99.9 %` or `p99-latency 120 ms vs stable 110 ms`;
  * undefined when the analysis had no number for the candidate.
  */
-export function metricFigure(metric: MetricVerdict, units: Readonly<Record<string, string>>) {
+export function metricFigure(
+  metric: MetricVerdict,
+  units: Readonly<Record<string, string>>,
+): string | undefined {
   if (metric.candidate === undefined) return undefined;
   const unit =
     metric.type === "proportion" ? " %" : units[metric.name] ? ` ${units[metric.name]}` : "";

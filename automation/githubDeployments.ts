@@ -298,7 +298,6 @@ export type RecordOutcome =
 export class CandidateDeployment {
   private deploymentId: number | undefined;
   private queue: Promise<unknown> = Promise.resolve();
-  readonly outcomes: RecordOutcome[] = [];
 
   constructor(
     private readonly client: GithubDeploymentsClient,
@@ -312,11 +311,6 @@ export class CandidateDeployment {
     const next = this.queue.then(() => this.post(update));
     this.queue = next;
     return next;
-  }
-
-  /** Resolves when every post so far is done. */
-  async settled(): Promise<void> {
-    await this.queue;
   }
 
   private async post(update: DeploymentStatusUpdate): Promise<RecordOutcome | undefined> {
@@ -351,7 +345,6 @@ export class CandidateDeployment {
     } catch (error) {
       outcome = { ok: false, update, error: errorMessage(error) };
     }
-    this.outcomes.push(outcome);
     return outcome;
   }
 
