@@ -19,6 +19,7 @@ import {
   type RecordOutcome,
 } from "./githubDeployments";
 import type { ChangeResult } from "./operations";
+import { stackShortName } from "./project";
 import { CONFIG_KEYS, type StackDriver } from "./stackDriver";
 
 /** The stack's deployment settings with their token, or why none are recorded. */
@@ -57,7 +58,7 @@ export async function deploymentSettingsOf(driver: StackDriver): Promise<Deploym
       owner: config.github.owner,
       repository: config.github.repository,
       // `org/project/prod` is stack prod's environment too.
-      environment: settings.environment ?? driver.stackName.split("/").pop() ?? driver.stackName,
+      environment: settings.environment ?? stackShortName(driver.stackName),
       token,
       stack: driver.stackName,
     },

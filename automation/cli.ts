@@ -529,11 +529,15 @@ async function runChange(
         (flags.up ? " (config, then one pulumi up)" : " (config only, --no-up)"),
     );
     const onOutput = output.onOutput;
+    // Every change of traffic but a rollback waits while the Route was edited by hand.
+    const beforeChange =
+      kind === "rollback" ? undefined : holdOnDrift(driver, deps, session, flags, describe);
     result = await action(
       driver,
       {
         up: flags.up,
         ...(onOutput !== undefined ? { onOutput } : {}),
+        ...(beforeChange !== undefined ? { beforeChange } : {}),
       },
       session,
     );
@@ -1243,10 +1247,7 @@ ${STACK_FILE_HELP}`,
                 "(the candidate gate, canary-release:verifyCandidate)",
             );
           }
-          return startCandidate(driver, revision.name, {
-            ...options,
-            beforeChange: holdOnDrift(driver, deps, session, flags, `start ${revision.name}`),
-          });
+          return startCandidate(driver, revision.name, options);
         },
       ),
     ),
@@ -1267,11 +1268,8 @@ ${STACK_FILE_HELP}`,
     `A percent above 0 needs canary-release:candidateRevision.\n${STACK_FILE_HELP}`,
   ).action(async (percent: number, flags: ChangeFlags) =>
     setExitCode(
-      await runChange(flags, deps, `canaryPercent ${percent}`, "step", (driver, options, session) =>
-        setCanaryPercent(driver, percent, {
-          ...options,
-          beforeChange: holdOnDrift(driver, deps, session, flags, `canaryPercent ${percent}`),
-        }),
+      await runChange(flags, deps, `canaryPercent ${percent}`, "step", (driver, options) =>
+        setCanaryPercent(driver, percent, options),
       ),
     ),
   );
@@ -1287,14 +1285,7 @@ ${STACK_FILE_HELP}`,
     "  canary promote --stack prod --commit",
     `Refused when no candidate is set.\n${STACK_FILE_HELP}`,
   ).action(async (flags: ChangeFlags) =>
-    setExitCode(
-      await runChange(flags, deps, "promote", "promote", (driver, options, session) =>
-        promoteCandidate(driver, {
-          ...options,
-          beforeChange: holdOnDrift(driver, deps, session, flags, "promote"),
-        }),
-      ),
-    ),
+    setExitCode(await runChange(flags, deps, "promote", "promote", promoteCandidate)),
   );
 
   helpAfter(

@@ -8,6 +8,7 @@
 import { isHeaderSafeToken } from "../common/httpHeaders";
 import type { DeploymentStatusUpdate } from "./deploymentStatus";
 import { errorMessage } from "./errors";
+import { stackShortName } from "./project";
 
 /** Where deployments are recorded, from the stack's config (config.ts, githubDeployments). */
 export interface GithubDeploymentTarget {
@@ -41,7 +42,7 @@ export function deploymentPayload(
   candidate: CanaryCandidate,
 ): Readonly<Record<string, string>> {
   return {
-    stack: target.stack.split("/").pop() ?? target.stack,
+    stack: stackShortName(target.stack),
     app: candidate.app,
     namespace: candidate.namespace,
     revision: candidate.revision,

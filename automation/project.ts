@@ -38,13 +38,14 @@ export function resolveProjectDir(option: string | undefined, cwd: string): stri
   return found;
 }
 
-/**
- * `Pulumi.<stack>.yaml` in the project directory. A fully qualified stack name
- * (`org/project/prod`) keeps only its last part, as the Pulumi CLI does.
- */
+/** A stack's own name: `prod` of a fully qualified `org/project/prod`, as the Pulumi CLI has it. */
+export function stackShortName(stackName: string): string {
+  return stackName.split("/").pop() ?? stackName;
+}
+
+/** `Pulumi.<stack>.yaml` in the project directory, named by the stack's own name. */
 export function stackFilePath(projectDir: string, stackName: string): string {
-  const shortName = stackName.split("/").pop() ?? stackName;
-  return path.join(projectDir, `Pulumi.${shortName}.yaml`);
+  return path.join(projectDir, `Pulumi.${stackShortName(stackName)}.yaml`);
 }
 
 /**

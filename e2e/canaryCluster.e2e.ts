@@ -29,6 +29,7 @@ import { ControllerPlayer, playControllers } from "./support/controllers";
 import { Kube } from "./support/kube";
 import {
   namespaceWithRevisions,
+  recordDeploymentsOn,
   routeTraffic,
   runCanary,
   type CanaryRun,
@@ -208,26 +209,6 @@ describe("the canary command for real (Automation API, real CLI, real API server
     });
   });
 
-  /**
-   * The rollouts record their canary on a stand-in GitHub: the repository, the token (a real
-   * secret, decrypted by the real CLI) and the API root from the stack's config.
-   */
-  async function recordDeploymentsOn(github: StandInGithub): Promise<void> {
-    for (const [key, value] of [
-      ["github.owner", "acme"],
-      ["github.repository", "shop"],
-      ["github.registerWebhook", "false"],
-      ["image.repository", "registry.example.com/acme/shop"],
-      ["webhook.host", "hooks.example.com"],
-      ["webhook.allowPlainHttp", "true"],
-      ["githubDeployments.apiUrl", github.url],
-    ]) {
-      await project.ok(["config", "set", "--path", `canary-release:${key}`, value]);
-    }
-    await project.ok(["config", "set", "--secret", "webhookSecret", "s".repeat(32)]);
-    await project.ok(["config", "set", "--secret", "githubDeploymentsToken", GITHUB_TOKEN]);
-  }
-
   /** The requests as `METHOD path [state "description"]` lines, printed for the closing note. */
   function requestLines(github: StandInGithub, title: string): string[] {
     const lines = github.requests.map(
@@ -245,7 +226,8 @@ describe("the canary command for real (Automation API, real CLI, real API server
 
   it("rollout: a healthy candidate passes every analysis and is promoted", async () => {
     github = await startStandInGithub({ owner: "acme", repository: "shop", token: GITHUB_TOKEN });
-    await recordDeploymentsOn(github);
+    // The token is a real secret, decrypted by the real CLI for the command.
+    await recordDeploymentsOn(project, "shop", github.url, GITHUB_TOKEN);
     await project.ok(["config", "set", "candidateRevision", REVISIONS.healthy]);
     await project.ok(["config", "set", "canaryPercent", "0"]);
     await project.ok(["up", "--yes", "--non-interactive"]);

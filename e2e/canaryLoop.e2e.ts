@@ -10,7 +10,7 @@ import { strict as assert } from "assert";
 import { EXIT_OK, EXIT_REFUSED } from "../automation";
 import { trafficFor } from "../common/traffic";
 import { ControllerPlayer, playControllers } from "./support/controllers";
-import { routeTraffic, runCanary, type CanaryRun } from "./support/fixtures";
+import { recordDeploymentsOn, routeTraffic, runCanary, type CanaryRun } from "./support/fixtures";
 import { Kube } from "./support/kube";
 import { createNamespace, createRevision, writeRouteStatus } from "./support/objects";
 import { RealTier, StackProject, startRealTier, stopRealTier } from "./support/realTier";
@@ -206,19 +206,7 @@ describe("the canary loop from the command line (revisions, start, status) again
     const github = await startStandInGithub({ owner: "acme", repository: "hello", token });
     try {
       // Deployments are recorded in the repository the pipeline builds from.
-      for (const [key, value] of [
-        ["github.owner", "acme"],
-        ["github.repository", "hello"],
-        ["github.registerWebhook", "false"],
-        ["image.repository", "registry.example.com/acme/hello"],
-        ["webhook.host", "hooks.example.com"],
-        ["webhook.allowPlainHttp", "true"],
-        ["githubDeployments.apiUrl", github.url],
-      ]) {
-        await project.ok(["config", "set", "--path", `canary-release:${key}`, value]);
-      }
-      await project.ok(["config", "set", "--secret", "webhookSecret", "s".repeat(32)]);
-      await project.ok(["config", "set", "--secret", "githubDeploymentsToken", token]);
+      await recordDeploymentsOn(project, "hello", github.url, token);
       await project.ok(["up", "--yes", "--non-interactive"]);
       await writeRouteStatus(kube, NAMESPACE, APP, BROKEN);
 

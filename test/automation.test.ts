@@ -51,6 +51,7 @@ import { preflightOk } from "./support/analysisStubs";
 import {
   noCluster,
   revision,
+  servedRoute,
   startStandInCluster,
   type StandInCluster,
 } from "./support/standInCluster";
@@ -1582,17 +1583,7 @@ describe("canary revisions, start and status against the stack's cluster (stand-
   /** The Route as Knative serves what `driver` deployed. */
   async function serveDeployed(driver: MemoryStackDriver, spec?: TrafficTarget[]): Promise<void> {
     const traffic = (spec ?? (await driver.outputs()).traffic) as TrafficTarget[];
-    cluster.route = {
-      metadata: { name: "hello", generation: 1 },
-      spec: { traffic },
-      status: {
-        observedGeneration: 1,
-        conditions: [{ type: "Ready", status: "True" }],
-        traffic: traffic.map((target) =>
-          target.latestRevision === true ? { ...target, revisionName: NEWEST } : target,
-        ),
-      },
-    };
+    cluster.route = servedRoute("hello", traffic, NEWEST);
   }
 
   it("revisions lists the app's Revisions newest first, from the stack's own context; --json too", async () => {
@@ -1885,21 +1876,14 @@ describe("canary revisions, start and status against the stack's cluster (stand-
     const quick: OpenCluster = (target) => openCluster({ ...target, timeoutMs: 300 });
     try {
       const driver = onCluster({ "kubernetes:kubeconfig": kubeconfig, [K.canaryPercent]: "20" });
-      const status = await cli(["status", "--stack", "prod"], {
-        cwd: project,
-        driver,
-        openCluster: quick,
-      });
+      const onSilentCluster = { cwd: project, driver, openCluster: quick };
+      const status = await cli(["status", "--stack", "prod"], onSilentCluster);
       assert.equal(status.code, EXIT_OK, status.stderr);
       assert.match(
         status.stdout,
         /cluster +not read: .*no answer from context stand-in \(http:\/\/127\.0\.0\.1:\d+\) within 0\.3 s/,
       );
-      const step = await cli(["step", "30", "--stack", "prod"], {
-        cwd: project,
-        driver,
-        openCluster: quick,
-      });
+      const step = await cli(["step", "30", "--stack", "prod"], onSilentCluster);
       assert.equal(step.code, EXIT_OK, step.stderr);
       assert.match(
         step.stdout,

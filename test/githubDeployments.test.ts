@@ -27,7 +27,12 @@ import { ConfigError, parseConfig } from "../config";
 import type { TrafficTarget } from "../common/traffic";
 import { preflightOk } from "./support/analysisStubs";
 import { MemoryStackDriver } from "./support/memoryStackDriver";
-import { revision, startStandInCluster, type StandInCluster } from "./support/standInCluster";
+import {
+  revision,
+  servedRoute,
+  startStandInCluster,
+  type StandInCluster,
+} from "./support/standInCluster";
 import {
   startStandInGithub,
   type RecordedRequest,
@@ -277,27 +282,6 @@ describe("githubDeployments and its token in the stack config (config.ts)", () =
   });
 });
 
-/** Deploys `change` and serves it as Knative would (the drift check compares the Route). */
-class ClusterStage {
-  constructor(
-    readonly cluster: StandInCluster,
-    readonly driver: MemoryStackDriver,
-  ) {}
-
-  async serveDeployed(): Promise<void> {
-    const traffic = (await this.driver.outputs()).traffic as TrafficTarget[];
-    this.cluster.route = {
-      metadata: { name: "hello", generation: 1 },
-      spec: { traffic },
-      status: {
-        observedGeneration: 1,
-        conditions: [{ type: "Ready", status: "True" }],
-        traffic,
-      },
-    };
-  }
-}
-
 describe("canary commands record the canary as a GitHub Deployment (stand-in GitHub API on loopback)", () => {
   let project: string;
   let cluster: StandInCluster;
@@ -327,7 +311,16 @@ describe("canary commands record the canary as a GitHub Deployment (stand-in Git
     fs.rmSync(project, { recursive: true, force: true });
   });
 
-  function onStage(config: Record<string, string>, deployments = true): ClusterStage {
+  /** The Route as Knative serves what `driver` deployed (the drift check compares it). */
+  async function serveDeployed(driver: MemoryStackDriver): Promise<void> {
+    cluster.route = servedRoute("hello", (await driver.outputs()).traffic as TrafficTarget[]);
+  }
+
+  /** A deployed stack on the stand-in cluster, recording deployments unless told not to. */
+  async function onCluster(
+    config: Record<string, string>,
+    deployments = true,
+  ): Promise<MemoryStackDriver> {
     const driver = new MemoryStackDriver({
       config: {
         "canary-release:app": "hello",
@@ -340,11 +333,12 @@ describe("canary commands record the canary as a GitHub Deployment (stand-in Git
       },
       secretKeys: SECRET_KEYS,
     });
-    return new ClusterStage(cluster, driver);
+    await serveDeployed(driver);
+    return driver;
   }
 
   async function canary(
-    stage: ClusterStage,
+    driver: MemoryStackDriver,
     argv: string[],
     options: {
       analyses?: AnalysisResult[];
@@ -360,7 +354,7 @@ describe("canary commands record the canary as a GitHub Deployment (stand-in Git
       cwd: project,
       stdout: (text) => (stdout += text),
       stderr: (text) => (stderr += text),
-      openStack: async () => stage.driver,
+      openStack: async () => driver,
       openCluster: (target) => openCluster({ baseDir: project, ...target }),
       analyse: async () => {
         await options.beforeAnalysis?.();
@@ -378,7 +372,7 @@ describe("canary commands record the canary as a GitHub Deployment (stand-in Git
         : {}),
     };
     const code = await main(argv, deps);
-    await stage.serveDeployed();
+    await serveDeployed(driver);
     // The token goes to GitHub only, never to the terminal.
     assert.ok(!stdout.includes(TOKEN) && !stderr.includes(TOKEN), "the token was printed");
     return { code, stdout, stderr };
@@ -432,16 +426,15 @@ describe("canary commands record the canary as a GitHub Deployment (stand-in Git
       production_environment: false,
       statuses: [{ id: 901, state: "success" }],
     });
-    const stage = onStage({});
-    await stage.serveDeployed();
+    const driver = await onCluster({});
 
-    const started = await canary(stage, ["start", CANDIDATE, "--stack", "prod"]);
+    const started = await canary(driver, ["start", CANDIDATE, "--stack", "prod"]);
     assert.equal(started.code, EXIT_OK, started.stderr);
     assert.match(
       started.stdout,
       /GitHub deployment 1000 of hello-5d6e7f8 \(created\): in_progress "0 % · candidate started, no traffic yet"/,
     );
-    const stepped = await canary(stage, ["step", "20", "--stack", "prod", "--json"]);
+    const stepped = await canary(driver, ["step", "20", "--stack", "prod", "--json"]);
     assert.equal(stepped.code, EXIT_OK, stepped.stderr);
     assert.deepEqual(JSON.parse(stepped.stdout).githubDeployments, {
       posted: [
@@ -457,7 +450,7 @@ describe("canary commands record the canary as a GitHub Deployment (stand-in Git
       ],
       notRecorded: [],
     });
-    const promoted = await canary(stage, ["promote", "--stack", "prod"]);
+    const promoted = await canary(driver, ["promote", "--stack", "prod"]);
     assert.equal(promoted.code, EXIT_OK, promoted.stderr);
 
     assert.deepEqual(sent(), [
@@ -482,11 +475,10 @@ describe("canary commands record the canary as a GitHub Deployment (stand-in Git
   });
 
   it("a rollout that promotes: a status per step and per analysis with its figures, then success linking the report", async () => {
-    const stage = onStage({ [K.candidateRevision]: CANDIDATE });
-    await stage.serveDeployed();
+    const driver = await onCluster({ [K.candidateRevision]: CANDIDATE });
     const reports = path.join(project, "reports");
     const run = await canary(
-      stage,
+      driver,
       [
         ...ROLLOUT_10_50,
         "--report",
@@ -523,11 +515,10 @@ describe("canary commands record the canary as a GitHub Deployment (stand-in Git
   });
 
   it("a rollout that rolls back: failure with the failing figures once traffic is back at 0 %", async () => {
-    const stage = onStage({ [K.candidateRevision]: CANDIDATE });
-    await stage.serveDeployed();
-    const run = await canary(stage, ROLLOUT_10_50, { analyses: [PASS, FAIL] });
+    const driver = await onCluster({ [K.candidateRevision]: CANDIDATE });
+    const run = await canary(driver, ROLLOUT_10_50, { analyses: [PASS, FAIL] });
     assert.equal(run.code, EXIT_ROLLED_BACK, run.stderr);
-    assert.equal(stage.driver.config[K.canaryPercent], "0");
+    assert.equal(driver.config[K.canaryPercent], "0");
     assert.deepEqual(sent(), [
       ...CREATED_THEN,
       statusBody("in_progress", "10 % · deployed, analysis to come"),
@@ -551,19 +542,18 @@ describe("canary commands record the canary as a GitHub Deployment (stand-in Git
   });
 
   it("GitHub down or silent changes no traffic: each post is said on stderr, and the next command catches up", async () => {
-    const stage = onStage({ [K.candidateRevision]: CANDIDATE });
-    await stage.serveDeployed();
+    const driver = await onCluster({ [K.candidateRevision]: CANDIDATE });
     github.fault = 503;
-    const down = await canary(stage, ["step", "10", "--stack", "prod"]);
+    const down = await canary(driver, ["step", "10", "--stack", "prod"]);
     assert.equal(down.code, EXIT_OK, down.stderr);
-    assert.equal(stage.driver.config[K.canaryPercent], "10");
+    assert.equal(driver.config[K.canaryPercent], "10");
     assert.match(
       down.stderr,
       /error: the GitHub deployment of hello-5d6e7f8 was not recorded \(traffic is not affected\): GET \/repos\/acme\/hello\/deployments: HTTP 503 stand-in fault 503/,
     );
 
     github.fault = "hang";
-    const silent = await canary(stage, ["step", "20", "--stack", "prod", "--json"], {
+    const silent = await canary(driver, ["step", "20", "--stack", "prod", "--json"], {
       githubTimeoutMs: 200,
     });
     assert.equal(silent.code, EXIT_OK, silent.stderr);
@@ -573,11 +563,11 @@ describe("canary commands record the canary as a GitHub Deployment (stand-in Git
       result.githubDeployments.posted.map((p: { ok: boolean; error: string }) => [p.ok, p.error]),
       [[false, `GET ${REPO}/deployments: no answer from ${github.url} within 0.2 s`]],
     );
-    assert.equal(stage.driver.config[K.canaryPercent], "20");
+    assert.equal(driver.config[K.canaryPercent], "20");
 
     github.fault = undefined;
     github.requests.length = 0;
-    const back = await canary(stage, ["step", "30", "--stack", "prod"]);
+    const back = await canary(driver, ["step", "30", "--stack", "prod"]);
     assert.equal(back.code, EXIT_OK, back.stderr);
     assert.deepEqual(sent(), [
       ...CREATED_THEN,
@@ -585,11 +575,10 @@ describe("canary commands record the canary as a GitHub Deployment (stand-in Git
     ]);
   });
 
-  it("GitHub refusing the token is said with what to check; a Revision without a commit is said too", async () => {
-    const stage = onStage({ [K.candidateRevision]: CANDIDATE });
-    await stage.serveDeployed();
+  it("GitHub refusing the token is said with what to check; a second rollback posts nothing; a Revision without a commit is said", async () => {
+    const driver = await onCluster({ [K.candidateRevision]: CANDIDATE });
     github.fault = 403;
-    const refused = await canary(stage, ["step", "10", "--stack", "prod"]);
+    const refused = await canary(driver, ["step", "10", "--stack", "prod"]);
     assert.equal(refused.code, EXIT_OK);
     assert.match(
       refused.stderr,
@@ -597,14 +586,14 @@ describe("canary commands record the canary as a GitHub Deployment (stand-in Git
     );
     github.fault = undefined;
     github.requests.length = 0;
-    assert.equal((await canary(stage, ["step", "20", "--stack", "prod"])).code, EXIT_OK);
-    assert.equal((await canary(stage, ["rollback", "--stack", "prod"])).code, EXIT_OK);
+    assert.equal((await canary(driver, ["step", "20", "--stack", "prod"])).code, EXIT_OK);
+    assert.equal((await canary(driver, ["rollback", "--stack", "prod"])).code, EXIT_OK);
     // Again from 0 %: no traffic moved, nothing to say, no deployment holding only a failure.
-    assert.equal((await canary(stage, ["rollback", "--stack", "prod"])).code, EXIT_OK);
+    assert.equal((await canary(driver, ["rollback", "--stack", "prod"])).code, EXIT_OK);
     cluster.revisions.push(
       revision("hello", "hello", "hello-7777777", { createdAt: "2026-03-01T11:00:00Z" }),
     );
-    const started = await canary(stage, ["start", "hello-7777777", "--stack", "prod"]);
+    const started = await canary(driver, ["start", "hello-7777777", "--stack", "prod"]);
     assert.equal(started.code, EXIT_OK, started.stderr);
     assert.match(
       started.stderr,
@@ -632,11 +621,10 @@ describe("canary commands record the canary as a GitHub Deployment (stand-in Git
         smokeTest: "passed",
       }),
     );
-    const stage = onStage({});
-    await stage.serveDeployed();
-    assert.equal((await canary(stage, ["start", CANDIDATE, "--stack", "prod"])).code, EXIT_OK);
+    const driver = await onCluster({});
+    assert.equal((await canary(driver, ["start", CANDIDATE, "--stack", "prod"])).code, EXIT_OK);
     github.requests.length = 0;
-    const replaced = await canary(stage, ["start", NEWER, "--stack", "prod"]);
+    const replaced = await canary(driver, ["start", NEWER, "--stack", "prod"]);
     assert.equal(replaced.code, EXIT_OK, replaced.stderr);
     assert.deepEqual(sent(), [
       `GET ${REPO}/deployments?sha=${NEWER_SHA}&environment=prod&task=deploy%3Acanary&per_page=100`,
@@ -656,10 +644,9 @@ describe("canary commands record the canary as a GitHub Deployment (stand-in Git
   });
 
   it("a rollback by hand during a rollout ends the deployment; the rollout posts nothing over it", async () => {
-    const stage = onStage({ [K.candidateRevision]: CANDIDATE });
-    await stage.serveDeployed();
+    const driver = await onCluster({ [K.candidateRevision]: CANDIDATE });
     let byHand: { code: number; stdout: string } | undefined;
-    const run = await canary(stage, ROLLOUT_10_50, {
+    const run = await canary(driver, ROLLOUT_10_50, {
       analyses: [PASS, PASS],
       beforeAnalysis: async () => {
         if (byHand !== undefined) return;
@@ -667,7 +654,7 @@ describe("canary commands record the canary as a GitHub Deployment (stand-in Git
         for (let i = 0; i < 200 && github.deployments[0]?.statuses.length !== 1; i++) {
           await new Promise((resolve) => setTimeout(resolve, 10));
         }
-        byHand = await canary(stage, ["rollback", "--stack", "prod"]);
+        byHand = await canary(driver, ["rollback", "--stack", "prod"]);
       },
     });
     assert.equal(byHand?.code, EXIT_OK);
@@ -685,9 +672,8 @@ describe("canary commands record the canary as a GitHub Deployment (stand-in Git
   });
 
   it("without githubDeployments, nothing is sent and --json says null", async () => {
-    const stage = onStage({ [K.candidateRevision]: CANDIDATE }, false);
-    await stage.serveDeployed();
-    const run = await canary(stage, ["step", "10", "--stack", "prod", "--json"]);
+    const driver = await onCluster({ [K.candidateRevision]: CANDIDATE }, false);
+    const run = await canary(driver, ["step", "10", "--stack", "prod", "--json"]);
     assert.equal(run.code, EXIT_OK, run.stderr);
     assert.equal(JSON.parse(run.stdout).githubDeployments, null);
     assert.deepEqual(github.requests, []);

@@ -164,3 +164,29 @@ export async function runCanary(
   });
   return { code, ...out };
 }
+
+/**
+ * Sets `project`'s stack to record its canaries on a stand-in GitHub at `apiUrl`, in
+ * acme/`repository`, with `token` as a real secret (`pulumi config set --secret`), and the
+ * build-on-push keys deployments build on (the webhook left to the user).
+ */
+export async function recordDeploymentsOn(
+  project: StackProject,
+  repository: string,
+  apiUrl: string,
+  token: string,
+): Promise<void> {
+  for (const [key, value] of [
+    ["github.owner", "acme"],
+    ["github.repository", repository],
+    ["github.registerWebhook", "false"],
+    ["image.repository", `registry.example.com/acme/${repository}`],
+    ["webhook.host", "hooks.example.com"],
+    ["webhook.allowPlainHttp", "true"],
+    ["githubDeployments.apiUrl", apiUrl],
+  ]) {
+    await project.ok(["config", "set", "--path", `canary-release:${key}`, value]);
+  }
+  await project.ok(["config", "set", "--secret", "webhookSecret", "s".repeat(32)]);
+  await project.ok(["config", "set", "--secret", "githubDeploymentsToken", token]);
+}

@@ -10,6 +10,7 @@ import {
   type KnativeRoute,
 } from "../../automation/cluster";
 import type { OpenCluster } from "../../automation/clusterStatus";
+import type { TrafficTarget } from "../../common/traffic";
 
 /** For tests whose command must not read a cluster. */
 export const noCluster: OpenCluster = async () => {
@@ -169,6 +170,30 @@ export function revision(
             }
           : { type: "Ready", status: "True" },
       ],
+    },
+  };
+}
+
+/**
+ * The Route `app` as Knative serves `traffic` once it has caught up: Ready for the spec's
+ * generation, the `latestRevision` target resolved to `latest` (when given).
+ */
+export function servedRoute(
+  app: string,
+  traffic: readonly TrafficTarget[],
+  latest?: string,
+): KnativeRoute {
+  return {
+    metadata: { name: app, generation: 1 },
+    spec: { traffic: [...traffic] },
+    status: {
+      observedGeneration: 1,
+      conditions: [{ type: "Ready", status: "True" }],
+      traffic: traffic.map((target) =>
+        target.latestRevision === true && latest !== undefined
+          ? { ...target, revisionName: latest }
+          : target,
+      ),
     },
   };
 }
